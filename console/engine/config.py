@@ -1,0 +1,308 @@
+"""Configuration: pydantic models whose defaults are the runbook's tables, loaded from one YAML file, then
+overridden by environment variables (``CANARY_CONSOLE_<FIELD>``, ``__`` between nested names, e.g.
+``CANARY_CONSOLE_PROMETHEUS__URL``), then by command-line flags.
+
+A broken file raises ConfigError naming the file and the field; the CLI turns it into exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from console.engine.model import Action
+
+SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
+ENV_PREFIX = "CANARY_CONSOLE_"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """"15m", "30s", "1.5h", "250ms" or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '15m'")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 1h)")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds % 3600 == 0 and seconds:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0 and seconds:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _duration_field(default: float, description: str) -> Any:
+    return Field(default=default, description=description)
+
+
+class Phase(_Strict):
+    """One row of the runbook's "Canary Weights by Phase" table, with its tightened rollback triggers."""
+
+    name: str
+    weight: int = Field(ge=0, le=100)
+    duration: float = Field(description="observation time with usable data before the next step")
+    max_error_rate: float | None = Field(None, description="absolute canary error rate that rolls back")
+    error_rate_increase: float | None = Field(None, description="tighter error increase (fraction)")
+    p95_increase: float | None = None
+    p99_increase: float | None = None
+    anomaly: bool = Field(False, description="'any anomaly': restarts and warnings ask for a person")
+
+    _dur = field_validator("duration", mode="before")(lambda cls, v: parse_duration(v))
+
+
+def _default_phases() -> list[Phase]:
+    return [
+        Phase(name="initial", weight=10, duration=15 * 60, max_error_rate=0.01),
+        Phase(name="early", weight=25, duration=15 * 60, error_rate_increase=0.005),
+        Phase(name="mid", weight=50, duration=15 * 60, p95_increase=0.20, p99_increase=0.20),
+        Phase(name="late", weight=75, duration=15 * 60, max_error_rate=0.01, error_rate_increase=0.005,
+              p95_increase=0.20, p99_increase=0.20, anomaly=True),
+        Phase(name="complete", weight=100, duration=5 * 60),
+    ]
+
+
+class Criteria(_Strict):
+    """The runbook's "Canary Success Criteria" table, as contracts.md defines each row."""
+
+    error_rate_increase: float = Field(0.01, gt=0, description="canary − stable error rate, fraction (1 pp)")
+    p95_increase: float = Field(0.20, gt=0, description="canary P95 / stable P95 − 1")
+    p99_increase: float = Field(0.50, gt=0, description="canary P99 / stable P99 − 1 (manual review)")
+    min_success_rate: float = Field(0.99, gt=0, lt=1, description="canary non-5xx / total")
+    p99_action: Action = Action.MANUAL_REVIEW
+
+
+class Judging(_Strict):
+    """Small-sample method parameters (see docs/judging.md)."""
+
+    alpha_fail: float = Field(0.01, gt=0, lt=0.5, description="one-sided significance to call a breach")
+    confidence_pass: float = Field(0.95, gt=0.5, lt=1, description="confidence the canary is within bounds")
+    min_requests: int = Field(50, ge=1, description="canary requests in the window below which nothing is judged")
+    min_latency_samples_p95: int = Field(100, ge=1)
+    min_latency_samples_p99: int = Field(400, ge=1)
+    latency_persistence: int = Field(2, ge=1, description="consecutive latency breaches before acting")
+
+
+class ExtraCheck(_Strict):
+    """A service-specific check from the runbook's considerations (Kafka lag, gateway overhead, …)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    query: str = Field(min_length=1, description="PromQL; ${SERVICE} and ${TRACK} are substituted")
+    threshold: float
+    breach: Literal["above", "below"] = "above"
+    action: Action = Action.MANUAL_REVIEW
+    description: str = ""
+
+
+class Service(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    checks: list[ExtraCheck] = Field(default_factory=list)
+
+
+class Kube(_Strict):
+    namespace: str = "butterfly"
+    kubeconfig: str | None = None
+    context: str | None = None
+    name_label: str = "app.kubernetes.io/name"
+    track_label: str = "track"
+    canary_suffix: str = "-canary"
+    image: str = "ghcr.io/254-studioz/butterfly-${SERVICE}"
+    lease_seconds: float = 15.0
+    promote_deadline: float = 600.0
+
+    _dur = field_validator("lease_seconds", "promote_deadline", mode="before")(
+        lambda cls, v: parse_duration(v))
+
+    def canary_name(self, service: str) -> str:
+        return f"{service}{self.canary_suffix}"
+
+    def image_for(self, service: str, version: str) -> str:
+        return f"{self.image.replace('${SERVICE}', service)}:{version}"
+
+
+class Queries(_Strict):
+    """PromQL templates. ${WINDOW} is the range, ${SERVICES} a regex of the services."""
+
+    requests: str = 'sum by (service, track) (increase(http_server_requests_seconds_count{service=~"${SERVICES}"}[${WINDOW}]))'
+    errors: str = 'sum by (service, track) (increase(http_server_requests_seconds_count{service=~"${SERVICES}",status=~"5.."}[${WINDOW}]))'
+    p95: str = 'histogram_quantile(0.95, sum by (service, track, le) (rate(http_server_requests_seconds_bucket{service=~"${SERVICES}"}[${WINDOW}])))'
+    p99: str = 'histogram_quantile(0.99, sum by (service, track, le) (rate(http_server_requests_seconds_bucket{service=~"${SERVICES}"}[${WINDOW}])))'
+
+
+class PrometheusSettings(_Strict):
+    url: str | None = None
+    path_prefix: str = ""
+    token_file: str | None = None
+    token_env: str | None = None
+    username: str | None = None
+    password_file: str | None = None
+    ca_file: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = 5.0
+    retries: int = Field(2, ge=0)
+    queries: Queries = Field(default_factory=Queries)
+
+    _dur = field_validator("timeout", mode="before")(lambda cls, v: parse_duration(v))
+
+
+class Config(_Strict):
+    services: list[Service] = Field(default_factory=lambda: [Service(name=s) for s in SERVICES])
+    phases: list[Phase] = Field(default_factory=_default_phases)
+    criteria: Criteria = Field(default_factory=Criteria)
+    judging: Judging = Field(default_factory=Judging)
+    check_interval: float = Field(10.0, description="seconds between checks")
+    window: float = Field(300.0, description="analysis window (the runbook's [5m])")
+    progress_deadline: float = Field(600.0, description="no usable data for this long pauses the rollout")
+    auto: bool = Field(True, description="advance on passing checks without a person")
+    auto_rollback: bool = Field(True, description="roll back on a failing verdict without a person")
+    shadow: bool = Field(False, description="only say 'would roll back'; never roll back on its own")
+    read_only: bool = False
+    journal: str | None = Field(None, description="JSONL audit journal; default under the state directory")
+    kube: Kube = Field(default_factory=Kube)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    theme: str | None = None
+
+    _dur = field_validator("check_interval", "window", "progress_deadline", mode="before")(
+        lambda cls, v: parse_duration(v))
+
+    @field_validator("check_interval", "window")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Config:
+        weights = [p.weight for p in self.phases]
+        if not weights:
+            raise ValueError("phases: at least one phase is needed")
+        if weights != sorted(weights) or len(set(weights)) != len(weights) or weights[-1] != 100:
+            raise ValueError(f"phases: weights must rise strictly and end at 100, got {weights}")
+        if weights[0] <= 0:
+            raise ValueError("phases: the first weight must be above 0")
+        names = [s.name for s in self.services]
+        if len(set(names)) != len(names):
+            raise ValueError(f"services: duplicate names in {names}")
+        return self
+
+    @property
+    def service_names(self) -> list[str]:
+        return [s.name for s in self.services]
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def journal_path(self) -> Path:
+        if self.journal:
+            return Path(self.journal).expanduser()
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(state) / "canary-console" / "journal.jsonl"
+
+
+class ConfigError(Exception):
+    """A configuration problem, with the file and the field in its message."""
+
+
+def _locate(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        path = [part.lower() for part in key[len(ENV_PREFIX):].split("__") if part]
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        if path:
+            node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> Config:
+    """File, then environment, then flags (``overrides``, nested dicts, None values ignored)."""
+    env = os.environ if env is None else env
+    path = path or env.get(ENV_PREFIX + "CONFIG")
+    source = str(path) if path else "the defaults"
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of settings, not {type(loaded).__name__}")
+        data = loaded
+    env_tree = _env_overrides(env)
+    if env_tree:
+        data = _merge(data, env_tree)
+        source += " and the environment" if path else " with the environment"
+    if overrides:
+        data = _merge(data, {k: v for k, v in _strip_none(overrides).items()})
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = _locate(first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{source}: field '{field}': {message}{more}") from None
+
+
+def _strip_none(tree: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            value = _strip_none(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out

@@ -1,0 +1,322 @@
+"""Value types shared by every room: metric windows, pods, snapshots, verdicts, rollout states, events.
+
+Nothing here does I/O. Adapters build these from the world, the judge and controller consume them, and
+screens, the headless console and the journal render them. Times are seconds on the session's clock
+(epoch seconds on the real clock, virtual seconds under tests and replay).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Track(StrEnum):
+    STABLE = "stable"
+    CANARY = "canary"
+
+
+class CheckResult(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    MANUAL_REVIEW = "manual_review"
+    NO_DATA = "no_data"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class Outcome(StrEnum):
+    """The overall verdict of one analysis."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    MANUAL_REVIEW = "manual_review"
+    INCONCLUSIVE = "inconclusive"
+
+
+class Action(StrEnum):
+    """What a breached check asks for."""
+
+    ROLLBACK = "rollback"
+    MANUAL_REVIEW = "manual_review"
+    WARN = "warn"
+
+
+class State(StrEnum):
+    IDLE = "idle"  # no canary
+    DEPLOYING = "deploying"
+    OBSERVING = "observing"
+    PAUSED = "paused"
+    AWAITING_APPROVAL = "awaiting_approval"
+    PROMOTING = "promoting"
+    PROMOTED = "promoted"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return "no canary" if self is State.IDLE else self.value.replace("_", " ")
+
+    @property
+    def terminal(self) -> bool:
+        return self in (State.PROMOTED, State.ROLLED_BACK, State.FAILED, State.IDLE)
+
+
+def _finite(value: float | None) -> float | None:
+    """NaN and infinities are no value at all."""
+    if value is None or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value):
+        return None
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackWindow:
+    """What one track did over one analysis window, as Prometheus' increase()/rate() would see it.
+
+    ``requests`` and ``errors`` (5xx) are counts over the window (floats: Prometheus extrapolates);
+    ``p95`` and ``p99`` are latency quantiles in seconds, None when there were no requests.
+    """
+
+    requests: float
+    errors: float
+    p95: float | None = None
+    p99: float | None = None
+    seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "requests", _finite(self.requests) or 0.0)
+        object.__setattr__(self, "errors", min(_finite(self.errors) or 0.0, self.requests))
+        object.__setattr__(self, "p95", _finite(self.p95))
+        object.__setattr__(self, "p99", _finite(self.p99))
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.errors / self.requests if self.requests > 0 else None
+
+    @property
+    def success_rate(self) -> float | None:
+        rate = self.error_rate
+        return None if rate is None else 1.0 - rate
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceMetrics:
+    """One poll's view of one service: both tracks, extra named checks, and why anything is missing."""
+
+    service: str
+    stable: TrackWindow | None = None
+    canary: TrackWindow | None = None
+    extras: dict[str, float | None] = field(default_factory=dict)
+    problem: str | None = None  # e.g. "Prometheus unreachable: connection refused"
+    at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    name: str
+    track: Track
+    ready: bool
+    phase: str = "Running"  # Pending, Running, Succeeded, Failed, Unknown; CrashLoopBackOff shown as reason
+    restarts: int = 0
+    started_at: float | None = None
+    reason: str = ""
+    uid: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "ready": self.ready, "phase": self.phase, "restarts": self.restarts,
+                "reason": self.reason, "started_at": self.started_at}
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutRecord:
+    """The rollout's state as persisted in the cluster (annotations on the canary Ingress)."""
+
+    state: State
+    phase: int
+    weight: int
+    phase_started_at: float  # clock time the phase began
+    phase_elapsed: float  # observed (usable-data) seconds already counted in this phase
+    version: str = ""
+    verdict: str = ""
+    driver: str = ""
+    mode: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSnapshot:
+    """The cluster's view of one service at one moment."""
+
+    service: str
+    stable_version: str | None = None
+    canary_version: str | None = None
+    canary_exists: bool = False
+    weight: int = 0
+    pods: tuple[Pod, ...] = ()
+    record: RolloutRecord | None = None
+    driver: str | None = None  # who holds this service's lease, if anyone
+    problem: str | None = None  # e.g. "API server unreachable; retrying"
+    at: float = 0.0
+
+    def pods_of(self, track: Track) -> tuple[Pod, ...]:
+        return tuple(p for p in self.pods if p.track == track)
+
+    def ready_count(self, track: Track) -> tuple[int, int]:
+        pods = self.pods_of(track)
+        return sum(1 for p in pods if p.ready), len(pods)
+
+    def restarts(self, track: Track) -> int:
+        return sum(p.restarts for p in self.pods_of(track))
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check's result: explainable on its own (query, values, threshold, reason)."""
+
+    name: str
+    result: CheckResult
+    canary: float | None
+    stable: float | None
+    threshold: float
+    reason: str
+    action: Action = Action.ROLLBACK
+    value: float | None = None  # the compared quantity (increase, ratio, rate), when it differs from canary
+    query: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["result"] = self.result.value
+        data["action"] = self.action.value
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: Outcome
+    checks: tuple[Check, ...]
+    reason: str
+    weight: int = 0
+    at: float = 0.0
+    streaks: dict[str, int] = field(default_factory=dict)  # consecutive breaches per check (persistence)
+
+    @property
+    def usable(self) -> bool:
+        """True when the data was good enough to decide (the phase clock runs only then)."""
+        return self.outcome is not Outcome.INCONCLUSIVE
+
+    def check(self, name: str) -> Check | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
+                "checks": [c.to_json() for c in self.checks]}
+
+
+class EventKind(StrEnum):
+    STATE = "state"  # a transition
+    VERDICT = "verdict"  # an analysis result
+    ACTION = "action"  # a write to the cluster (or a shadow "would do")
+    DECISION = "decision"  # advance / hold / await_approval / rollback / promote, with its reason
+    REFUSED = "refused"  # an intent refused in the wrong state
+    ERROR = "error"  # something failed (and will be retried, or needs a person)
+    STATUS = "status"  # the periodic full status of one service, for screens
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    service: str
+    at: float
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "service": self.service, "at": round(self.at, 3),
+                "message": self.message, **self.data}
+
+    def to_line(self, origin: float = 0.0) -> str:
+        """One human line: "+  12m30s perception  state      observing → paused: …"."""
+        t = max(0.0, self.at - origin)
+        minutes, seconds = divmod(int(t), 60)
+        return f"+{minutes:4d}m{seconds:02d}s {self.service:<11} {self.kind.value:<9} {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One decision of the policy, as `run --json` and `replay --json` report it."""
+
+    t: float
+    action: str  # advance | hold | await_approval | rollback | promote
+    weight: int
+    reason: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), "action": self.action, "weight": self.weight, "reason": self.reason,
+                **({"values": self.values} if self.values else {})}
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutStatus:
+    """Everything a screen needs to draw one service, published on every tick and every transition."""
+
+    service: str
+    state: State
+    weight: int
+    phase: int  # index into the configured phases, -1 when no rollout
+    phase_weight: int
+    phase_elapsed: float  # observed seconds counted in this phase
+    phase_duration: float
+    mode: str  # auto | manual
+    verdict: Verdict | None
+    reason: str  # the one-line why of the current state
+    stable_version: str | None
+    canary_version: str | None
+    snapshot: ServiceSnapshot | None
+    metrics: ServiceMetrics | None
+    driver: str | None = None
+    read_only: bool = False
+    at: float = 0.0
+
+    @property
+    def time_left(self) -> float:
+        return max(0.0, self.phase_duration - self.phase_elapsed)
+
+    @property
+    def needs_person(self) -> bool:
+        failing = self.verdict is not None and self.verdict.outcome is Outcome.FAIL
+        return self.state in (State.AWAITING_APPROVAL, State.ROLLED_BACK, State.FAILED, State.PAUSED,
+                              State.ROLLING_BACK) or failing
+
+    def to_json(self) -> dict[str, Any]:
+        snap = self.snapshot
+
+        def track(track: Track, version: str | None) -> dict[str, Any]:
+            pods = snap.pods_of(track) if snap else ()
+            return {"version": version, "pods": [p.to_json() for p in pods]}
+
+        return {
+            "name": self.service, "state": self.state.value, "weight": self.weight,
+            "phase": self.phase, "phase_elapsed": round(self.phase_elapsed, 1),
+            "phase_duration": self.phase_duration, "mode": self.mode,
+            "verdict": self.verdict.outcome.value if self.verdict else "unknown",
+            "reason": self.reason, "driver": self.driver,
+            "stable": track(Track.STABLE, self.stable_version),
+            "canary": track(Track.CANARY, self.canary_version),
+            "problems": [p for p in ((snap.problem if snap else None),
+                                     (self.metrics.problem if self.metrics else None)) if p],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IntentResult:
+    """The answer to a person's (or a script's) intent: done, or refused with the reason."""
+
+    ok: bool
+    message: str
