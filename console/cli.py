@@ -1,0 +1,228 @@
+"""The command line: argument parsing, then one of the TUI, run, status, analyze, the one-shot actions,
+replay, record and sandbox. Exit codes and JSON shapes follow docs/contracts.md (the shared contracts):
+0 success, 1 rolled back or check failed, 2 usage or configuration error, 3 inconclusive / awaiting
+approval / paused, 4 cluster or Prometheus unreachable. No traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from console.engine.config import Config, ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
+             "low-traffic", "metrics-gap")
+ACTIONS = ("advance", "pause", "resume", "approve", "rollback", "promote")
+CONFIRMED = {"rollback", "promote"}
+
+DESCRIPTION = """\
+Watch and drive nginx-ingress canary rollouts of the BUTTERFLY services, judged canary-vs-stable from
+Prometheus, the way the canary rollout runbook says: weights 10 → 25 → 50 → 75 → 100, a check every
+10 s over a 5 m window, automatic rollback when the runbook's criteria are breached.
+
+Without a command, opens the dashboard: all services at once, keys to advance (a), pause (p),
+roll back (r), promote, approve; ? for help."""
+
+EPILOG = """\
+exit codes:
+  0  success: promoted, check passed, action done
+  1  rolled back, or the check failed
+  2  usage or configuration error, or an action refused (the message says why)
+  3  inconclusive, awaiting approval, paused or stopped
+  4  cluster or Prometheus unreachable
+
+examples:
+  canary-console --demo                                   the dashboard on the simulated world
+  canary-console run perception --version 1.2.4 --headless --demo --scenario healthy --speed 1000
+  canary-console status --json --kubeconfig ~/.kube/config --namespace butterfly
+  canary-console analyze perception --prometheus http://127.0.0.1:9090 --weight 25 --json
+  canary-console rollback perception --yes
+  canary-console replay incident.ndjson --json
+  canary-console record perception --since 2h --step 30s --prometheus http://127.0.0.1:9090
+
+environment:
+  CANARY_CONSOLE_CONFIG      the config file (like --config)
+  CANARY_CONSOLE_<FIELD>     any config field, __ between nested names (CANARY_CONSOLE_PROMETHEUS__URL)
+  KUBECONFIG                 as for kubectl
+  NO_COLOR                   monochrome theme
+
+See docs/ for the judging method, the contracts and the configuration reference."""
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The COMMON options, accepted before and after the command (subcommands default to SUPPRESS so they
+    never overwrite what was given before the command)."""
+    d = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
+    group = parser.add_argument_group("common options")
+    group.add_argument("--demo", action="store_true", default=d(False),
+                       help="use the embedded simulated world instead of a cluster")
+    group.add_argument("--scenario", choices=SCENARIOS, default=d("mixed"), metavar="NAME",
+                       help="simulated scenario for every service, or 'mixed' (default): " + ", ".join(SCENARIOS))
+    group.add_argument("--speed", type=float, default=d(None), metavar="X",
+                       help="run the simulated clock X times faster (default 10 for the dashboard, 1 otherwise)")
+    group.add_argument("--seed", type=int, default=d(7), help="seed of the simulated world (default 7)")
+    group.add_argument("--kubeconfig", default=d(None), metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    group.add_argument("--context", default=d(None), metavar="CTX", help="kubeconfig context")
+    group.add_argument("--namespace", "-n", default=d(None), metavar="NS", help="namespace (default butterfly)")
+    group.add_argument("--prometheus", default=d(None), metavar="URL", help="Prometheus base URL")
+    group.add_argument("--config", default=d(None), metavar="FILE", help="YAML config file")
+    group.add_argument("--read-only", action="store_true", default=d(False), help="watch only: no write ever leaves the console")
+    group.add_argument("--theme", default=d(None), metavar="NAME", help="dashboard theme: dark (default), light, mono")
+    group.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="canary-console", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=formatter)
+    _common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def sub(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+                                formatter_class=formatter)
+        _common(p, top=False)
+        return p
+
+    run = sub("run", "drive one rollout from deploy to promote or rollback")
+    run.add_argument("service")
+    run.add_argument("--version", required=True, help="the canary version to roll out")
+    run.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
+    run.add_argument("--manual", action="store_true", help="wait for a person at the end of every phase")
+
+    status = sub("status", "one snapshot of every (or the named) service")
+    status.add_argument("services", nargs="*", metavar="SERVICE")
+
+    analyze = sub("analyze", "one analysis now: every check, its values, the verdict")
+    analyze.add_argument("service")
+    analyze.add_argument("--weight", type=int, default=None, metavar="N",
+                         help="judge with the triggers of the phase at weight N (default: the current weight)")
+
+    for name in ACTIONS:
+        action = sub(name, f"{name} one rollout (the same code path as the dashboard's key)")
+        action.add_argument("service")
+        action.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        if name in ("advance", "promote"):
+            action.add_argument("--force", action="store_true", help="even while the verdict is fail (asks to confirm)")
+
+    replay = sub("replay", "the policy on a recorded timeline (what-if)")
+    replay.add_argument("timeline", help="NDJSON timeline file, or - for standard input")
+    replay.add_argument("--service", default=None, metavar="S", help="the service to replay (default: the only one)")
+
+    record = sub("record", "write a timeline from Prometheus to stdout")
+    record.add_argument("service")
+    record.add_argument("--since", default="2h", help="how far back (default 2h)")
+    record.add_argument("--step", default="30s", help="sample step (default 30s)")
+
+    sandbox = sub("sandbox", "serve the simulated world's metrics for a real Prometheus to scrape")
+    sandbox.add_argument("--port", type=int, default=9464, help="exporter port on 127.0.0.1 (default 9464)")
+    sandbox.add_argument("--start", action="store_true", help="start a canary on every service at once")
+    return parser
+
+
+def _say(message: str) -> None:
+    print(f"canary-console: {message}", file=sys.stderr)
+
+
+def _config_from(args: argparse.Namespace) -> Config:
+    overrides: dict[str, Any] = {"kube": {"namespace": args.namespace, "kubeconfig": args.kubeconfig,
+                                          "context": args.context},
+                                 "prometheus": {"url": args.prometheus},
+                                 "theme": args.theme}
+    if args.read_only:
+        overrides["read_only"] = True
+    if getattr(args, "manual", False):
+        overrides["auto"] = False
+    return load_config(args.config, overrides=overrides)
+
+
+def _options(args: argparse.Namespace, config: Config, *, virtual: bool = False, speed: float = 1.0):
+    from console.wiring import Options
+
+    return Options(demo=args.demo, scenario=args.scenario, speed=args.speed or speed, seed=args.seed,
+                   kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace,
+                   prometheus=args.prometheus, read_only=args.read_only or config.read_only,
+                   virtual=virtual)
+
+
+def _check_service(config: Config, service: str) -> None:
+    if service not in config.service_names:
+        raise ConfigError(f"unknown service '{service}'; configured: {', '.join(config.service_names)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _config_from(args)
+        for service in ([args.service] if getattr(args, "service", None) and args.command != "replay" else []):
+            _check_service(config, service)
+        for service in getattr(args, "services", []) or []:
+            _check_service(config, service)
+        return _dispatch(args, config)
+    except ConfigError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return EXIT_WAITING
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    from console import commands
+
+    if args.command is None:
+        return commands.dashboard(config, _options(args, config, speed=10.0), theme=args.theme)
+    if args.command == "run":
+        options = _options(args, config, speed=1.0)
+        if not args.headless:
+            return commands.dashboard(config, options, theme=args.theme,
+                                      start={args.service: args.version})
+        return asyncio.run(commands.run_headless(config, options, args.service, args.version,
+                                                 as_json=args.json))
+    if args.command == "status":
+        services = args.services or config.service_names
+        return asyncio.run(commands.status(config, _options(args, config, virtual=True), services,
+                                           as_json=args.json))
+    if args.command == "analyze":
+        return asyncio.run(commands.analyze(config, _options(args, config, virtual=True), args.service,
+                                            args.weight, as_json=args.json))
+    if args.command in ACTIONS:
+        return asyncio.run(commands.action(config, _options(args, config, virtual=True), args.command,
+                                           args.service, yes=args.yes, force=getattr(args, "force", False),
+                                           as_json=args.json))
+    if args.command == "replay":
+        return commands.replay(config, args.timeline, args.service, as_json=args.json)
+    if args.command == "record":
+        return asyncio.run(commands.record(config, _options(args, config), args.service, args.since,
+                                           args.step))
+    if args.command == "sandbox":
+        return asyncio.run(commands.sandbox(config, _options(args, config), args.port, start=args.start))
+    raise ConfigError(f"unknown command {args.command!r}")
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, separators=(", ", ": "), default=str))
+
+
+def confirm(question: str) -> bool:
+    """Ask on the terminal; without one, the answer is no (use --yes)."""
+    if not sys.stdin.isatty() or os.environ.get("CI"):
+        return False
+    try:
+        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""What each command does once the command line is parsed: open the world, drive the engine, print
+lines or the contract's JSON, and return the exit code. No Textual here but for `dashboard`, which imports
+the app lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from console.cli import (EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
+                         print_json)
+from console.engine.config import Config, ConfigError, parse_duration
+from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
+from console.engine.ports import ClusterError, MetricsError
+from console.wiring import Options, World, open_world, warm_demo
+
+OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
+                "awaiting_approval": EXIT_WAITING, "paused": EXIT_WAITING, "incomplete": EXIT_WAITING}
+VERDICT_EXIT = {Outcome.PASS: EXIT_OK, Outcome.FAIL: EXIT_FAILED, Outcome.MANUAL_REVIEW: EXIT_WAITING,
+                Outcome.INCONCLUSIVE: EXIT_WAITING}
+STOP_STATES = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.FAILED: "failed",
+               State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}
+
+
+def _err(message: str) -> None:
+    print(f"canary-console: {message}", file=sys.stderr)
+
+
+async def _open(config: Config, options: Options) -> World | int:
+    try:
+        return await open_world(config, options)
+    except ClusterError as exc:
+        _err(f"cannot reach the cluster: {exc}")
+        return EXIT_UNREACHABLE if exc.retryable or exc.status is None else EXIT_USAGE
+
+
+# --- the dashboard -------------------------------------------------------------------------------------
+
+def dashboard(config: Config, options: Options, *, theme: str | None,
+              start: dict[str, str] | None = None) -> int:
+    from console.app import run_app
+    from themes import UnknownTheme, resolve_theme
+
+    try:
+        resolve_theme(theme or config.theme)
+    except UnknownTheme as exc:
+        raise ConfigError(str(exc)) from None
+    return asyncio.run(_dashboard(config, options, theme or config.theme, start))
+
+
+async def _dashboard(config: Config, options: Options, theme: str | None,
+                     start: dict[str, str] | None) -> int:
+    from console.app import run_app_async
+    from console.wiring import DEMO_VERSION
+
+    world = await _open(config, options)
+    if isinstance(world, int):
+        return world
+    session = world.session
+    if start is None and options.demo:
+        start = {service: DEMO_VERSION for service in config.service_names}
+
+    async def on_ready() -> None:
+        for service, version in (start or {}).items():
+            await session.intent(service, "start", version=version)
+
+    try:
+        return await run_app_async(session, theme=theme, read_only=options.read_only, on_ready=on_ready)
+    finally:
+        await world.aclose()
+
+
+# --- run --headless ------------------------------------------------------------------------------------
+
+class _Printer:
+    """Prints one line per event (or NDJSON), and a progress line per minute of rollout time."""
+
+    def __init__(self, service: str, origin: float, as_json: bool) -> None:
+        self.service, self.origin, self.as_json = service, origin, as_json
+        self.next_progress = origin + 60.0
+        self.stopped = asyncio.Event()
+        self.stop_state: str | None = None
+
+    def __call__(self, event: Event) -> None:
+        if event.service != self.service:
+            return
+        if event.kind is EventKind.STATUS:
+            self._progress(event)
+            return
+        if self.as_json:
+            print_json(event.to_json())
+        else:
+            print(event.to_line(self.origin), flush=True)
+        if event.kind is EventKind.STATE:
+            state = event.data.get("to")
+            if state in {s.value for s in STOP_STATES}:
+                self.stop_state = STOP_STATES[State(state)]
+                self.stopped.set()
+
+    def _progress(self, event: Event) -> None:
+        status = event.data.get("status")
+        if status is None or event.at < self.next_progress:
+            return
+        self.next_progress = event.at + 60.0
+        left = int(status.time_left)
+        verdict = status.verdict.outcome.value if status.verdict else "none yet"
+        line = (f"  … {status.state.label}, weight {status.weight}%, phase {status.phase + 1}, "
+                f"{left // 60}m{left % 60:02d}s left in phase, verdict {verdict}")
+        print(line, file=sys.stderr if self.as_json else sys.stdout, flush=True)
+
+
+async def run_headless(config: Config, options: Options, service: str, version: str, *,
+                       as_json: bool) -> int:
+    world = await _open(config, options)
+    if isinstance(world, int):
+        return world
+    session = world.session
+    printer = _Printer(service, world.clock.now(), as_json)
+    session.bus.subscribe(printer)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(session.run(stop))
+    try:
+        await session.step()
+        result = await session.intent(service, "start", version=version)
+        if not result.ok:
+            _err(f"cannot start {service}: {result.message}")
+            return EXIT_USAGE
+        await printer.stopped.wait()
+    finally:
+        stop.set()
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await world.aclose()
+    controller = session.controllers[service]
+    outcome = printer.stop_state or "incomplete"
+    summary = {"service": service, "outcome": outcome,
+               "decisions": [d.to_json() for d in controller.decisions]}
+    if as_json:
+        print_json(summary)
+    else:
+        print(f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}")
+    return OUTCOME_EXIT[outcome]
+
+
+# --- status and analyze --------------------------------------------------------------------------------
+
+async def _prepared(config: Config, options: Options, services: Sequence[str]) -> World | int:
+    """The world, started and stepped once (the demo also runs a few simulated minutes to fill windows)."""
+    world = await _open(config, options)
+    if isinstance(world, int):
+        return world
+    if world.demo:
+        await warm_demo(world, services)
+    else:
+        await world.session.step()
+    return world
+
+
+async def status(config: Config, options: Options, services: Sequence[str], *, as_json: bool) -> int:
+    world = await _prepared(config, options, services)
+    if isinstance(world, int):
+        return world
+    try:
+        statuses = [world.session.controllers[s].status for s in services]
+    finally:
+        await world.aclose()
+    if as_json:
+        print_json({"services": [s.to_json() for s in statuses]})
+    else:
+        print(f"{'SERVICE':<12} {'STATE':<18} {'WEIGHT':>6}  {'STABLE':<9} {'CANARY':<9} {'PODS S/C':<10} VERDICT")
+        for s in statuses:
+            snap = s.snapshot
+            pods = "-"
+            if snap:
+                (sr, st), (cr, ct) = snap.ready_count(Track.STABLE), snap.ready_count(Track.CANARY)
+                pods = f"{sr}/{st} {cr}/{ct}"
+            verdict = s.verdict.outcome.value if s.verdict else "unknown"
+            print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
+                  f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+    problems = [p for s in statuses for p in s.to_json()["problems"]]
+    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
+
+
+def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
+    if as_json:
+        print_json({"service": service, "weight": verdict.weight, "verdict": verdict.outcome.value,
+                    "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks]})
+        return
+    print(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
+    for check in verdict.checks:
+        print(f"  {check.name:<22} {check.result.value:<17} {check.reason}")
+
+
+async def analyze(config: Config, options: Options, service: str, weight: int | None, *,
+                  as_json: bool) -> int:
+    from console.engine.analysis import analyze_once
+
+    if options.prometheus and not options.demo:  # Prometheus alone, no cluster
+        from console.adapters.prometheus import PrometheusMetrics
+
+        metrics = PrometheusMetrics(config.prometheus.model_copy(update={"url": options.prometheus}))
+        try:
+            verdict = await analyze_once(config, metrics, service, weight)
+        finally:
+            await metrics.aclose()
+    else:
+        world = await _prepared(config, options, [service])
+        if isinstance(world, int):
+            return world
+        try:
+            session = world.session
+            current = session.controllers[service].status.weight
+            verdict = await analyze_once(config, session.metrics, service,
+                                         weight if weight is not None else current)
+        finally:
+            await world.aclose()
+    if _unreachable(verdict):
+        _err(f"Prometheus unreachable: {verdict.reason}")
+        if as_json:
+            _print_verdict(service, verdict, as_json)
+        return EXIT_UNREACHABLE
+    _print_verdict(service, verdict, as_json)
+    return VERDICT_EXIT[verdict.outcome]
+
+
+def _unreachable(verdict: Verdict) -> bool:
+    text = verdict.reason.lower()
+    return verdict.outcome is Outcome.INCONCLUSIVE and ("unreachable" in text or "timed out" in text)
+
+
+# --- one-shot actions ----------------------------------------------------------------------------------
+
+async def action(config: Config, options: Options, name: str, service: str, *, yes: bool, force: bool,
+                 as_json: bool) -> int:
+    needs_confirmation = name in ("rollback", "promote") or (name == "advance" and force)
+    if needs_confirmation and not yes and not options.read_only:
+        if not confirm(f"{name} {service}{' (forced)' if force else ''}?"):
+            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
+            return EXIT_USAGE
+    world = await _prepared(config, options, [service])
+    if isinstance(world, int):
+        return world
+    session = world.session
+    kwargs: dict[str, Any] = {"force": True} if force else {}
+    try:
+        before = session.controllers[service].status
+        result = await session.intent(service, name, **kwargs)
+        if result.ok:
+            await _settle(world, service)
+        after = session.controllers[service].status
+    finally:
+        await world.aclose()
+    if as_json:
+        print_json({"service": service, "action": name, "ok": result.ok, "message": result.message,
+                    "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
+    elif result.ok:
+        print(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
+    if not result.ok:
+        _err(f"{name} {service} refused: {result.message}")
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+async def _settle(world: World, service: str) -> None:
+    """Let a rollback or promotion that is under way finish (its retries run on the clock)."""
+    controller = world.session.controllers[service]
+    deadline = world.clock.now() + world.session.config.progress_deadline
+    while controller.status.state in (State.ROLLING_BACK, State.PROMOTING) and world.clock.now() < deadline:
+        await world.clock.sleep(1.0) if not world.demo else await world.clock.advance(1.0)
+        await world.session.step()
+
+
+# --- replay, record, sandbox ---------------------------------------------------------------------------
+
+def replay(config: Config, timeline: str, service: str | None, *, as_json: bool) -> int:
+    from console.engine.replay import TimelineError, replay_timeline
+
+    try:
+        result = replay_timeline(config, sys.stdin if timeline == "-" else timeline, service=service)
+    except TimelineError as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"{timeline}: cannot read the timeline: {exc.strerror or exc}") from None
+    if as_json:
+        print_json(result.to_json())
+    else:
+        print(result.table())
+    return OUTCOME_EXIT.get(result.outcome, EXIT_WAITING)
+
+
+async def record(config: Config, options: Options, service: str, since: str, step: str) -> int:
+    from console.adapters.prometheus import PrometheusMetrics
+    from console.engine.record import record as record_timeline
+
+    url = options.prometheus or config.prometheus.url
+    if not url:
+        raise ConfigError("record needs --prometheus URL (or prometheus.url in the config)")
+    try:
+        since_s, step_s = parse_duration(since), parse_duration(step)
+    except ValueError as exc:
+        raise ConfigError(f"--since/--step: {exc}") from None
+    metrics = PrometheusMetrics(config.prometheus.model_copy(update={"url": url}))
+    try:
+        async for line in record_timeline(config, metrics, service, since_s, step_s):
+            print(line, flush=True)
+    except MetricsError as exc:
+        _err(f"Prometheus unreachable: {exc}")
+        return EXIT_UNREACHABLE
+    finally:
+        await metrics.aclose()
+    return EXIT_OK
+
+
+async def sandbox(config: Config, options: Options, port: int, *, start: bool) -> int:
+    from console.sim.exporter import scrape_config, start_exporter
+
+    options.demo = True
+    world = await _open(config, options)
+    if isinstance(world, int):
+        return world
+    session = world.session
+    sim_world = getattr(session.cluster, "world")
+    try:
+        server, bound = start_exporter(sim_world, world.clock, port=port)
+    except OSError as exc:
+        _err(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    print(f"serving the simulated world's metrics on http://127.0.0.1:{bound}/metrics")
+    print("scrape config for prometheus.yml:\n")
+    print(scrape_config(f"127.0.0.1:{bound}"), flush=True)
+    if start:
+        for service in config.service_names:
+            await session.intent(service, "start", version="1.2.4")
+    try:
+        await session.run()
+    finally:
+        server.shutdown()
+        await world.aclose()
+    return EXIT_OK

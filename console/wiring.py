@@ -1,0 +1,126 @@
+"""Wiring: from the command line's choices to one engine Session over the right ports.
+
+The simulated world (`--demo`), a real cluster (kubeconfig), Prometheus or none: whichever the flags say,
+the result is the same Session the TUI, the headless console and the one-shot commands drive. Imports of
+the heavy adapters (kubernetes_asyncio, httpx) happen here lazily, only when they are used, so the demo's
+first frame never waits for them. This module never imports Textual.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.engine.clock import Clock, RealClock, ScaledClock, VirtualClock
+from console.engine.config import Config
+from console.engine.model import ServiceMetrics
+from console.engine.session import Session
+
+DEMO_VERSION = "1.2.4"
+
+
+@dataclass
+class Options:
+    """What the command line chose, independent of argparse."""
+
+    demo: bool = False
+    scenario: str = "mixed"
+    speed: float = 10.0
+    seed: int = 7
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    prometheus: str | None = None
+    read_only: bool = False
+    virtual: bool = False  # demo on a virtual clock (status, analyze, one-shot actions: instant)
+
+
+class NoMetrics:
+    """The Metrics port when no Prometheus is configured: every poll says so, nothing is ever judged."""
+
+    queries = 0
+
+    async def poll(self, services: Sequence[str], window_s: float,
+                   extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
+        return {s: ServiceMetrics(service=s, problem="no Prometheus configured (--prometheus URL)")
+                for s in services}
+
+    async def history(self, services: Sequence[str], window_s: float, since_s: float,
+                      step_s: float) -> dict[str, list[ServiceMetrics]]:
+        return {s: [] for s in services}
+
+
+@dataclass
+class World:
+    """A Session with the things that must be closed when it is done."""
+
+    session: Session
+    clock: Clock
+    closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    demo: bool = False
+
+    async def aclose(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                await close()
+            except Exception:  # closing is best effort; the command's result is already decided
+                pass
+
+
+def local_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _metrics_for(config: Config, options: Options, fallback: Any) -> tuple[Any, list]:
+    url = options.prometheus or config.prometheus.url
+    if not url:
+        return fallback, []
+    from console.adapters.prometheus import PrometheusMetrics
+
+    settings = config.prometheus.model_copy(update={"url": url})
+    metrics = PrometheusMetrics(settings)
+    return metrics, [metrics.aclose]
+
+
+async def open_world(config: Config, options: Options) -> World:
+    """Build the session the options ask for. Raises ClusterError when a cluster cannot be reached."""
+    read_only = options.read_only or config.read_only
+    actor = local_actor()
+    if options.demo:
+        from console.sim import build_demo
+
+        clock: Clock = VirtualClock(start=1_700_000_000.0) if options.virtual else ScaledClock(options.speed)
+        world, cluster, sim_metrics = build_demo(config, seed=options.seed, scenario=options.scenario,
+                                                 clock=clock)
+        metrics, closers = _metrics_for(config, options, sim_metrics)
+        session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only)
+        return World(session=session, clock=clock, closers=closers, demo=True)
+
+    from console.adapters.kube import connect
+
+    cluster = await connect(config, read_only=read_only, kubeconfig=options.kubeconfig,
+                            context=options.context, namespace=options.namespace)
+    metrics, closers = _metrics_for(config, options, NoMetrics())
+    identity = getattr(cluster, "identity", actor)
+    session = Session(config, cluster, metrics, RealClock(), actor=identity, read_only=read_only)
+    closers.insert(0, cluster.aclose)
+    return World(session=session, clock=RealClock(), closers=closers)
+
+
+async def warm_demo(world: World, services: Sequence[str], minutes: float = 6.0) -> None:
+    """Start canaries on the demo world and let the virtual clock run until the windows hold data."""
+    session = world.session
+    for service in services:
+        await session.intent(service, "start", version=DEMO_VERSION)
+    clock = world.clock
+    assert isinstance(clock, VirtualClock), "warm_demo needs the virtual clock"
+    end = clock.now() + minutes * 60
+    while clock.now() < end:
+        await session.step()
+        await clock.advance(session.config.check_interval)
+    await session.step()
