@@ -1,0 +1,236 @@
+"""Recorded timelines: the NDJSON format of contracts.md parsed, indexed by time, and served as a Metrics port.
+
+A timeline holds, per service and track, one sample per step: ``requests`` and ``errors`` counted in the
+interval ending at ``t`` and that interval's ``p95`` / ``p99`` in seconds (null when it had no requests).
+A missing line is no data. `TimelineMetrics` answers the engine's ``poll`` from these samples as if it
+were Prometheus at the clock's time: counts summed over the samples in (t − window, t], quantiles the
+request-weighted mean of the samples' quantiles (samples with a null quantile add nothing). Prefix sums
+make each window O(log n), so thousands of samples replay in milliseconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import sys
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from console.engine.model import ServiceMetrics, Track, TrackWindow
+
+
+class TimelineError(ValueError):
+    """A timeline that cannot be read; the message names the line number and the field."""
+
+    def __init__(self, message: str, *, line: int | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    t: float
+    service: str
+    track: Track
+    requests: float
+    errors: float
+    p95: float | None
+    p99: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"t": _tidy(self.t), "service": self.service, "track": self.track.value,
+                "requests": _tidy(self.requests), "errors": _tidy(self.errors),
+                "p95": self.p95, "p99": self.p99}
+
+    def to_line(self) -> str:
+        return json.dumps(self.to_json(), separators=(", ", ": "))
+
+
+def _tidy(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 6)
+
+
+def _number(obj: dict, key: str, lineno: int, *, nullable: bool) -> float | None:
+    if key not in obj or obj[key] is None:
+        if nullable:
+            return None
+        raise TimelineError(f"line {lineno}: field '{key}' is missing", line=lineno, field=key)
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TimelineError(f"line {lineno}: field '{key}' must be a number, got {value!r}"[:200],
+                            line=lineno, field=key)
+    if math.isnan(value) and nullable:
+        return None
+    if not math.isfinite(value) or value < 0:
+        raise TimelineError(f"line {lineno}: field '{key}' must be a finite number ≥ 0, got {value!r}",
+                            line=lineno, field=key)
+    return float(value)
+
+
+def parse_sample(text: str, lineno: int) -> Sample:
+    """One NDJSON line → Sample, or TimelineError naming the line and the field."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TimelineError(f"line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
+                            line=lineno, field=None) from None
+    if not isinstance(obj, dict):
+        raise TimelineError(f"line {lineno}: a sample must be a JSON object", line=lineno)
+    service = obj.get("service")
+    if not isinstance(service, str) or not service:
+        raise TimelineError(f"line {lineno}: field 'service' must be a non-empty string", line=lineno,
+                            field="service")
+    try:
+        track = Track(obj.get("track"))
+    except ValueError:
+        raise TimelineError(f"line {lineno}: field 'track' must be 'stable' or 'canary', got "
+                            f"{obj.get('track')!r}"[:200], line=lineno, field="track") from None
+    t, requests, errors = (_number(obj, key, lineno, nullable=False) for key in ("t", "requests", "errors"))
+    if errors > requests:
+        raise TimelineError(f"line {lineno}: field 'errors' ({errors:g}) exceeds 'requests' ({requests:g})",
+                            line=lineno, field="errors")
+    p95, p99 = (_number(obj, key, lineno, nullable=True) for key in ("p95", "p99"))
+    return Sample(t, service, track, requests, errors, p95, p99)
+
+
+def read_lines(source: str | Path | Iterable[str]) -> Iterable[str]:
+    """A path (str or Path; "-" is standard input) is read as a file; anything else iterable is the lines."""
+    if source == "-":
+        return sys.stdin
+    if isinstance(source, (str, Path)):
+        try:
+            return Path(source).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise TimelineError(f"{source}: cannot read the timeline: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise TimelineError(f"{source}: the timeline is not UTF-8 text") from None
+    return source
+
+
+def parse_timeline(source: str | Path | Iterable[str]) -> Timeline:
+    seen: set[tuple[float, str, Track]] = set()
+    samples: list[Sample] = []
+    for lineno, text in enumerate(read_lines(source), start=1):
+        if not text.strip():
+            continue
+        sample = parse_sample(text, lineno)
+        key = (sample.t, sample.service, sample.track)
+        if key in seen:
+            raise TimelineError(f"line {lineno}: field 't': a second {sample.track.value} sample for "
+                                f"{sample.service} at t={sample.t:g}", line=lineno, field="t")
+        seen.add(key)
+        samples.append(sample)
+    if not samples:
+        raise TimelineError("the timeline has no samples")
+    return Timeline(samples)
+
+
+class _Prefix:
+    """Cumulative sums of one quantity over one track's samples, in time order."""
+
+    __slots__ = ("sums",)
+
+    def __init__(self, values: Iterable[float]) -> None:
+        self.sums = [0.0]
+        for value in values:
+            self.sums.append(self.sums[-1] + value)
+
+    def between(self, lo: int, hi: int) -> float:
+        return self.sums[hi] - self.sums[lo]
+
+
+@dataclass
+class TrackSeries:
+    """One track of one service, indexed for window sums."""
+
+    samples: list[Sample]
+    times: list[float] = field(init=False)
+    at: dict[float, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.samples.sort(key=lambda s: s.t)
+        self.times = [s.t for s in self.samples]
+        self.at = {s.t: i for i, s in enumerate(self.samples)}
+        self._requests = _Prefix(s.requests for s in self.samples)
+        self._errors = _Prefix(s.errors for s in self.samples)
+        self._weighted = {q: _Prefix((getattr(s, q) or 0.0) * s.requests for s in self.samples)
+                          for q in ("p95", "p99")}
+        self._weights = {q: _Prefix(s.requests if getattr(s, q) is not None else 0.0 for s in self.samples)
+                         for q in ("p95", "p99")}
+
+    def window(self, t: float, window_s: float) -> TrackWindow | None:
+        """The samples in (t − window_s, t]; None when there is no sample at ``t`` itself (no data)."""
+        if t not in self.at:
+            return None
+        hi = self.at[t] + 1
+        lo = bisect.bisect_right(self.times, t - window_s, 0, hi)
+        quantiles = {}
+        for q in ("p95", "p99"):
+            weight = self._weights[q].between(lo, hi)
+            quantiles[q] = self._weighted[q].between(lo, hi) / weight if weight > 0 else None
+        return TrackWindow(requests=self._requests.between(lo, hi), errors=self._errors.between(lo, hi),
+                           p95=quantiles["p95"], p99=quantiles["p99"], seconds=window_s)
+
+
+class Timeline:
+    """All samples of a timeline, per service and track."""
+
+    def __init__(self, samples: Sequence[Sample]) -> None:
+        self.samples = list(samples)
+        by_key: dict[tuple[str, Track], list[Sample]] = {}
+        for sample in self.samples:
+            by_key.setdefault((sample.service, sample.track), []).append(sample)
+        self.services = sorted({s.service for s in self.samples})
+        self._series = {key: TrackSeries(list(group)) for key, group in by_key.items()}
+
+    def series(self, service: str, track: Track) -> TrackSeries:
+        return self._series.get((service, track)) or TrackSeries([])
+
+    def times(self, service: str) -> list[float]:
+        """Every time a check runs for ``service``: the sample times, plus the regular step's grid through
+        any gap (a gap is checked and found to have no data, as a live console would)."""
+        present = sorted({s.t for s in self.samples if s.service == service})
+        if len(present) < 2:
+            return present
+        step = self.step(service)
+        grid = [round(present[0] + k * step, 6) for k in range(int((present[-1] - present[0]) / step + 1e-9) + 1)]
+        return sorted(set(present) | set(grid))
+
+    def step(self, service: str) -> float:
+        """The timeline's regular step: the commonest gap between consecutive sample times."""
+        present = sorted({s.t for s in self.samples if s.service == service})
+        gaps = Counter(round(b - a, 6) for a, b in zip(present, present[1:]))
+        return gaps.most_common(1)[0][0] if gaps else 0.0
+
+    def metrics(self, service: str, t: float, window_s: float) -> ServiceMetrics:
+        stable = self.series(service, Track.STABLE).window(t, window_s)
+        canary = self.series(service, Track.CANARY).window(t, window_s)
+        missing = [track.value for track, win in ((Track.STABLE, stable), (Track.CANARY, canary)) if win is None]
+        problem = f"no data in the timeline at t={t:g} for {' and '.join(missing)}" if missing else None
+        return ServiceMetrics(service=service, stable=stable, canary=canary, problem=problem, at=t)
+
+
+class TimelineMetrics:
+    """ports.Metrics over a recorded timeline, at the time of the given clock."""
+
+    def __init__(self, timeline: Timeline, clock) -> None:
+        self.timeline = timeline
+        self.clock = clock
+        self.polls = 0
+
+    async def poll(self, services: Sequence[str], window_s: float,
+                   extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
+        self.polls += 1
+        now = self.clock.now()
+        return {service: self.timeline.metrics(service, now, window_s) for service in services}
+
+    async def history(self, services: Sequence[str], window_s: float, since_s: float,
+                      step_s: float) -> dict[str, list[ServiceMetrics]]:
+        now = self.clock.now()
+        count = int(since_s // step_s) if step_s > 0 else 0
+        times = [now - k * step_s for k in range(count, -1, -1)]
+        return {service: [self.timeline.metrics(service, t, window_s) for t in times] for service in services}

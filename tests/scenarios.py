@@ -1,0 +1,211 @@
+"""The judge's scenario set: synthetic timelines with known truth, deterministic and seeded.
+
+Each Scenario describes a canary (healthy or regressed, how, how much, from when), the traffic, gaps in the
+recording and what the stable track does at weight 100, and generates the contracts.md timeline for it.
+Traffic is split by the weights the runbook's default phases would set (10 % for 15 m, 25, 50, 75, then
+100 %), so at 100 % the stable track goes silent (zero requests, null quantiles; or no lines at all).
+
+How numbers are drawn: requests per step are Poisson around rps × step, the canary's share binomial by the
+weight, errors binomial by the track's true error rate; a step's P95 and P99 are the exact order statistics
+of that many lognormal latencies (Beta-distributed uniforms mapped through the lognormal), so small
+intervals are as noisy as they would be in life without drawing every request.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from statistics import NormalDist
+
+from console.engine.config import Config
+from console.engine.model import Track
+from console.engine.timeline import Sample
+
+Z95, Z99 = NormalDist().inv_cdf(0.95), NormalDist().inv_cdf(0.99)
+STABLE_ERRORS, STABLE_P95, STABLE_P99 = 0.005, 0.15, 0.25
+MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class Fault:
+    """From ``onset`` seconds on, the canary is worse: ``errors`` adds ``size`` to its error rate (fraction),
+    ``latency`` multiplies every latency by ``size``, ``tail`` multiplies only P99 (P95 unchanged)."""
+
+    kind: str  # errors | latency | tail
+    size: float
+    onset: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    truth: str  # healthy | regressed
+    description: str
+    rps: float = 100.0  # total requests per second to the service
+    faults: tuple[Fault, ...] = ()
+    gaps: tuple[tuple[float, float], ...] = ()  # [start, end) seconds with no lines at all
+    stable_at_100: str = "zero"  # zero (lines with 0 requests) | missing (no stable lines)
+    duration: float = 90 * MINUTE
+    step: float = 30.0
+    seed: int = 0
+    service: str = "perception"
+
+    @property
+    def onset(self) -> float | None:
+        return min((f.onset for f in self.faults), default=None)
+
+    @property
+    def expected(self) -> str:
+        """What a right policy does: roll back, ask a person (a P99-only regression), or promote."""
+        if self.truth == "healthy":
+            return "promote"
+        return "review" if all(f.kind == "tail" for f in self.faults) else "rollback"
+
+    def samples(self) -> list[Sample]:
+        return _Generator(self).samples()
+
+    def lines(self) -> list[str]:
+        return [sample.to_line() for sample in self.samples()]
+
+
+def weight_at(t: float, config: Config | None = None) -> int:
+    """The weight the default phases would have set at ``t`` seconds after the start."""
+    elapsed = 0.0
+    for phase in (config or Config()).phases:
+        elapsed += phase.duration
+        if t <= elapsed or phase.weight == 100:
+            return phase.weight
+    return 100
+
+
+@dataclass
+class _Latency:
+    """A lognormal latency distribution given by its P95 and P99."""
+
+    mu: float
+    sigma: float
+
+    @classmethod
+    def from_quantiles(cls, p95: float, p99: float) -> _Latency:
+        sigma = math.log(p99 / p95) / (Z99 - Z95)
+        return cls(math.log(p95) - Z95 * sigma, sigma)
+
+    def at(self, u: float) -> float:
+        u = min(max(u, 1e-12), 1 - 1e-12)
+        return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(u))
+
+
+@dataclass
+class _Generator:
+    scenario: Scenario
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(f"{self.scenario.name}/{self.scenario.seed}")
+
+    def poisson(self, lam: float) -> int:
+        if lam > 30:
+            return max(0, round(self.rng.gauss(lam, math.sqrt(lam))))
+        limit, k, product = math.exp(-lam), 0, self.rng.random()
+        while product > limit:
+            k += 1
+            product *= self.rng.random()
+        return k
+
+    def binomial(self, n: int, p: float) -> int:
+        if n <= 50:
+            return sum(self.rng.random() < p for _ in range(n))
+        mean, var = n * p, n * p * (1 - p)
+        if var > 25:
+            return min(n, max(0, round(self.rng.gauss(mean, math.sqrt(var)))))
+        return min(n, self.poisson(mean)) if p <= 0.5 else n - min(n, self.poisson(n * (1 - p)))
+
+    def quantiles(self, n: int, latency: _Latency) -> tuple[float | None, float | None]:
+        """The nearest-rank P95 and P99 of ``n`` draws: order statistics of uniforms are Beta-distributed."""
+        if n == 0:
+            return None, None
+        k95, k99 = math.ceil(0.95 * n), math.ceil(0.99 * n)
+        u95 = self.rng.betavariate(k95, n + 1 - k95)
+        u99 = u95 + (1 - u95) * self.rng.betavariate(k99 - k95, n + 1 - k99) if k99 > k95 else u95
+        return round(latency.at(u95), 6), round(latency.at(u99), 6)
+
+    def canary_truth(self, t: float) -> tuple[float, _Latency]:
+        errors, p95, p99 = STABLE_ERRORS, STABLE_P95, STABLE_P99
+        for fault in self.scenario.faults:
+            if t > fault.onset:
+                if fault.kind == "errors":
+                    errors += fault.size
+                elif fault.kind == "latency":
+                    p95, p99 = p95 * fault.size, p99 * fault.size
+                elif fault.kind == "tail":
+                    p99 *= fault.size
+        return min(errors, 1.0), _Latency.from_quantiles(p95, p99)
+
+    def sample(self, t: float, track: Track, n: int) -> Sample:
+        if track is Track.CANARY:
+            rate, latency = self.canary_truth(t)
+        else:
+            rate, latency = STABLE_ERRORS, _Latency.from_quantiles(STABLE_P95, STABLE_P99)
+        p95, p99 = self.quantiles(n, latency)
+        return Sample(t, self.scenario.service, track, n, self.binomial(n, rate), p95, p99)
+
+    def samples(self) -> list[Sample]:
+        sc = self.scenario
+        out: list[Sample] = []
+        for k in range(1, int(sc.duration // sc.step) + 1):
+            t = k * sc.step
+            total = self.poisson(sc.rps * sc.step)
+            weight = weight_at(t)
+            canary = self.binomial(total, weight / 100)
+            pair = [self.sample(t, Track.STABLE, total - canary), self.sample(t, Track.CANARY, canary)]
+            if any(start <= t < end for start, end in sc.gaps):
+                continue
+            if weight == 100 and sc.stable_at_100 == "missing":
+                pair = pair[1:]
+            out.extend(pair)
+        return out
+
+
+def _m(minutes: float) -> float:
+    return minutes * MINUTE
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("healthy-high", "healthy", "healthy canary, 100 rps"),
+    Scenario("healthy-medium", "healthy", "healthy canary, 20 rps", rps=20, seed=1),
+    Scenario("healthy-low", "healthy", "healthy canary, 5 rps (0.5 rps to the canary at 10 %)", rps=5, seed=2),
+    Scenario("healthy-very-low", "healthy", "healthy canary, 0.5 rps in all", rps=0.5, seed=3),
+    Scenario("healthy-gaps", "healthy", "healthy, Prometheus down 3 m at 20 m and 12 m at 40 m",
+             gaps=((_m(20), _m(23)), (_m(40), _m(52))), seed=4),
+    Scenario("healthy-stable-gone", "healthy", "healthy; at 100 % the stable track has no lines at all",
+             stable_at_100="missing", seed=5),
+    Scenario("errors+20pp-at-start", "regressed", "bad deploy: +20 pp errors from the start, 100 rps",
+             faults=(Fault("errors", 0.20),), seed=6),
+    Scenario("errors+5pp-at-start", "regressed", "+5 pp errors from the start", faults=(Fault("errors", 0.05),),
+             seed=7),
+    Scenario("errors+2pp-at-20m", "regressed", "+2 pp errors from 20 m (25 % phase)",
+             faults=(Fault("errors", 0.02, _m(20)),), seed=8),
+    Scenario("errors+1.5pp-at-50m", "regressed", "+1.5 pp errors from 50 m (75 % phase)",
+             faults=(Fault("errors", 0.015, _m(50)),), seed=9),
+    Scenario("errors+3pp-at-66m", "regressed", "+3 pp errors from 66 m, when stable is silent (100 %)",
+             faults=(Fault("errors", 0.03, _m(66)),), seed=10),
+    Scenario("errors+30pp-very-low", "regressed", "+30 pp errors from the start at 0.5 rps",
+             rps=0.5, faults=(Fault("errors", 0.30),), seed=11),
+    Scenario("errors+4pp-low", "regressed", "+4 pp errors from the start at 5 rps", rps=5,
+             faults=(Fault("errors", 0.04),), seed=12),
+    Scenario("errors+3pp-gaps", "regressed", "+3 pp errors from 25 m; Prometheus down 24–30 m",
+             faults=(Fault("errors", 0.03, _m(25)),), gaps=((_m(24), _m(30)),), seed=13),
+    Scenario("latency-x3-at-start", "regressed", "every latency ×3 from the start", faults=(Fault("latency", 3.0),),
+             seed=14),
+    Scenario("latency-x1.5-at-35m", "regressed", "every latency ×1.5 from 35 m (50 % phase)",
+             faults=(Fault("latency", 1.5, _m(35)),), seed=15),
+    Scenario("p99-only-x2.5-at-25m", "regressed", "P99 ×2.5 from 25 m, P95 unchanged",
+             faults=(Fault("tail", 2.5, _m(25)),), seed=16),
+    Scenario("p99-only-x3-at-start", "regressed", "P99 ×3 from the start, P95 unchanged",
+             faults=(Fault("tail", 3.0),), seed=17),
+)
+
+
+def scenario(name: str) -> Scenario:
+    return next(s for s in SCENARIOS if s.name == name)
