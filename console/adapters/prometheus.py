@@ -1,0 +1,196 @@
+"""Adapters room: the Metrics port over a real Prometheus (httpx), with the runbook's queries by default.
+
+One instant query per metric per poll for all services and both tracks (``by (service, track)``), issued
+concurrently, so the number of requests does not grow with the number of services; one more query per
+service-specific check. Range queries back-fill the charts (``history``) and feed ``record``
+(``query_range``). Nothing about the data raises: NaN, Inf, empty results, a missing track, warnings,
+HTTP errors and timeouts come back as a ServiceMetrics with the track None and ``problem`` saying why.
+Polls never overlap: a second poll waits for the first one to finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from console.adapters.prometheus_api import PrometheusAPI, QueryFailed, Sample, Series, promql_duration
+from console.engine.clock import Clock
+from console.engine.config import PrometheusSettings
+from console.engine.model import ServiceMetrics, Track, TrackWindow
+from console.engine.ports import MetricsError
+
+METRICS = ("requests", "errors", "p95", "p99")
+Key = tuple[str, str]  # (service, track)
+
+
+def services_regex(services: Sequence[str]) -> str:
+    """An anchored-by-PromQL regex matching exactly these names, escaped for a double-quoted PromQL string."""
+    def escape(name: str) -> str:
+        return "".join(c if c.isalnum() or c in "-_" else "\\\\" + c for c in name).replace('"', '\\"')
+    return "|".join(escape(s) for s in services)
+
+
+@dataclass(slots=True)
+class _Answer:
+    """One metric's values by (service, track), or why there are none."""
+
+    values: dict[Key, float | None]
+    problem: str | None = None
+
+
+def _answer(samples: list[Sample], warnings: list[str]) -> _Answer:
+    if warnings:  # partial or doubtful data is no data: never judge on it
+        return _Answer({}, f"Prometheus warned: {warnings[0]}")
+    return _Answer({(s.labels.get("service", ""), s.labels.get("track", "")): s.value for s in samples})
+
+
+def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], window_s: float,
+                  ) -> tuple[TrackWindow | None, str | None]:
+    """A track's window from the four answers, or None with the reason."""
+    key = (service, track.value)
+    for name in ("requests", "errors"):
+        if answers[name].problem:
+            return None, answers[name].problem
+    if key not in answers["requests"].values:
+        return None, f"no data for {track.value}"
+    requests = answers["requests"].values[key]
+    errors = answers["errors"].values.get(key, 0.0)  # no 5xx series yet: no errors
+    if requests is None or errors is None:
+        return None, f"no data for {track.value} (NaN or Inf)"
+    quantiles = {name: answers[name].values.get(key) for name in ("p95", "p99")}
+    return TrackWindow(requests=requests, errors=errors, seconds=window_s, **quantiles), None
+
+
+def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: float,
+             extras: dict[str, float | None] | None = None, extra_problems: Sequence[str] = ()) -> ServiceMetrics:
+    """One service's ServiceMetrics from one poll's answers; problems joined in one line for the screen."""
+    problems: list[str] = []
+    windows: dict[Track, TrackWindow | None] = {}
+    for track in (Track.STABLE, Track.CANARY):
+        windows[track], problem = _track_window(service, track, answers, window_s)
+        if problem and problem not in problems:
+            problems.append(problem)
+    if windows[Track.STABLE] is None and windows[Track.CANARY] is None and problems == [
+            "no data for stable", "no data for canary"]:
+        problems = ["no data for stable or canary"]
+    for name in ("p95", "p99"):
+        if answers[name].problem and any(windows.values()):
+            problems.append(f"{name}: {answers[name].problem}")
+    problems.extend(extra_problems)
+    return ServiceMetrics(service=service, stable=windows[Track.STABLE], canary=windows[Track.CANARY],
+                          extras=dict(extras or {}), problem="; ".join(problems) or None, at=at)
+
+
+class PrometheusMetrics:
+    """ports.Metrics over Prometheus' HTTP API. ``queries`` counts the HTTP requests sent (retries too)."""
+
+    def __init__(self, settings: PrometheusSettings | str, *, transport: httpx.AsyncBaseTransport | None = None,
+                 clock: Clock | None = None, backoff: float = 0.25) -> None:
+        self.settings = PrometheusSettings(url=settings) if isinstance(settings, str) else settings
+        self.api = PrometheusAPI(self.settings, transport=transport, backoff=backoff)
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"PrometheusMetrics({self.api!r})"
+
+    @property
+    def queries(self) -> int:
+        return self.api.requests
+
+    def _stamp(self) -> float:
+        return self._clock.now() if self._clock else time.time()
+
+    def render(self, name: str, services: Sequence[str], window_s: float) -> str:
+        template: str = getattr(self.settings.queries, name)
+        return template.replace("${SERVICES}", services_regex(services)).replace(
+            "${WINDOW}", promql_duration(window_s))
+
+    async def _instant(self, promql: str, at: float) -> _Answer:
+        try:
+            return _answer(*await self.api.instant(promql, at))
+        except QueryFailed as failure:
+            return _Answer({}, str(failure))
+
+    async def _extra(self, name: str, promql: str, at: float) -> tuple[float | None, str | None]:
+        answer = await self._instant(promql, at)
+        if answer.problem:
+            return None, f"{name}: {answer.problem}"
+        if len(answer.values) != 1:
+            what = "no data" if not answer.values else f"{len(answer.values)} series (aggregate it to one)"
+            return None, f"{name}: {what}"
+        value = next(iter(answer.values.values()))
+        return value, None if value is not None else f"{name}: NaN or Inf"
+
+    async def poll(self, services: Sequence[str], window_s: float,
+                   extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
+        async with self._lock:
+            at_wall, stamp = time.time(), self._stamp()
+            extra_jobs = [(service, name, promql.replace("${SERVICE}", service).replace("${TRACK}", "canary"))
+                          for service, checks in (extras or {}).items() if service in services
+                          for name, promql in checks.items()]
+            results = await asyncio.gather(
+                *(self._instant(self.render(name, services, window_s), at_wall) for name in METRICS),
+                *(self._extra(name, promql, at_wall) for _, name, promql in extra_jobs))
+        answers = dict(zip(METRICS, results[:len(METRICS)]))
+        extra_values: dict[str, dict[str, float | None]] = {s: {} for s in services}
+        extra_problems: dict[str, list[str]] = {s: [] for s in services}
+        for (service, name, _), (value, problem) in zip(extra_jobs, results[len(METRICS):]):
+            extra_values[service][name] = value
+            if problem:
+                extra_problems[service].append(problem)
+        return {s: assemble(s, answers, window_s, stamp, extra_values[s], extra_problems[s]) for s in services}
+
+    async def history(self, services: Sequence[str], window_s: float, since_s: float,
+                      step_s: float) -> dict[str, list[ServiceMetrics]]:
+        """Windows every ``step_s`` over the last ``since_s`` seconds (four range queries for all services)."""
+        end = time.time()
+        start = end - since_s
+        offset = self._stamp() - end  # report times on the session's clock
+        results = await asyncio.gather(*(self._range(self.render(name, services, window_s), start, end, step_s)
+                                         for name in METRICS))
+        by_time: dict[float, dict[str, _Answer]] = {}
+        for name, (series, problem) in zip(METRICS, results):
+            if problem:
+                continue
+            for one in series:
+                key = (one.labels.get("service", ""), one.labels.get("track", ""))
+                for t, value in one.points:
+                    by_time.setdefault(t, {m: _Answer({}) for m in METRICS})[name].values[key] = value
+        failed = next((p for _, p in results if p), None)
+        if failed:
+            return {s: [ServiceMetrics(service=s, problem=failed, at=end + offset)] for s in services}
+        return {s: [assemble(s, answers, window_s, t + offset) for t, answers in sorted(by_time.items())]
+                for s in services}
+
+    async def _range(self, promql: str, start: float, end: float, step: float) -> tuple[list[Series], str | None]:
+        try:
+            series, warnings = await self.api.range(promql, start, end, step)
+        except QueryFailed as failure:
+            return [], str(failure)
+        return series, f"Prometheus warned: {warnings[0]}" if warnings else None
+
+    async def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
+        """Raw range query for ``record``: raises MetricsError when Prometheus cannot be asked or warns."""
+        series, problem = await self._range(promql, start, end, step)
+        if problem:
+            raise MetricsError(problem)
+        return series
+
+    async def query(self, promql: str, at: float | None = None) -> list[Sample]:
+        """Raw instant query: raises MetricsError when Prometheus cannot be asked or warns."""
+        answer_samples: list[Sample]
+        try:
+            answer_samples, warnings = await self.api.instant(promql, at)
+        except QueryFailed as failure:
+            raise MetricsError(str(failure)) from None
+        if warnings:
+            raise MetricsError(f"Prometheus warned: {warnings[0]}")
+        return answer_samples
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
