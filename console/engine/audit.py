@@ -1,0 +1,93 @@
+"""The audit room: the journal of actions (one JSON line per ACTION event) and token redaction.
+
+Each line says when (ISO time), which service, who (the local user, plus the cluster identity when the
+cluster has one), what was done, why ("key" for a person's intent, "auto" for a policy decision), the
+weight before and after and the verdict behind it. Anything that looks like a secret is redacted before it
+is written. A failed write is reported as an ERROR event, never raised.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from console.engine.bus import EventBus
+from console.engine.model import Event, EventKind
+
+_SECRETS = (
+    (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), r"\1\2[REDACTED]"),
+    (re.compile(r"(?i)\b(access_token|refresh_token|id_token|api[_-]?key|token|password|passwd|secret)"
+                r"(\"?\s*[=:]\s*\"?)[^\s,;&\"'}]+"), r"\1\2[REDACTED]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"), "[REDACTED]"),
+)
+
+
+def redact(value: Any) -> Any:
+    """Strings with anything that looks like a token, password or JWT masked; containers recursively."""
+    if isinstance(value, str):
+        for pattern, replacement in _SECRETS:
+            value = pattern.sub(replacement, value)
+        return value
+    if isinstance(value, dict):
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(item) for item in value]
+    return value
+
+
+def local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in a bare container
+        return "unknown"
+
+
+class Journal:
+    """Appends one JSON line per ACTION event to ``path`` (parent directories are created)."""
+
+    def __init__(self, path: str | Path, *, identity: str | None = None) -> None:
+        self.path = Path(path).expanduser()
+        self.identity = identity
+        self.user = local_user()
+        self.bus: EventBus | None = None
+        self.failures = 0
+
+    def bind(self, bus: EventBus, cluster: object = None) -> None:
+        """Listen to ``bus``; take the cluster's identity (if it has one) for the who of each line."""
+        self.bus = bus
+        if self.identity is None:
+            self.identity = getattr(cluster, "identity", None)
+        bus.subscribe(self)
+
+    def __call__(self, event: Event) -> None:
+        if event.kind is EventKind.ACTION:
+            self.write(event)
+
+    def entry(self, event: Event) -> dict[str, Any]:
+        data = event.data
+        who = {"user": self.user, **({"cluster": self.identity} if self.identity else {}),
+               **({"actor": data["actor"]} if data.get("actor") else {})}
+        return redact({
+            "time": datetime.fromtimestamp(event.at, tz=UTC).isoformat(timespec="seconds"),
+            "service": event.service, "who": who, "what": data.get("what", ""), "why": data.get("why", ""),
+            "from_weight": data.get("from_weight"), "to_weight": data.get("to_weight"),
+            "verdict": data.get("verdict"), "shadow": bool(data.get("shadow")), "message": event.message,
+        })
+
+    def write(self, event: Event) -> bool:
+        try:
+            line = json.dumps(self.entry(event), ensure_ascii=False, default=str)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+            return True
+        except Exception as exc:
+            self.failures += 1
+            if self.bus is not None:
+                message = redact(f"journal write to {self.path} failed: {exc}")
+                self.bus.publish(Event(EventKind.ERROR, event.service, event.at, message, {"journal": True}))
+            return False

@@ -1,0 +1,584 @@
+"""The controller room: one RolloutController per service, the phase state machine of a canary rollout.
+
+It is driven by ``tick(snapshot, metrics)`` (the session calls it once per check interval) and by intents
+(start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary). It asks the judge,
+decides, acts only through the Cluster port, and publishes every transition, verdict, action and decision
+on the EventBus. Nothing here raises into its caller: port errors become ERROR events and are retried.
+
+Rules worth knowing (see docs of the brief): the phase clock runs only on ticks whose verdict is PASS (time
+since the previous tick, capped at 2 × check_interval); a FAIL rolls back at once; rollback is first
+priority (state changes before any await, cluster writes are serialised so no stale write lands after it,
+and failed rollback writes are retried with backoff on the clock); an approval of a manual review covers
+the rest of its phase; a console that does not drive the service (read-only, or another driver) only says
+what it "would" do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any, Callable
+
+from console.engine import judge as judge_module
+from console.engine.audit import redact
+from console.engine.bus import EventBus
+from console.engine.config import Config, Phase, format_duration
+from console.engine.model import (Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
+                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, TrackWindow,
+                                  Verdict)
+from console.engine.ports import Cluster, ReadOnlyError
+
+ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
+TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
+SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
+
+
+def _accepts(function: Callable[..., Any], keyword: str) -> bool:
+    try:
+        return keyword in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _values(verdict: Verdict | None) -> dict[str, Any]:
+    """The numbers behind a decision: the verdict and each check's compared values."""
+    if verdict is None:
+        return {}
+    checks = {c.name: {"result": c.result.value, "canary": c.canary, "stable": c.stable,
+                       "value": c.value, "threshold": c.threshold} for c in verdict.checks}
+    return {"verdict": verdict.outcome.value, "checks": checks}
+
+
+class RolloutController:
+    def __init__(self, service: str, config: Config, cluster: Cluster, clock, bus: EventBus, *,
+                 actor: str = "console", read_only: bool = False,
+                 judge: Callable[..., Verdict] | None = None) -> None:
+        self.service, self.config, self.cluster, self.clock, self.bus = service, config, cluster, clock, bus
+        self.actor = actor
+        self.read_only = read_only or config.read_only
+        self._judge = judge
+        self.auto = config.auto
+        self.state = State.IDLE
+        self.reason = "no canary"
+        self.phase = -1
+        self.weight = 0
+        self.phase_elapsed = 0.0
+        self.phase_started_at = 0.0
+        self.version = ""
+        self.verdict: Verdict | None = None
+        self.decisions: list[Decision] = []
+        self.snapshot: ServiceSnapshot | None = None
+        self.metrics: ServiceMetrics | None = None
+        self._started_at: float | None = None
+        self._deploy_started = 0.0
+        self._last_tick: float | None = None
+        self._last_usable = 0.0
+        self._last_stable: TrackWindow | None = None
+        self._restarts_base = 0
+        self._approved_phase: int | None = None
+        self._awaiting = ""  # why we await approval: review | phase_complete | fail
+        self._saved_elapsed = 0.0
+        self._record_dirty = False
+        self._seen_first_tick = False
+        self._said: set[tuple[int, str]] = set()  # "would …" already published per (phase, what)
+        self._hold_key: tuple[str, str] | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- what screens and scripts read ------------------------------------------------------------
+
+    @property
+    def status(self) -> RolloutStatus:
+        phases = self.config.phases
+        phase = phases[self.phase] if 0 <= self.phase < len(phases) else None
+        snap = self.snapshot
+        weight = self.weight if self.state is not State.IDLE or snap is None else snap.weight
+        return RolloutStatus(
+            service=self.service, state=self.state, weight=weight, phase=self.phase,
+            phase_weight=phase.weight if phase else 0, phase_elapsed=self.phase_elapsed,
+            phase_duration=phase.duration if phase else 0.0, mode="auto" if self.auto else "manual",
+            verdict=self.verdict, reason=self.reason,
+            stable_version=snap.stable_version if snap else None,
+            canary_version=self.version or (snap.canary_version if snap else None),
+            snapshot=snap, metrics=self.metrics, driver=snap.driver if snap else None,
+            read_only=self._blocked() is not None, at=self.clock.now())
+
+    @property
+    def outcome(self) -> str | None:
+        if self._started_at is None and self.state is State.IDLE:
+            return None
+        return {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.ROLLING_BACK: "rolled_back",
+                State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}.get(self.state, "incomplete")
+
+    @property
+    def busy(self) -> bool:
+        """True while a background rollback retry or promotion is running."""
+        return any(not task.done() for task in self._tasks)
+
+    async def drain(self) -> None:
+        """Wait for background work (rollback retries, promotion) to finish."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ---- the tick -------------------------------------------------------------------------------
+
+    async def tick(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics) -> None:
+        try:
+            await self._tick(snapshot, metrics)
+        except Exception as exc:  # never escape: the next tick tries again
+            self._error(f"check failed: {exc}")
+        self._publish_status()
+
+    async def _tick(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics) -> None:
+        now = self.clock.now()
+        self.snapshot, self.metrics = snapshot, metrics
+        if not self._seen_first_tick and (snapshot.problem is None or snapshot.canary_exists):
+            self._seen_first_tick = True
+            self._resume_from(snapshot)
+        elif self._blocked() and snapshot.record is not None:
+            self._adopt(snapshot.record, "following the driving console")
+        if self._record_dirty:
+            await self._save()
+        if self.state is State.DEPLOYING:
+            await self._check_deploy(snapshot, now)
+        elif self.state is State.PROMOTING and not self.busy:
+            self._spawn(self._promote_task("auto"))
+        elif self.state in ACTIVE:
+            if self._canary_vanished(snapshot):
+                self._transition(State.IDLE, "the canary was removed outside this console", save=False)
+            else:
+                await self._judge_and_act(snapshot, metrics, now)
+        self._last_tick = now
+        if self.state in ACTIVE and abs(self.phase_elapsed - self._saved_elapsed) >= SAVE_EVERY:
+            await self._save()
+
+    def _canary_vanished(self, snapshot: ServiceSnapshot) -> bool:
+        return not snapshot.canary_exists and snapshot.problem is None and snapshot.at > self.phase_started_at
+
+    async def _check_deploy(self, snapshot: ServiceSnapshot, now: float) -> None:
+        ready, total = snapshot.ready_count(Track.CANARY)
+        if ready:
+            self._restarts_base = snapshot.restarts(Track.CANARY)
+            self._last_usable = now
+            self._transition(State.OBSERVING, f"canary ready; observing {self._phase_name()}")
+            await self._save()
+        elif now - self._deploy_started >= self.config.progress_deadline:
+            reason = (f"no ready canary pod within {format_duration(self.config.progress_deadline)} "
+                      f"({ready}/{total} ready)")
+            await self._roll_back(reason, "auto")
+
+    def _judge_now(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics, now: float) -> Verdict:
+        phase = self.config.phases[self.phase]
+        stable, carried = self._stable_for(metrics)
+        restarts = snapshot.restarts(Track.CANARY)
+        if restarts < self._restarts_base:  # pods replaced: their counters started again
+            self._restarts_base = restarts
+        judge = self._judge or judge_module.evaluate
+        kwargs: dict[str, Any] = dict(extras=metrics.extras, canary_restarts=restarts - self._restarts_base,
+                                      previous=self.verdict, at=now)
+        if _accepts(judge, "stable_carried_over"):
+            kwargs["stable_carried_over"] = carried
+        return judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
+
+    def _stable_for(self, metrics: ServiceMetrics) -> tuple[TrackWindow | None, bool]:
+        """The stable window to compare with: the current one, or the last usable one at weight 100 or
+        whenever stable has no requests."""
+        current = metrics.stable
+        usable = current is not None and current.requests > 0
+        if usable and self.weight < 100:
+            self._last_stable = current
+            return current, False
+        if self._last_stable is not None:
+            return self._last_stable, True
+        return current, False
+
+    async def _judge_and_act(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics, now: float) -> None:
+        verdict = self._judge_now(snapshot, metrics, now)
+        self.verdict = verdict
+        self.bus.publish(Event(EventKind.VERDICT, self.service, now, f"{verdict.outcome.value}: {verdict.reason}",
+                               {"verdict": verdict.to_json()}))
+        outcome = verdict.outcome
+        if outcome is not Outcome.INCONCLUSIVE:
+            self._last_usable = now
+        if outcome is Outcome.FAIL:
+            await self._on_fail(verdict)
+            return
+        if self.state is not State.OBSERVING:
+            return  # paused or awaiting a person: the phase clock stands still
+        reviewed = outcome is Outcome.MANUAL_REVIEW and self._approved_phase != self.phase
+        if reviewed:
+            self._await_approval("review", f"manual review: {verdict.reason}", "await_approval")
+            return
+        if outcome is Outcome.INCONCLUSIVE:
+            self._on_no_data(metrics, verdict, now)
+            return
+        if self._last_tick is not None:
+            self.phase_elapsed += min(now - self._last_tick, 2 * self.config.check_interval)
+        await self._on_progress()
+
+    async def _on_fail(self, verdict: Verdict) -> None:
+        reason = verdict.reason
+        if self.config.shadow or self._blocked():
+            self._would("rollback", f"would roll back: {reason}")
+            self._decide("hold", f"would roll back: {reason}")
+        elif not self.config.auto_rollback:
+            if self.state is not State.AWAITING_APPROVAL:
+                self._await_approval("fail", f"failing ({reason}); auto-rollback is off: rollback or approve",
+                                     "await_approval")
+        else:
+            await self._roll_back(reason, "auto")
+
+    def _on_no_data(self, metrics: ServiceMetrics, verdict: Verdict, now: float) -> None:
+        why = metrics.problem or verdict.reason
+        silent = now - self._last_usable
+        if silent >= self.config.progress_deadline:
+            reason = f"no usable data for {format_duration(silent)}: {why}"
+            self._decide("hold", reason)
+            self._transition(State.PAUSED, reason)
+        else:
+            self._decide("hold", f"inconclusive: {why}")
+
+    async def _on_progress(self) -> None:
+        phase = self.config.phases[self.phase]
+        if self.phase_elapsed < phase.duration:
+            return
+        if not self.auto:
+            self._await_approval("phase_complete", "phase complete: advance to continue", "await_approval")
+        elif self._blocked():
+            self._would("advance", f"would {self._next_step()}")
+        elif self.phase + 1 < len(self.config.phases):
+            await self._advance("auto")
+        else:
+            await self._promote("auto")
+
+    def _next_step(self) -> str:
+        phases = self.config.phases
+        return f"advance to {phases[self.phase + 1].weight}%" if self.phase + 1 < len(phases) else "promote"
+
+    def _await_approval(self, kind: str, reason: str, action: str) -> None:
+        self._awaiting = kind
+        self._decide(action, reason)
+        self._transition(State.AWAITING_APPROVAL, reason)
+
+    # ---- resume ---------------------------------------------------------------------------------
+
+    def _resume_from(self, snapshot: ServiceSnapshot) -> None:
+        record = snapshot.record
+        if record is not None and snapshot.canary_exists and not record.state.terminal:
+            self._adopt(record, "resumed from the saved record")
+            if record.state is State.ROLLING_BACK and not self._blocked():
+                self._spawn(self._retry_rollback("auto"))
+        elif snapshot.canary_exists and self.state is State.IDLE and snapshot.weight > 0:
+            fitting = [i for i, p in enumerate(self.config.phases) if p.weight <= snapshot.weight]
+            self._set_phase(fitting[-1] if fitting else 0, snapshot.weight)
+            self.version = snapshot.canary_version or ""
+            self._started_at = self.clock.now()
+            self._transition(State.PAUSED, f"canary found at {snapshot.weight}% without a rollout record: "
+                                           "resume to drive it", save=False)
+
+    def _adopt(self, record: RolloutRecord, why: str) -> None:
+        now = self.clock.now()
+        if self._started_at is None:
+            self._started_at = now
+        changed_phase = record.phase != self.phase
+        self.phase, self.weight, self.version = record.phase, record.weight, record.version or self.version
+        self.phase_elapsed, self.phase_started_at = record.phase_elapsed, record.phase_started_at
+        self._saved_elapsed = record.phase_elapsed
+        self.auto = record.mode != "manual"
+        self._deploy_started = self._last_usable = now
+        if changed_phase:
+            self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
+        if record.state is not self.state:
+            detail = f"{self._phase_name()}, {format_duration(record.phase_elapsed)} counted"
+            self._transition(record.state, f"{why} ({detail})", save=False)
+
+    # ---- cluster writes -------------------------------------------------------------------------
+
+    def _blocked(self) -> str | None:
+        """Why this console may not write, or None when it drives the service."""
+        if self.read_only:
+            return "read-only: this console only watches"
+        driver = self.snapshot.driver if self.snapshot else None
+        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None)):
+            return f"read-only: {driver} drives {self.service}"
+        return None
+
+    async def _write(self, operation: str, *args: Any, why: str, to_weight: int | None = None) -> bool:
+        """One cluster write, serialised, never after a rollback began (except the rollback itself)."""
+        from_weight = self.weight
+        async with self._lock:
+            if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and operation in ("set_weight", "promote"):
+                return False
+            try:
+                await getattr(self.cluster, operation)(self.service, *args)
+            except Exception as exc:
+                self._error(f"{operation.replace('_', ' ')} failed: {exc}", retryable=not isinstance(exc, ReadOnlyError))
+                return False
+        self._announce(operation, why, from_weight, from_weight if to_weight is None else to_weight)
+        return True
+
+    def _announce(self, what: str, why: str, from_weight: int, to_weight: int, message: str = "",
+                  shadow: bool = False) -> None:
+        """An ACTION event: a write done (or, with ``shadow``, one this console would have done)."""
+        message = message or f"{what.replace('_', ' ')} {from_weight}% → {to_weight}% ({why}, {self.actor})"
+        self.bus.publish(Event(EventKind.ACTION, self.service, self.clock.now(), message, {
+            "what": what, "actor": self.actor, "why": why, "from_weight": from_weight, "to_weight": to_weight,
+            "verdict": self.verdict.outcome.value if self.verdict else None, "reason": self.reason,
+            **({"shadow": True} if shadow else {})}))
+
+    def _record(self) -> RolloutRecord:
+        return RolloutRecord(state=self.state, phase=self.phase, weight=self.weight,
+                             phase_started_at=self.phase_started_at, phase_elapsed=self.phase_elapsed,
+                             version=self.version, verdict=self.verdict.outcome.value if self.verdict else "",
+                             driver=getattr(self.cluster, "identity", None) or self.actor,
+                             mode="auto" if self.auto else "manual")
+
+    async def _save(self) -> None:
+        if self._blocked() or self.state is State.IDLE:
+            self._record_dirty = False
+            return
+        async with self._lock:
+            record = self._record()
+            try:
+                await self.cluster.save_record(self.service, record)
+            except Exception as exc:
+                self._record_dirty = True
+                self._error(f"saving the rollout record failed: {exc}")
+                return
+        self._record_dirty = False
+        self._saved_elapsed = record.phase_elapsed
+
+    # ---- transitions and events -----------------------------------------------------------------
+
+    def _transition(self, to: State, reason: str, *, save: bool = True) -> None:
+        if self.state is State.ROLLING_BACK and to not in (State.ROLLED_BACK, State.FAILED):
+            return  # nothing overrides a rollback in flight
+        before, self.state, self.reason = self.state, to, reason
+        self._hold_key = None
+        self.bus.publish(Event(EventKind.STATE, self.service, self.clock.now(),
+                               f"{before.value} → {to.value}: {reason}",
+                               {"from": before.value, "to": to.value, "reason": reason}))
+        if save:
+            self._record_dirty = True
+        self._publish_status()
+
+    def _decide(self, action: str, reason: str) -> None:
+        key = (action, reason.split(":")[0])
+        if action == "hold" and key == self._hold_key:
+            return  # a hold is reported once until something changes
+        self._hold_key = key if action == "hold" else None
+        t = self.clock.now() - (self._started_at if self._started_at is not None else self.clock.now())
+        decision = Decision(t=t, action=action, weight=self.weight, reason=reason, values=_values(self.verdict))
+        self.decisions.append(decision)
+        self.bus.publish(Event(EventKind.DECISION, self.service, self.clock.now(), f"{action}: {reason}",
+                               decision.to_json()))
+
+    def _would(self, what: str, message: str) -> None:
+        if (self.phase, what) in self._said:
+            return
+        self._said.add((self.phase, what))
+        self._announce(what, "auto", self.weight, self.weight, message, shadow=True)
+
+    def _error(self, message: str, *, retryable: bool = True) -> None:
+        self.bus.publish(Event(EventKind.ERROR, self.service, self.clock.now(), redact(message),
+                               {"retryable": retryable}))
+
+    def _refuse(self, message: str) -> IntentResult:
+        self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
+        return IntentResult(False, message)
+
+    def _publish_status(self) -> None:
+        self.bus.publish(Event(EventKind.STATUS, self.service, self.clock.now(),
+                               f"{self.state.label} at {self.weight}%", {"status": self.status}))
+
+    def _phase_name(self) -> str:
+        if not 0 <= self.phase < len(self.config.phases):
+            return "no phase"
+        phase = self.config.phases[self.phase]
+        return f"phase {phase.name} ({phase.weight}%)"
+
+    def _set_phase(self, index: int, weight: int) -> None:
+        self.phase, self.weight = index, weight
+        self.phase_elapsed, self.phase_started_at = 0.0, self.clock.now()
+        self._saved_elapsed = 0.0
+        self._approved_phase = None
+        self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- moves shared by ticks and intents ------------------------------------------------------
+
+    async def _advance(self, why: str) -> bool:
+        nxt = self.phase + 1
+        target: Phase = self.config.phases[nxt]
+        if not await self._write("set_weight", target.weight, why=why, to_weight=target.weight):
+            return False
+        self._decide("advance", f"{self._phase_name()} complete → {target.weight}%" if why == "auto"
+                     else f"advanced by {self.actor} → {target.weight}%")
+        self._set_phase(nxt, target.weight)
+        self._transition(State.OBSERVING, f"observing {self._phase_name()}")
+        await self._save()
+        return True
+
+    async def _promote(self, why: str) -> None:
+        self._decide("promote", f"{self._phase_name()} complete → promote" if why == "auto"
+                     else f"promoted by {self.actor}")
+        self._transition(State.PROMOTING, f"promoting {self.version} to stable")
+        await self._save()
+        self._spawn(self._promote_task(why))
+
+    async def _promote_task(self, why: str) -> None:
+        if await self._write("promote", self.version, why=why, to_weight=100):
+            self.weight = 100
+            self._transition(State.PROMOTED, f"{self.version} is stable")
+            await self._save()
+
+    async def _roll_back(self, reason: str, why: str) -> bool:
+        """First priority: the state changes before any await; the write goes out before the record."""
+        if self.state in (State.ROLLING_BACK, State.ROLLED_BACK):
+            return True
+        self._decide("rollback", reason)
+        self._transition(State.ROLLING_BACK, reason, save=False)
+        if await self._rollback_write(why):
+            return True
+        await self._save()
+        self._spawn(self._retry_rollback(why))
+        return False
+
+    async def _rollback_write(self, why: str) -> bool:
+        from_weight = self.weight
+        if not await self._write("rollback", why=why, to_weight=0):
+            return False
+        self.weight = 0
+        self._transition(State.ROLLED_BACK, f"rolled back from {from_weight}%: {self.reason}")
+        await self._save()
+        return True
+
+    async def _retry_rollback(self, why: str) -> None:
+        delay = 1.0
+        while self.state is State.ROLLING_BACK:
+            await self.clock.sleep(delay)
+            if await self._rollback_write(why):
+                return
+            delay = min(delay * 2, self.config.check_interval)
+
+    # ---- intents --------------------------------------------------------------------------------
+
+    def _gate(self, intent: str, allowed: tuple[State, ...]) -> IntentResult | None:
+        blocked = self._blocked()
+        if blocked:
+            return self._refuse(f"{blocked}; {intent} refused")
+        if self.state not in allowed:
+            return self._refuse(f"cannot {intent} while {self.state.label}")
+        return None
+
+    def _failing(self, intent: str, force: bool) -> IntentResult | None:
+        if not force and self.verdict is not None and self.verdict.outcome is Outcome.FAIL:
+            return self._refuse(f"cannot {intent}: the last verdict is FAIL ({self.verdict.reason}); "
+                                "force to override")
+        return None
+
+    async def start(self, version: str, *, actor: str | None = None) -> IntentResult:
+        if actor:
+            self.actor = actor
+        refused = self._gate("start", TERMINAL)
+        if refused:
+            return refused
+        if not version:
+            return self._refuse("start needs a version")
+        first = self.config.phases[0]
+        self.version = version
+        self._started_at = self.clock.now()
+        self.decisions, self.verdict, self._said, self._last_stable = [], None, set(), None
+        self.state = State.IDLE  # a new rollout starts from nothing
+        if not await self._write("start_canary", version, first.weight, why="key", to_weight=first.weight):
+            self._started_at = None
+            return IntentResult(False, f"start failed: see the error for {self.service}")
+        self._set_phase(0, first.weight)
+        self._deploy_started = self._last_usable = self.clock.now()
+        self._decide("advance", f"canary {version} started at {first.weight}%")
+        self._transition(State.DEPLOYING, "waiting for a ready canary pod")
+        await self._save()
+        return IntentResult(True, f"{self.service}: canary {version} started at {first.weight}%")
+
+    async def advance(self, force: bool = False) -> IntentResult:
+        refused = self._gate("advance", ACTIVE) or self._failing("advance", force)
+        if refused:
+            return refused
+        if self.phase + 1 >= len(self.config.phases):
+            return await self.promote(force=force)
+        if await self._advance("key"):
+            return IntentResult(True, f"{self.service}: advanced to {self.weight}%")
+        return IntentResult(False, f"{self.service}: advance failed; see the error")
+
+    async def _person_moves(self, what: str, to: State, reason: str) -> IntentResult:
+        """A person's state change (no cluster write besides the record): announced, recorded, saved."""
+        self._transition(to, reason)
+        self._announce(what, "key", self.weight, self.weight)
+        await self._save()
+        return IntentResult(True, f"{self.service}: {what} at {self.weight}%")
+
+    async def pause(self) -> IntentResult:
+        refused = self._gate("pause", (State.OBSERVING, State.AWAITING_APPROVAL, State.DEPLOYING))
+        if refused:
+            return refused
+        self._decide("hold", f"paused by {self.actor}")
+        return await self._person_moves("pause", State.PAUSED, f"paused by {self.actor}")
+
+    async def resume(self) -> IntentResult:
+        refused = self._gate("resume", (State.PAUSED,))
+        if refused:
+            return refused
+        self._last_tick = self._last_usable = self.clock.now()
+        return await self._person_moves("resume", State.OBSERVING,
+                                        f"resumed by {self.actor}; observing {self._phase_name()}")
+
+    async def approve(self) -> IntentResult:
+        refused = self._gate("approve", (State.AWAITING_APPROVAL,))
+        if refused:
+            return refused
+        if self._awaiting == "phase_complete":
+            return await self.advance()
+        self._approved_phase = self.phase
+        self._last_tick = self.clock.now()
+        return await self._person_moves("approve", State.OBSERVING,
+                                        f"approved by {self.actor}; observing {self._phase_name()}")
+
+    async def rollback(self, reason: str = "") -> IntentResult:
+        refused = self._gate("rollback", (State.DEPLOYING, State.PROMOTING, State.ROLLING_BACK) + ACTIVE)
+        if refused:
+            return refused
+        done = await self._roll_back(reason or f"rollback by {self.actor}", "key")
+        return IntentResult(True, f"{self.service}: rolled back" if done
+                            else f"{self.service}: rolling back; retrying the write")
+
+    async def promote(self, force: bool = False) -> IntentResult:
+        refused = self._gate("promote", ACTIVE) or self._failing("promote", force)
+        if refused:
+            return refused
+        await self._promote("key")
+        return IntentResult(True, f"{self.service}: promoting {self.version}")
+
+    async def set_mode(self, auto: bool) -> IntentResult:
+        refused = self._gate("change mode", tuple(State))
+        if refused:
+            return refused
+        self.auto = bool(auto)
+        await self._save()
+        mode = "auto" if self.auto else "manual"
+        self.bus.publish(Event(EventKind.INFO, self.service, self.clock.now(), f"mode {mode} ({self.actor})"))
+        self._publish_status()
+        return IntentResult(True, f"{self.service}: mode {mode}")
+
+    async def delete_canary(self) -> IntentResult:
+        refused = self._gate("delete the canary", (State.ROLLED_BACK, State.FAILED, State.IDLE))
+        if refused:
+            return refused
+        if not await self._write("delete_canary", why="key", to_weight=0):
+            return IntentResult(False, f"{self.service}: deleting the canary failed; see the error")
+        self.weight, self.phase = 0, -1
+        self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
+        return IntentResult(True, f"{self.service}: canary deleted")

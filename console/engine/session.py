@@ -1,0 +1,166 @@
+"""The session room: every service's controller, fed by one cluster snapshot and ONE metrics poll per step.
+
+``step()`` asks the Cluster and the Metrics ports concurrently, turns port failures into problems on the
+snapshots/metrics plus ERROR events (never exceptions), then ticks every controller concurrently.
+``run()`` steps every check_interval on the session's clock without overlapping steps. ``intent()`` routes a
+person's or a script's intent to the right controller. An optional Journal records every action, and each
+real action is also left as a Kubernetes Event through ``cluster.record_event`` (best effort).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from typing import Any, Callable
+
+from console.engine.audit import Journal, redact
+from console.engine.bus import EventBus
+from console.engine.config import Config
+from console.engine.controller import RolloutController
+from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus, ServiceMetrics,
+                                  ServiceSnapshot, Track, Verdict)
+from console.engine.ports import Cluster, LogLine, Metrics
+
+INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary")
+
+
+class Session:
+    def __init__(self, config: Config, cluster: Cluster, metrics: Metrics, clock, *, bus: EventBus | None = None,
+                 actor: str = "console", read_only: bool = False, journal: Journal | None = None,
+                 judge: Callable[..., Verdict] | None = None) -> None:
+        self.config, self.cluster, self.metrics, self.clock = config, cluster, metrics, clock
+        self.bus = bus or EventBus()
+        self.read_only = read_only or config.read_only
+        self.controllers: dict[str, RolloutController] = {
+            name: RolloutController(name, config, cluster, clock, self.bus, actor=actor,
+                                    read_only=self.read_only, judge=judge)
+            for name in config.service_names}
+        self.extras = {s.name: {c.name: c.query for c in s.checks} for s in config.services if s.checks}
+        self.steps = 0
+        self._stepping = asyncio.Lock()
+        self._problems: dict[str, str | None] = {"cluster": None, "metrics": None}
+        self._snapshots: dict[str, ServiceSnapshot] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.journal = journal
+        if journal is not None:
+            journal.bind(self.bus, cluster)
+        self.bus.subscribe(self._on_event)
+
+    # ---- polling --------------------------------------------------------------------------------
+
+    async def step(self) -> None:
+        async with self._stepping:
+            services = list(self.controllers)
+            snapshots, metrics = await asyncio.gather(self._snapshot(services), self._poll(services))
+            await asyncio.gather(*(controller.tick(snapshots[name], metrics[name])
+                                   for name, controller in self.controllers.items()))
+            self.steps += 1
+
+    async def _snapshot(self, services: list[str]) -> dict[str, ServiceSnapshot]:
+        now = self.clock.now()
+        try:
+            got = await self.cluster.snapshot_all(services)
+            self._problem("cluster", None)
+        except Exception as exc:
+            problem = self._problem("cluster", f"cluster unreachable: {exc}")
+            got = {name: dataclasses.replace(self._snapshots[name], problem=problem, at=now)
+                   if name in self._snapshots else ServiceSnapshot(name, problem=problem, at=now)
+                   for name in services}
+        result = {name: got.get(name) or ServiceSnapshot(name, problem="no snapshot for this service", at=now)
+                  for name in services}
+        self._snapshots.update(result)
+        return result
+
+    async def _poll(self, services: list[str]) -> dict[str, ServiceMetrics]:
+        now = self.clock.now()
+        try:
+            got = await self.metrics.poll(services, self.config.window, self.extras or None)
+            self._problem("metrics", None)
+        except Exception as exc:
+            problem = self._problem("metrics", f"Prometheus unreachable: {exc}")
+            got = {name: ServiceMetrics(name, problem=problem, at=now) for name in services}
+        return {name: got.get(name) or ServiceMetrics(name, problem="no data for this service", at=now)
+                for name in services}
+
+    def _problem(self, port: str, problem: str | None) -> str | None:
+        """Report a port's problem once when it starts or changes, and once when it clears."""
+        problem = redact(problem) if problem else None
+        before, self._problems[port] = self._problems[port], problem
+        if problem != before:
+            kind, message = (EventKind.ERROR, problem) if problem else (EventKind.INFO, f"{port} is back")
+            for name in self.controllers:
+                self.bus.publish(Event(kind, name, self.clock.now(), message, {"port": port}))
+        return problem
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Step every check_interval on the clock until ``stop`` is set. Steps never overlap."""
+        stop = stop or asyncio.Event()
+        interval = self.config.check_interval
+        while not stop.is_set():
+            started = self.clock.now()
+            try:
+                await self.step()
+            except Exception as exc:  # step never raises by design; this is the last fence
+                self.bus.publish(Event(EventKind.ERROR, "session", self.clock.now(), redact(f"step failed: {exc}")))
+            await self._sleep_or_stop(max(0.0, interval - (self.clock.now() - started)), stop)
+
+    async def _sleep_or_stop(self, seconds: float, stop: asyncio.Event) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sleeper, stopper):
+                task.cancel()
+
+    # ---- intents and reads ----------------------------------------------------------------------
+
+    async def intent(self, service: str, name: str, **kwargs: Any) -> IntentResult:
+        controller = self.controllers.get(service)
+        if controller is None:
+            return self._refuse(service, f"unknown service {service!r} (known: {', '.join(self.controllers)})")
+        if name not in INTENTS:
+            return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(INTENTS)})")
+        try:
+            return await getattr(controller, name)(**kwargs)
+        except TypeError as exc:
+            return self._refuse(service, f"{name}: bad arguments: {exc}")
+        except Exception as exc:
+            message = redact(f"{name} failed: {exc}")
+            self.bus.publish(Event(EventKind.ERROR, service, self.clock.now(), message))
+            return IntentResult(False, message)
+
+    def _refuse(self, service: str, message: str) -> IntentResult:
+        self.bus.publish(Event(EventKind.REFUSED, service, self.clock.now(), message))
+        return IntentResult(False, message)
+
+    def status_all(self) -> list[RolloutStatus]:
+        return [controller.status for controller in self.controllers.values()]
+
+    def follow_logs(self, service: str, track: Track | None = None) -> AsyncIterator[LogLine]:
+        return self.cluster.follow_logs(service, track)
+
+    async def drain(self) -> None:
+        """Wait for every controller's background work and pending audit Events."""
+        for controller in self.controllers.values():
+            await controller.drain()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ---- audit Events in the cluster ------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind is not EventKind.ACTION or event.data.get("shadow") or self.read_only:
+            return
+        task = asyncio.get_running_loop().create_task(self._record_event(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _record_event(self, event: Event) -> None:
+        reason = "Canary" + str(event.data.get("what", "action")).title().replace("_", "")
+        try:
+            await self.cluster.record_event(event.service, reason, redact(event.message))
+        except Exception as exc:  # best effort: the journal still has it
+            self.bus.publish(Event(EventKind.ERROR, event.service, self.clock.now(),
+                                   redact(f"recording the Kubernetes Event failed: {exc}")))
