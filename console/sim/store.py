@@ -1,0 +1,104 @@
+"""Storage room of the simulated world: one track's per-second traffic in compact ring buffers.
+
+Each second holds the 2xx, 500 and 503 counts, whether the track had pods, the latency sum and the
+cumulative bucket counts, in ``array`` buffers that grow to the retention and then wrap. Totals since the
+start (what a Prometheus exporter serves) are folded in as seconds are written, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+from console.sim.latency import BUCKETS
+
+NB = len(BUCKETS)
+
+
+@dataclass(slots=True)
+class Totals:
+    """Sums over a span of seconds: counts by status, seconds with pods, latency sum, cumulative buckets."""
+
+    ok: float = 0.0
+    e500: float = 0.0
+    e503: float = 0.0
+    present: float = 0.0
+    latency_sum: float = 0.0
+    buckets: list[float] = field(default_factory=lambda: [0.0] * NB)
+
+    @property
+    def requests(self) -> float:
+        return self.ok + self.e500 + self.e503
+
+    def add(self, other: Totals) -> None:
+        self.ok += other.ok
+        self.e500 += other.e500
+        self.e503 += other.e503
+        self.present += other.present
+        self.latency_sum += other.latency_sum
+        self.buckets = [a + b for a, b in zip(self.buckets, other.buckets)]
+
+
+class TrackStore:
+    def __init__(self, retention: int, origin: int) -> None:
+        self.retention = retention
+        self.origin = origin  # the first second ever written
+        self.end = origin  # seconds [origin, end) have been written
+        self.ok = array("I")
+        self.e500 = array("I")
+        self.e503 = array("I")
+        self.present = array("B")
+        self.latency_sum = array("d")
+        self.buckets = array("I")  # NB entries per second
+        self.total = Totals()
+        self._folded = origin
+
+    @property
+    def rows(self) -> int:
+        return len(self.ok)
+
+    def put(self, ok: int, e500: int, e503: int, present: int, latency_sum: float,
+            buckets: list[int]) -> None:
+        """Write the next second (seconds are written strictly in order)."""
+        if len(self.ok) < self.retention:
+            self.ok.append(ok)
+            self.e500.append(e500)
+            self.e503.append(e503)
+            self.present.append(present)
+            self.latency_sum.append(latency_sum)
+            self.buckets.extend(buckets)
+        else:
+            i = (self.end - self.origin) % self.retention
+            self.ok[i] = ok
+            self.e500[i] = e500
+            self.e503[i] = e503
+            self.present[i] = present
+            self.latency_sum[i] = latency_sum
+            self.buckets[i * NB:(i + 1) * NB] = array("I", buckets)
+        self.end += 1
+
+    def fold(self) -> None:
+        """Add the seconds written since the last fold to the running totals (before they can wrap)."""
+        self.total.add(self.sum(self._folded, self.end))
+        self._folded = self.end
+
+    def sum(self, start: int, end: int) -> Totals:
+        """Totals over seconds [start, end), clipped to what is still held."""
+        start = max(start, self.origin, self.end - self.rows)
+        end = min(end, self.end)
+        totals = Totals()
+        for a, b in self._spans(start, end):
+            totals.add(Totals(float(sum(self.ok[a:b])), float(sum(self.e500[a:b])),
+                              float(sum(self.e503[a:b])), float(sum(self.present[a:b])),
+                              sum(self.latency_sum[a:b]),
+                              [float(sum(self.buckets[a * NB + j:b * NB:NB])) for j in range(NB)]))
+        return totals
+
+    def _spans(self, start: int, end: int) -> list[tuple[int, int]]:
+        if end <= start:
+            return []
+        a = (start - self.origin) % self.retention
+        b = a + (end - start)
+        if b <= self.retention:
+            return [(a, b)]
+        return [(a, self.retention), (0, b - self.retention)]
