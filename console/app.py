@@ -1,0 +1,385 @@
+"""The app room: the Textual App that wires one engine Session to the screens.
+
+It is the only place where the engine and the UI meet: the session runs in a named worker, bus events are
+turned into Textual messages (STATUS events are coalesced and pushed to the visible screen at most four
+times a second), key presses become ``session.intent(...)`` calls in named workers, one at a time per
+service (a rollback is never held back), and log lines are followed in a named worker that feeds the
+detail screen's bounded log view. Errors from the engine become notifications and panel lines, never
+tracebacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track
+from screens.confirm import ConfirmScreen
+from screens.dashboard import DashboardScreen
+from screens.help import HelpScreen
+from screens.start_canary import StartCanaryScreen
+from themes import CSS_PATH, THEMES, VARIABLE_DEFAULTS, resolve_theme
+from widgets.history import MetricHistory
+from widgets.text import inert
+
+ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
+SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode")
+FLUSH_SECONDS = 0.25
+TIMELINE_SIZE = 300
+
+# (action, title, help) for the command palette and the help screen
+ACTION_HELP = (
+    ("advance", "Advance", "go to the next phase weight now (forced after a failing verdict: asks first)"),
+    ("pause", "Pause", "freeze the phase clock"),
+    ("resume", "Resume", "let the phase clock run again"),
+    ("rollback", "Rollback", "weight 0 and canary scaled to 0, at once (asks first)"),
+    ("promote", "Promote", "make the canary the stable version (asks first)"),
+    ("approve", "Approve", "leave manual review and continue the rollout"),
+    ("start", "Start canary", "deploy a canary version at the first phase weight"),
+    ("toggle_mode", "Toggle auto / manual", "auto advances on passing checks; manual waits for you"),
+)
+
+
+class EngineEvent(Message):
+    """One non-STATUS engine event, delivered on the app's message queue."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class CanaryApp(App[int]):
+    """The dashboard over one engine Session."""
+
+    TITLE = "canary-console"
+    CSS_PATH = CSS_PATH
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help"),
+        Binding("a", "advance", "Advance", id="advance"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("p", "resume", "Resume", id="resume"),
+        Binding("r", "rollback", "Rollback", id="rollback"),
+        Binding("P", "promote", "Promote", key_display="P", id="promote"),
+        Binding("v", "approve", "Approve", id="approve"),
+        Binding("s", "start", "Start", id="start"),
+        Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
+    ]
+
+    def __init__(self, session: Any, *, theme: str | None = None, read_only: bool = False,
+                 on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
+                 flush_seconds: float = FLUSH_SECONDS) -> None:
+        self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
+        self.no_color_requested = "NO_COLOR" in os.environ
+        super().__init__()
+        self.session = session
+        self.read_only = read_only or bool(getattr(session, "read_only", False))
+        self.on_ready = on_ready
+        self.autorun = autorun
+        self.flush_seconds = flush_seconds
+        self.services: list[str] = list(session.config.service_names)
+        self.weights: list[int] = [phase.weight for phase in session.config.phases]
+        self.latest: dict[str, RolloutStatus] = {}
+        self.histories: dict[str, MetricHistory] = {s: MetricHistory() for s in self.services}
+        self.timelines: dict[str, deque[Event]] = {s: deque(maxlen=TIMELINE_SIZE) for s in self.services}
+        self.errors: dict[str, str | None] = dict.fromkeys(self.services)
+        self.dirty: set[str] = set()
+        self.busy: set[str] = set()
+        self.bells = 0
+        self._stop = asyncio.Event()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        self.theme = self._theme_name
+        self._unsubscribe = self.session.bus.subscribe(self._on_bus)
+        for status in self.session.status_all():
+            self.take_status(status)
+        self.push_screen(DashboardScreen(self.services, self.weights))
+        self.set_interval(self.flush_seconds, self.flush, name="flush-status")
+        if self.autorun:
+            self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
+        if self.on_ready is not None:
+            self.run_worker(self._run_on_ready(self.on_ready), name="on-ready", group="engine", exit_on_error=False)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    async def _run_engine(self) -> None:
+        try:
+            await self.session.run(self._stop)
+        except Exception as exc:  # the engine should not raise; if it does, say so and keep the screen
+            self.notify(inert(f"engine stopped: {exc}"), severity="error", markup=False, timeout=30)
+
+    async def _run_on_ready(self, on_ready: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await on_ready()
+        except Exception as exc:
+            self.notify(inert(f"start-up failed: {exc}"), severity="error", markup=False, timeout=30)
+
+    # ------------------------------------------------------------------ engine → screen
+    def _on_bus(self, event: Event) -> None:
+        """Bus subscriber (runs on the publishing task, on this loop): never blocks, never raises."""
+        if event.kind is EventKind.STATUS:
+            status = event.data.get("status")
+            if isinstance(status, RolloutStatus):
+                self.take_status(status)
+            return
+        self.post_message(EngineEvent(event))
+
+    def take_status(self, status: RolloutStatus) -> None:
+        if status.service not in self.histories:
+            return
+        self.latest[status.service] = status
+        self.histories[status.service].add(status.metrics)
+        self.dirty.add(status.service)
+
+    def flush(self) -> None:
+        """Push the statuses that changed since the last flush to the visible screen (skipped under a modal)."""
+        if not self.dirty or not self.screen_stack:
+            return
+        screen = self.screen
+        show = getattr(screen, "show_statuses", None)
+        if show is None:  # a modal is open: keep them dirty until it closes
+            return
+        changed = [self.latest[s] for s in self.services if s in self.dirty and s in self.latest]
+        self.dirty.clear()
+        show(changed)
+        if any(status.service == self.current_service for status in changed):
+            self.refresh_bindings()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if event.service in self.timelines:
+            self.timelines[event.service].append(event)
+        add = getattr(self.screen, "add_event", None)
+        if add is not None:
+            add(event)
+        text = inert(event.message, 300)
+        if event.kind is EventKind.ERROR:
+            self.errors[event.service] = text
+            self.dirty.add(event.service)
+            self.notify(f"{event.service}: {text}", severity="error", markup=False, timeout=8)
+        elif event.kind is EventKind.REFUSED:
+            self.notify(f"{event.service}: {text}", severity="warning", markup=False)
+        elif event.kind is EventKind.STATE:
+            if event.data.get("to") != State.ROLLING_BACK.value:
+                self.errors[event.service] = None
+            if _is_state(event, State.AWAITING_APPROVAL):
+                self.alert(f"{event.service} needs a person: {text}")
+        elif event.kind is EventKind.ACTION and _is_auto_rollback(event):
+            self.alert(f"{event.service} rolled back automatically: {text}")
+
+    def alert(self, text: str) -> None:
+        self.bells += 1
+        self.bell()
+        self.notify(text, severity="warning", markup=False, timeout=15)
+
+    # ------------------------------------------------------------------ the selected service
+    @property
+    def current_service(self) -> str | None:
+        for screen in reversed(self.screen_stack):
+            service = getattr(screen, "current_service", None)
+            if service is not None:
+                return service
+        return None
+
+    def current_status(self) -> RolloutStatus | None:
+        service = self.current_service
+        return self.latest.get(service) if service else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action not in SERVICE_ACTIONS:
+            return True
+        if self.read_only:
+            return False
+        status = self.current_status()
+        if status is None:
+            return action == "start" if self.current_service else False
+        return _allowed(action, status)
+
+    # ------------------------------------------------------------------ actions (keys, palette)
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self._help_rows()))
+
+    def _help_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for binding in [*self.BINDINGS, *getattr(self.screen, "BINDINGS", [])]:
+            if isinstance(binding, Binding):
+                rows.append((binding.key_display or binding.key, binding.description or binding.action))
+        return rows
+
+    def action_advance(self) -> None:
+        service, status = self.current_service, self.current_status()
+        if service is None:
+            return
+        if status is not None and status.verdict is not None and status.verdict.outcome is Outcome.FAIL:
+            self.confirm(f"Force {service} to the next phase although its checks fail?",
+                         lambda: self.request_intent(service, "advance", force=True), default=False)
+        else:
+            self.request_intent(service, "advance")
+
+    def action_pause(self) -> None:
+        if self.current_service:
+            self.request_intent(self.current_service, "pause")
+
+    def action_resume(self) -> None:
+        if self.current_service:
+            self.request_intent(self.current_service, "resume")
+
+    def action_approve(self) -> None:
+        if self.current_service:
+            self.request_intent(self.current_service, "approve")
+
+    def action_toggle_mode(self) -> None:
+        service, status = self.current_service, self.current_status()
+        if service:
+            auto = status is None or status.mode != "auto"
+            self.request_intent(service, "set_mode", auto=auto)
+
+    def action_rollback(self) -> None:
+        service = self.current_service
+        if service:
+            self.confirm(f"Roll back {service}? Canary weight goes to 0 and the canary is scaled to 0.",
+                         lambda: self.request_intent(service, "rollback"), default=True)
+
+    def action_promote(self) -> None:
+        service, status = self.current_service, self.current_status()
+        if service is None:
+            return
+        failing = status is not None and status.verdict is not None and status.verdict.outcome is Outcome.FAIL
+        version = inert(status.canary_version) if status and status.canary_version else "the canary"
+        warning = " Its checks are FAILING." if failing else ""
+        self.confirm(f"Promote {service} to {version} as the stable version?{warning}",
+                     lambda: self.request_intent(service, "promote", force=failing), default=False)
+
+    def action_start(self) -> None:
+        service = self.current_service
+        if service is None:
+            return
+
+        def started(version: str | None) -> None:
+            if version:
+                self.request_intent(service, "start", version=version)
+
+        self.push_screen(StartCanaryScreen(service), started)
+
+    def confirm(self, question: str, then: Callable[[], None], *, default: bool) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.push_screen(ConfirmScreen(question, default=default), answered)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        service = self.current_service
+        for action, title, help_text in ACTION_HELP:
+            if service and self.check_action(action, ()):
+                yield SystemCommand(f"{title} {service}", help_text, getattr(self, f"action_{action}"))
+
+    # ------------------------------------------------------------------ intents
+    def request_intent(self, service: str, name: str, **kwargs: Any) -> bool:
+        """Send one intent in a named worker; one at a time per service, except that rollback always goes."""
+        if service in self.busy and name != "rollback":
+            self.notify(f"{service}: still busy with the previous action", severity="warning", markup=False)
+            return False
+        self.busy.add(service)
+        self.run_worker(self._intent(service, name, kwargs), name=f"intent:{service}:{name}",
+                        group=f"intent:{service}", exit_on_error=False)
+        return True
+
+    async def _intent(self, service: str, name: str, kwargs: dict[str, Any]) -> None:
+        try:
+            result = await self.session.intent(service, name, **kwargs)
+        except Exception as exc:
+            self.notify(inert(f"{service} {name} failed: {exc}"), severity="error", markup=False)
+            return
+        finally:
+            self.busy.discard(service)
+        ok = bool(getattr(result, "ok", False))
+        message = inert(getattr(result, "message", "") or name)
+        self.notify(f"{service}: {message}", severity="information" if ok else "warning", markup=False)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ logs
+    def follow_logs(self, service: str, sink: Callable[[Any], None], track: Track | None = None) -> None:
+        """Follow ``service``'s pod logs in a named worker, handing each LogLine to ``sink``."""
+        self.run_worker(self._follow(service, sink, track), name=f"logs:{service}", group="logs",
+                        exclusive=True, exit_on_error=False)
+
+    def stop_logs(self) -> None:
+        self.workers.cancel_group(self, "logs")
+
+    async def _follow(self, service: str, sink: Callable[[Any], None], track: Track | None) -> None:
+        try:
+            lines: AsyncIterator[Any] = self.session.follow_logs(service, track)
+            async for line in lines:
+                sink(line)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.notify(inert(f"{service} logs stopped: {exc}"), severity="warning", markup=False)
+
+
+def _is_state(event: Event, state: State) -> bool:
+    target = event.data.get("to")
+    if target is not None:
+        return str(target) == state.value
+    return event.message.rstrip().split(":")[0].endswith(state.value)
+
+
+def _is_auto_rollback(event: Event) -> bool:
+    action = str(event.data.get("action", ""))
+    is_rollback = action == "rollback" or (not action and "roll" in event.message.lower())
+    return is_rollback and event.data.get("why") == "auto" and not event.message.lower().startswith("would")
+
+
+def _allowed(action: str, status: RolloutStatus) -> bool:
+    state = status.state
+    if action in ("advance", "promote"):
+        return state in ACTIVE
+    if action == "pause":
+        return state in (State.OBSERVING, State.AWAITING_APPROVAL)
+    if action == "resume":
+        return state is State.PAUSED
+    if action == "approve":
+        return state is State.AWAITING_APPROVAL
+    if action == "rollback":
+        return not state.terminal and state is not State.ROLLING_BACK
+    if action == "start":
+        return state.terminal
+    return True  # toggle_mode
+
+
+async def run_app_async(session: Any, *, theme: str | None = None, read_only: bool = False,
+                        on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready)
+    await app.run_async()
+    return app.return_code or 0
+
+
+def run_app(session: Any, *, theme: str | None = None, read_only: bool = False,
+            on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
+    """Run the dashboard until the user quits; the exit code (0, or 1 when the app failed)."""
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,123 @@
+"""Screens room: the dashboard, one ServicePanel per service (a 3-line row at 80x24, a grid of bordered
+panels with charts from 140x40), selection with ↑/↓ or j/k, Enter for the detail, `o` to sort by what
+needs a person. It draws what the app gives it and does no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from console.engine.model import RolloutStatus
+from widgets.service_panel import ServicePanel, attention
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [
+        Binding("down,j", "move(1)", "Down", show=False),
+        Binding("up,k", "move(-1)", "Up", show=False),
+        Binding("enter", "open", "Detail", show=False),
+        Binding("o", "sort", "Sort", show=False),
+    ]
+
+    selected: reactive[int] = reactive(0)
+    by_attention: reactive[bool] = reactive(False)
+
+    def __init__(self, services: Sequence[str], weights: Sequence[int]) -> None:
+        super().__init__()
+        self.services = list(services)
+        self.weights = list(weights)
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        with VerticalScroll(id="panels", can_focus=False):
+            for service in self.services:
+                yield ServicePanel(service, self.weights)
+        yield Static("", id="dash-status", markup=False)
+        yield Footer()
+
+    @property
+    def panels(self) -> list[ServicePanel]:
+        return list(self.query(ServicePanel))
+
+    def panel(self, service: str) -> ServicePanel:
+        return self.query_one(f"#panel-{service}", ServicePanel)
+
+    @property
+    def current_service(self) -> str | None:
+        panels = self.panels
+        return panels[self.selected].service if panels else None
+
+    def on_mount(self) -> None:
+        self.watch_selected(0)
+        self.redraw_all()
+
+    def on_screen_resume(self) -> None:
+        self.redraw_all()
+
+    def redraw_all(self) -> None:
+        app = self.app
+        self.show_statuses([app.latest[s] for s in self.services if s in getattr(app, "latest", {})])
+
+    def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
+        app = self.app
+        for status in statuses:
+            panel = self.panel(status.service)
+            panel.error = app.errors.get(status.service)
+            panel.show(status, app.histories.get(status.service))
+        if self.by_attention and statuses:
+            self._reorder()
+        self._summarise()
+
+    def _summarise(self) -> None:
+        statuses = [p.status for p in self.panels if p.status is not None]
+        danger = sum(1 for s in statuses if attention(s) == 0)
+        person = sum(1 for s in statuses if attention(s) == 1)
+        order = "attention" if self.by_attention else "config"
+        self.query_one("#dash-status", Static).update(
+            f"{len(self.services)} services · {danger} failing · {person} need a person · order: {order} (o) · "
+            f"Enter detail")
+
+    # ------------------------------------------------------------------ selection and order
+    def watch_selected(self, selected: int) -> None:
+        for index, panel in enumerate(self.panels):
+            panel.selected = index == selected
+            if index == selected:
+                panel.scroll_visible(animate=False)
+        self.app.refresh_bindings()
+
+    def action_move(self, step: int) -> None:
+        count = len(self.services)
+        if count:
+            self.selected = (self.selected + step) % count
+
+    def action_open(self) -> None:
+        from screens.detail import ServiceDetailScreen
+
+        service = self.current_service
+        if service is not None:
+            self.app.push_screen(ServiceDetailScreen(service, self.weights))
+
+    def action_sort(self) -> None:
+        self.by_attention = not self.by_attention
+        self._reorder()
+        self._summarise()
+
+    def _reorder(self) -> None:
+        current = self.current_service
+        rank = {s: i for i, s in enumerate(self.services)}
+        panels = self.panels
+        wanted = sorted(panels, key=lambda p: ((attention(p.status) if self.by_attention else 0), rank[p.service]))
+        if wanted != panels:
+            container = self.query_one("#panels")
+            for panel in wanted:
+                container.move_child(panel, after=len(container.children) - 1)
+        order = [p.service for p in self.panels]
+        if current in order:
+            self.selected = order.index(current)
+        self.watch_selected(self.selected)
