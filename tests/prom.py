@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console.sim.exporter import scrape_config
+
 BINARY = os.environ.get("PROMETHEUS_BINARY", "/usr/bin/prometheus")
 PATIENCE = 60.0  # seconds before a condition that should hold in a few seconds is declared broken
 
@@ -42,10 +44,8 @@ def free_port() -> int:
 
 
 def prometheus_yaml(targets: Sequence[str], interval: str = "1s") -> str:
-    listed = ", ".join(f"'{t}'" for t in targets)
-    return (f"global:\n  scrape_interval: {interval}\n  scrape_timeout: {interval}\n"
-            f"  evaluation_interval: {interval}\n"
-            f"scrape_configs:\n  - job_name: sim\n    static_configs:\n      - targets: [{listed}]\n")
+    """A whole prometheus.yml: the sandbox's own scrape config (so the tests prove what it prints works)."""
+    return f"global:\n  evaluation_interval: {interval}\n" + scrape_config(targets, interval)
 
 
 class PrometheusServer:
