@@ -62,6 +62,13 @@ class Scenario:
             return "promote"
         return "review" if all(f.kind == "tail" for f in self.faults) else "rollback"
 
+    def grade(self, outcome: str) -> str:
+        """right | stalled or asked a person (safe: nothing promoted or rolled back) | FALSE ROLLBACK | MISSED."""
+        if self.truth == "healthy":
+            return {"promoted": "right", "rolled_back": "FALSE ROLLBACK"}.get(outcome, "stalled")
+        return {"promoted": "MISSED", "rolled_back": "right",
+                "awaiting_approval": "right" if self.expected == "review" else "asked a person"}.get(outcome, "stalled")
+
     def samples(self) -> list[Sample]:
         return _Generator(self).samples()
 
@@ -176,8 +183,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("healthy-medium", "healthy", "healthy canary, 20 rps", rps=20, seed=1),
     Scenario("healthy-low", "healthy", "healthy canary, 5 rps (0.5 rps to the canary at 10 %)", rps=5, seed=2),
     Scenario("healthy-very-low", "healthy", "healthy canary, 0.5 rps in all", rps=0.5, seed=3),
-    Scenario("healthy-gaps", "healthy", "healthy, Prometheus down 3 m at 20 m and 12 m at 40 m",
-             gaps=((_m(20), _m(23)), (_m(40), _m(52))), seed=4),
+    Scenario("healthy-gaps", "healthy", "healthy, Prometheus down 3 m at 20 m and 6 m at 40 m",
+             gaps=((_m(20), _m(23)), (_m(40), _m(46))), seed=4),
+    Scenario("healthy-long-outage", "healthy", "healthy, Prometheus down 12 m at 40 m (past the 10 m deadline)",
+             gaps=((_m(40), _m(52)),), seed=18),
     Scenario("healthy-stable-gone", "healthy", "healthy; at 100 % the stable track has no lines at all",
              stable_at_100="missing", seed=5),
     Scenario("errors+20pp-at-start", "regressed", "bad deploy: +20 pp errors from the start, 100 rps",

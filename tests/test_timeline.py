@@ -11,7 +11,7 @@ from console.engine.baseline import monitor_sh
 from console.engine.clock import VirtualClock
 from console.engine.model import Track
 from console.engine.ports import Metrics
-from console.engine.timeline import TimelineError, TimelineMetrics, parse_timeline
+from console.engine.timeline import TimelineError, TimelineMetrics, parse_timeline, weighted_median
 from tests.scenarios import SCENARIOS, STABLE_ERRORS, STABLE_P95, scenario, weight_at
 
 
@@ -68,9 +68,21 @@ def test_the_window_sums_counts_over_its_span_and_weights_quantiles_by_requests(
     # (30, 330] holds the samples at 60 … 330: nine of 100 requests and one of 300
     assert metrics.canary.requests == 9 * 100 + 300
     assert metrics.canary.errors == 9 * 2 + 30
-    assert metrics.canary.p95 == pytest.approx((900 * 0.1 + 300 * 0.5) / 1200)
-    assert metrics.canary.p99 == pytest.approx((900 * 0.2 + 300 * 0.9) / 1200)
+    assert (metrics.canary.p95, metrics.canary.p99) == (0.1, 0.2)  # the median request sits in the 100s
     assert metrics.stable.requests == 10 * 1000 and metrics.problem is None
+    mean = parse_timeline(lines, quantiles="mean").metrics("perception", 330, 300).canary
+    assert mean.p95 == pytest.approx((900 * 0.1 + 300 * 0.5) / 1200)
+    assert mean.p99 == pytest.approx((900 * 0.2 + 300 * 0.9) / 1200)
+    heavy = lines + pair(360, canary=(900, 9, 0.5, 0.9))  # now most requests of the window are slow
+    assert parse_timeline(heavy).metrics("perception", 360, 300).canary.p95 == 0.5
+
+
+def test_weighted_median_ignores_missing_values_and_weightless_samples():
+    assert weighted_median([(0.3, 1), (None, 50), (0.1, 1), (9.0, 0), (0.2, 1)]) == 0.2
+    assert weighted_median([(0.3, 10), (0.1, 1)]) == 0.3
+    assert weighted_median([(None, 5), (0.4, 0)]) is None
+    with pytest.raises(ValueError):
+        parse_timeline(pair(30), quantiles="max")
 
 
 def test_a_null_quantile_adds_nothing_to_the_window_quantile():
