@@ -45,6 +45,7 @@ class FakeCluster:
         self.writes: list[tuple[float, str, str, object]] = []  # (time, operation, service, argument)
         self.events: list[tuple[str, str, str]] = []
         self.logs: list[LogLine] = []
+        self.attempts: list[tuple[float, str, str]] = []  # (time, operation, service) of every write tried
         self._failures: dict[str, list[Exception]] = {}
         if identity is not None:
             self.identity = identity
@@ -61,6 +62,7 @@ class FakeCluster:
             raise pending.pop(0)
 
     def _write(self, operation: str, service: str, argument: object = None) -> FakeService:
+        self.attempts.append((self.clock.now(), operation, service))
         self._enter(operation)
         if service not in self.services:
             raise ClusterError(f"{operation}: no such service {service!r}", retryable=False, status=404)
@@ -122,6 +124,7 @@ class FakeCluster:
         self._write("save_record", service, record).record = record
 
     async def record_event(self, service: str, reason: str, message: str) -> None:
+        self.attempts.append((self.clock.now(), "record_event", service))
         self._enter("record_event")
         self.events.append((service, reason, message))
 
@@ -224,3 +227,23 @@ class FakeMetrics:
                 pieces.append((lo, cut, weight))
                 lo = cut
         return pieces
+
+
+class Rig:
+    """Runs ``session.run()`` in a task while a VirtualClock drives time: ``await rig.until(t)``."""
+
+    def __init__(self, session, clock) -> None:
+        self.session, self.clock = session, clock
+        self.stop = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def until(self, t: float) -> None:
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self.session.run(self.stop))
+        await self.clock.run_until(t)
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.task is not None:
+            await self.task
+        await self.session.aclose()

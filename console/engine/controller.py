@@ -35,9 +35,10 @@ SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record s
 
 def _accepts(function: Callable[..., Any], keyword: str) -> bool:
     try:
-        return keyword in inspect.signature(function).parameters
+        parameters = inspect.signature(function).parameters
     except (TypeError, ValueError):
         return False
+    return keyword in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _values(verdict: Verdict | None) -> dict[str, Any]:
@@ -80,6 +81,7 @@ class RolloutController:
         self._saved_elapsed = 0.0
         self._record_dirty = False
         self._seen_first_tick = False
+        self._adopted: RolloutRecord | None = None  # the driver's record last followed (when watching)
         self._said: set[tuple[int, str]] = set()  # "would …" already published per (phase, what)
         self._hold_key: tuple[str, str] | None = None
         self._lock = asyncio.Lock()
@@ -120,6 +122,11 @@ class RolloutController:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def cancel_background(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     # ---- the tick -------------------------------------------------------------------------------
 
     async def tick(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics) -> None:
@@ -135,7 +142,7 @@ class RolloutController:
         if not self._seen_first_tick and (snapshot.problem is None or snapshot.canary_exists):
             self._seen_first_tick = True
             self._resume_from(snapshot)
-        elif self._blocked() and snapshot.record is not None:
+        elif self._blocked() and snapshot.record is not None and snapshot.record != self._adopted:
             self._adopt(snapshot.record, "following the driving console")
         if self._record_dirty:
             await self._save()
@@ -233,8 +240,7 @@ class RolloutController:
         silent = now - self._last_usable
         if silent >= self.config.progress_deadline:
             reason = f"no usable data for {format_duration(silent)}: {why}"
-            self._decide("hold", reason)
-            self._transition(State.PAUSED, reason)
+            self._stop_for_person(State.PAUSED, "no_data", reason, "hold")
         else:
             self._decide("hold", f"inconclusive: {why}")
 
@@ -256,9 +262,16 @@ class RolloutController:
         return f"advance to {phases[self.phase + 1].weight}%" if self.phase + 1 < len(phases) else "promote"
 
     def _await_approval(self, kind: str, reason: str, action: str) -> None:
+        self._stop_for_person(State.AWAITING_APPROVAL, kind, reason, action)
+
+    def _stop_for_person(self, to: State, kind: str, reason: str, action: str) -> None:
+        """Pause or await approval; a console that does not drive only says it would."""
+        if self._blocked():
+            self._would(kind, f"would {'pause' if to is State.PAUSED else 'wait for approval'}: {reason}")
+            return
         self._awaiting = kind
         self._decide(action, reason)
-        self._transition(State.AWAITING_APPROVAL, reason)
+        self._transition(to, reason)
 
     # ---- resume ---------------------------------------------------------------------------------
 
@@ -278,6 +291,7 @@ class RolloutController:
 
     def _adopt(self, record: RolloutRecord, why: str) -> None:
         now = self.clock.now()
+        self._adopted = record
         if self._started_at is None:
             self._started_at = now
         changed_phase = record.phase != self.phase

@@ -148,6 +148,14 @@ class Session:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def aclose(self) -> None:
+        """Cancel background work (a rollback still retrying, a promotion waiting) when the console exits."""
+        for controller in self.controllers.values():
+            await controller.cancel_background()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     # ---- audit Events in the cluster ------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
