@@ -50,6 +50,7 @@ class Scenario:
     step: float = 30.0
     seed: int = 0
     service: str = "perception"
+    config: Config | None = field(default=None, compare=False)  # whose phases split the traffic
 
     @property
     def onset(self) -> float | None:
@@ -163,7 +164,7 @@ class _Generator:
         for k in range(1, int(sc.duration // sc.step) + 1):
             t = k * sc.step
             total = self.poisson(sc.rps * sc.step)
-            weight = weight_at(t)
+            weight = weight_at(t, sc.config)
             canary = self.binomial(total, weight / 100)
             pair = [self.sample(t, Track.STABLE, total - canary), self.sample(t, Track.CANARY, canary)]
             if any(start <= t < end for start, end in sc.gaps):
