@@ -96,6 +96,8 @@ class CanaryApp(App[int]):
         self.dirty: set[str] = set()
         self.busy: set[str] = set()
         self.bells = 0
+        self.pending_alerts: list[str] = []
+        self._announced: set[str] = set()
         self._stop = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -153,6 +155,7 @@ class CanaryApp(App[int]):
 
     def flush(self) -> None:
         """Push the statuses that changed since the last flush to the visible screen (skipped under a modal)."""
+        self._ring()
         if not self.dirty or not self.screen_stack:
             return
         screen = self.screen
@@ -176,7 +179,11 @@ class CanaryApp(App[int]):
         if event.kind is EventKind.ERROR:
             self.errors[event.service] = text
             self.dirty.add(event.service)
-            self.notify(f"{event.service}: {text}", severity="error", markup=False, timeout=8)
+            if "port" not in event.data or text not in self._announced:  # a port problem: once, not per service
+                self._announced.add(text)
+                self.notify(f"{event.service}: {text}", severity="error", markup=False, timeout=8)
+        elif event.kind is EventKind.INFO and "port" in event.data:
+            self._announced.clear()
         elif event.kind is EventKind.REFUSED:
             self.notify(f"{event.service}: {text}", severity="warning", markup=False)
         elif event.kind is EventKind.STATE:
@@ -188,9 +195,17 @@ class CanaryApp(App[int]):
             self.alert(f"{event.service} rolled back automatically: {text}")
 
     def alert(self, text: str) -> None:
+        """Queue a notification + bell; alerts arriving together become one toast and one bell."""
+        self.pending_alerts.append(text)
+
+    def _ring(self) -> None:
+        if not self.pending_alerts:
+            return
+        alerts, self.pending_alerts = self.pending_alerts, []
         self.bells += 1
         self.bell()
-        self.notify(text, severity="warning", markup=False, timeout=15)
+        shown = alerts[:4] + ([f"… and {len(alerts) - 4} more"] if len(alerts) > 4 else [])
+        self.notify("\n".join(shown), severity="warning", markup=False, timeout=12)
 
     # ------------------------------------------------------------------ the selected service
     @property
@@ -221,10 +236,13 @@ class CanaryApp(App[int]):
             self.push_screen(HelpScreen(self._help_rows()))
 
     def _help_rows(self) -> list[tuple[str, str]]:
+        """(key, what it does) for the app's keys and the current screen's."""
+        explained = {action: f"{title}: {text}" for action, title, text in ACTION_HELP}
         rows = []
         for binding in [*self.BINDINGS, *getattr(self.screen, "BINDINGS", [])]:
             if isinstance(binding, Binding):
-                rows.append((binding.key_display or binding.key, binding.description or binding.action))
+                key = binding.key_display or binding.key.replace(",", "/").replace("down", "↓").replace("up", "↑")
+                rows.append((key, explained.get(binding.action, binding.description or binding.action)))
         return rows
 
     def action_advance(self) -> None:
@@ -317,7 +335,9 @@ class CanaryApp(App[int]):
             self.busy.discard(service)
         ok = bool(getattr(result, "ok", False))
         message = inert(getattr(result, "message", "") or name)
-        self.notify(f"{service}: {message}", severity="information" if ok else "warning", markup=False)
+        if not message.startswith(service):
+            message = f"{service}: {message}"
+        self.notify(message, severity="information" if ok else "warning", markup=False)
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ logs
@@ -348,9 +368,9 @@ def _is_state(event: Event, state: State) -> bool:
 
 
 def _is_auto_rollback(event: Event) -> bool:
-    action = str(event.data.get("action", ""))
-    is_rollback = action == "rollback" or (not action and "roll" in event.message.lower())
-    return is_rollback and event.data.get("why") == "auto" and not event.message.lower().startswith("would")
+    """An ACTION the engine took on its own to roll back (not a shadow "would roll back")."""
+    return (event.data.get("what") == "rollback" and event.data.get("why") == "auto"
+            and not event.data.get("shadow"))
 
 
 def _allowed(action: str, status: RolloutStatus) -> bool:

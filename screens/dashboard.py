@@ -19,10 +19,10 @@ from widgets.service_panel import ServicePanel, attention
 
 class DashboardScreen(Screen):
     BINDINGS = [
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("enter", "open", "Detail", show=False),
-        Binding("o", "sort", "Sort", show=False),
+        Binding("down,j", "move(1)", "select the next service", show=False),
+        Binding("up,k", "move(-1)", "select the previous service", show=False),
+        Binding("enter", "open", "open the service's detail", show=False),
+        Binding("o", "sort", "sort by what needs a person (again: config order)", show=False),
     ]
 
     selected: reactive[int] = reactive(0)
@@ -39,7 +39,7 @@ class DashboardScreen(Screen):
             for service in self.services:
                 yield ServicePanel(service, self.weights)
         yield Static("", id="dash-status", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def panels(self) -> list[ServicePanel]:

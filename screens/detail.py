@@ -62,7 +62,7 @@ class ServiceDetailScreen(Screen):
                     yield Static("", id="log-bar", markup=False)
                     yield Input(placeholder="filter logs (Enter applies, Escape closes)", id="log-filter")
                     yield LogView(id="logs")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         app = self.app

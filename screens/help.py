@@ -11,12 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 EXTRA_KEYS = (
-    ("↑/↓ j/k", "select a service"),
-    ("Enter", "open the service's detail (pods, logs, charts, checks, events)"),
-    ("o", "sort the dashboard by what needs attention"),
-    ("m", "toggle auto / manual mode"),
-    ("Escape", "back to the dashboard"),
-    ("/ f z t", "logs: filter, follow, pause, track (detail screen)"),
+    ("Enter", "dashboard: open the selected service's detail (pods, logs, charts, checks, events)"),
+    ("Escape", "detail: back to the dashboard"),
+    ("/ f z t", "detail: filter, follow, pause logs, toggle the log track"),
     ("ctrl+p", "command palette: every action by name"),
 )
 
@@ -29,13 +26,7 @@ class HelpScreen(ModalScreen[None]):
         self.keys = list(keys)
 
     def compose(self) -> ComposeResult:
-        seen: set[str] = set()
-        rows = []
-        for key, description in [*self.keys, *EXTRA_KEYS]:
-            if (key, description) in seen:
-                continue
-            seen.add((key, description))
-            rows.append(f"  {key:<10} {description}")
+        rows = [f"  {key:<8} {text}" for key, text in dict.fromkeys([*self.keys, *EXTRA_KEYS])]
         with Vertical(id="help"):
             yield Static("Keys", classes="section-title")
             with VerticalScroll(id="help-body"):

@@ -151,6 +151,7 @@ class ServicePanel(Widget):
         right = countdown(status, self.weights)
         head = Content.assemble(("▶ " if self.selected else "  ", "$accent bold"), (f"{self.service:<11}", "bold"),
                                 " ", self._state(status), " ")
+        right = f"{right:<17}"
         bar_width = max(6, width - head.cell_length - len(right) - 6)
         first = Content.assemble(head, weight_bar_content(status.weight, self.weights, bar_width),
                                  f" {status.weight:>3}% ", (right, "$muted"))

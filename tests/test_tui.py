@@ -1,0 +1,366 @@
+"""Test room: Pilot tests of the dashboard, the detail screen and every key, asserting on what changed in
+the engine (controller state, cluster writes) and on what the screen shows. The engine runs for real
+(Session, controllers, judge) over the in-memory fakes or the seeded simulated world, on a virtual clock
+the tests advance; the app's own run loop is off (autorun=False) so nothing waits on wall time."""
+
+from __future__ import annotations
+
+from console.app import CanaryApp
+from console.engine.model import State
+from screens.confirm import ConfirmScreen
+from screens.detail import ServiceDetailScreen
+from screens.help import HelpScreen
+from screens.start_canary import StartCanaryScreen
+from tests.fakes import Traffic
+from tests.test_tui_support import fake_session, run_for, screen_text, settle, sim_session, start_all
+from widgets.log_view import LogView
+from widgets.pod_table import PodTable
+from widgets.service_panel import ServicePanel
+
+SIZE = (80, 24)
+
+
+def state(session, service: str) -> State:
+    return session.controllers[service].status.state
+
+
+async def observing_app(**kwargs):
+    session, clock, cluster = fake_session(**kwargs)
+    await start_all(session)
+    await run_for(session, clock, 60)
+    return CanaryApp(session, autorun=False), session, clock, cluster
+
+
+async def test_dashboard_shows_all_six_services_with_state_weight_and_numbers():
+    app, session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app)
+        for service in session.config.service_names:
+            assert service in text
+        assert text.count("observing") == 6
+        assert "10%" in text and "next 25% in" in text
+        assert "S 3/3 C 1/1" in text
+        assert "err C 0.50%" in text and "P95 C 150ms" in text
+        assert "1.2.3 → 1.2.4" in text
+
+
+async def test_selection_moves_with_arrows_and_jk_and_wraps():
+    app, session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert app.current_service == "perception"
+        await pilot.press("j", "down")
+        assert app.current_service == "odyssey"
+        await pilot.press("k")
+        assert app.current_service == "capsule"
+        await pilot.press("up", "up")
+        assert app.current_service == "synapse"
+        assert "▶ synapse" in screen_text(app)
+
+
+async def test_advance_key_moves_the_selected_service_to_the_next_phase():
+    app, session, _clock, cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert session.controllers["perception"].status.weight == 25
+        assert cluster.services["perception"].weight == 25
+        assert session.controllers["capsule"].status.weight == 10
+        assert "25%" in screen_text(app).splitlines()[1]
+
+
+async def test_p_pauses_then_resumes_and_the_footer_follows_the_state():
+    app, session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "Pause" in screen_text(app).splitlines()[-1]
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert state(session, "perception") is State.PAUSED
+        assert "paused" in screen_text(app).splitlines()[1]
+        assert "Resume" in screen_text(app).splitlines()[-1]
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert state(session, "perception") is State.OBSERVING
+
+
+async def test_rollback_asks_first_and_n_keeps_the_canary():
+    app, session, _clock, cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Roll back perception" in screen_text(app)
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert state(session, "perception") is State.OBSERVING
+        assert cluster.calls["rollback"] == 0
+
+
+async def test_rollback_confirmed_with_y_rolls_back_at_once_and_shows_it():
+    app, session, _clock, cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j", "r", "y")
+        await settle(app, pilot)  # no clock advance: the rollback does not wait for a tick
+        assert state(session, "capsule") is State.ROLLED_BACK
+        assert cluster.services["capsule"].weight == 0
+        assert state(session, "perception") is State.OBSERVING
+        capsule_row = next(line for line in screen_text(app).splitlines() if "capsule" in line)
+        assert "rolled back" in capsule_row
+        assert "Rollback" not in screen_text(app).splitlines()[-1]  # no longer offered
+
+
+async def test_enter_on_the_rollback_modal_takes_its_default_yes():
+    app, session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r", "enter")
+        await settle(app, pilot)
+        assert state(session, "perception") is State.ROLLED_BACK
+
+
+async def test_promote_asks_and_enter_defaults_to_no_then_y_promotes():
+    app, session, clock, cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("P")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert cluster.calls["promote"] == 0
+        await pilot.press("P", "y")
+        await settle(app, pilot)
+        await run_for(session, clock, 30)
+        await settle(app, pilot)
+        assert cluster.calls["promote"] == 1
+        assert state(session, "perception") in (State.PROMOTING, State.PROMOTED)
+
+
+async def test_forced_advance_on_a_failing_canary_asks_first():
+    fault = {"perception": lambda _t, _w: Traffic(error_rate=0.06)}
+    session, clock, cluster = fake_session(canary=fault)
+    session.config.auto_rollback = False  # keep the failing canary in place so a person must decide
+    await start_all(session, ["perception"])
+    await run_for(session, clock, 60)
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "fail" in screen_text(app).splitlines()[3]
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Force perception" in screen_text(app)
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert cluster.services["perception"].weight == 25
+
+
+async def test_p99_regression_awaits_approval_with_bell_and_v_approves():
+    slow_tail = {"perception": lambda _t, _w: Traffic(p99=0.40)}
+    session, clock, _cluster = fake_session(canary=slow_tail)
+    await start_all(session, ["perception"])
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_for(session, clock, 120)
+        await settle(app, pilot)
+        assert state(session, "perception") is State.AWAITING_APPROVAL
+        assert app.bells >= 1
+        assert "awaiting approval" in screen_text(app)
+        assert "Approve" in screen_text(app).splitlines()[-1]
+        await pilot.press("v")
+        await settle(app, pilot)
+        assert state(session, "perception") is State.OBSERVING
+
+
+async def test_auto_rollback_rings_the_bell_and_notifies():
+    errors = {"capsule": lambda _t, w: Traffic(error_rate=0.05)}
+    session, clock, _cluster = fake_session(canary=errors)
+    await start_all(session, ["capsule"])
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_for(session, clock, 120)
+        await settle(app, pilot)
+        assert state(session, "capsule") is State.ROLLED_BACK
+        assert app.bells == 1
+        assert any("rolled back automatically" in n.message for n in app._notifications)
+        assert "rolled back" in screen_text(app)
+
+
+async def test_s_starts_a_canary_with_the_version_typed():
+    session, clock, cluster = fake_session()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await run_for(session, clock, 10)
+        await settle(app, pilot)
+        assert "Advance" not in screen_text(app).splitlines()[-1]  # nothing to advance yet
+        await pilot.press("s")
+        assert isinstance(app.screen, StartCanaryScreen)
+        await pilot.press(*"2.0.0-rc1", "enter")
+        await settle(app, pilot)
+        assert cluster.services["perception"].canary_version == "2.0.0-rc1"
+        assert state(session, "perception") in (State.DEPLOYING, State.OBSERVING)
+
+
+async def test_escape_cancels_start_and_bad_versions_are_refused():
+    session, clock, cluster = fake_session()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s", *"[bad]", "enter")
+        assert isinstance(app.screen, StartCanaryScreen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert cluster.calls["start_canary"] == 0
+
+
+async def test_m_toggles_manual_mode_and_back():
+    app, session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert session.controllers["perception"].status.mode == "manual"
+        assert "manual" in screen_text(app).splitlines()[3]
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert session.controllers["perception"].status.mode == "auto"
+
+
+async def test_help_names_advance_pause_and_rollback_keys():
+    app, _session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "a        Advance" in text and "p        Pause" in text and "r        Rollback" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_o_sorts_what_needs_a_person_first():
+    errors = {"synapse": lambda _t, w: Traffic(error_rate=0.05)}
+    session, clock, _cluster = fake_session(canary=errors)
+    await start_all(session)
+    await run_for(session, clock, 120)
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        order = [p.service for p in app.screen.query(ServicePanel)]
+        assert order[0] == "perception"
+        await pilot.press("o")
+        await settle(app, pilot)
+        order = [p.service for p in app.screen.query(ServicePanel)]
+        assert order[0] == "synapse"
+        assert screen_text(app).splitlines()[1].lstrip("█ ▶").startswith("synapse")
+        assert app.current_service == "perception"  # the selection follows the service, not the row
+
+
+async def test_read_only_offers_no_write_keys_and_sends_nothing():
+    session, clock, cluster = fake_session(read_only=True)
+    await run_for(session, clock, 20)
+    app = CanaryApp(session, autorun=False, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Start" not in footer and "Rollback" not in footer
+        await pilot.press("s", "r", "a", "p")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, (StartCanaryScreen, ConfirmScreen))
+        assert sum(cluster.calls[op] for op in ("start_canary", "rollback", "set_weight")) == 0
+
+
+async def test_command_palette_lists_the_service_actions():
+    app, _session, _clock, _cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for wanted in ("Advance perception", "Pause perception", "Rollback perception", "Promote perception",
+                       "Toggle auto / manual perception"):
+            assert wanted in titles
+        assert "Approve perception" not in titles and "Resume perception" not in titles
+
+
+async def test_engine_errors_become_notifications_and_panel_lines_not_tracebacks():
+    app, session, clock, cluster = await observing_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        session.metrics.fail_polls = 1
+        await run_for(session, clock, 10)
+        await settle(app, pilot)
+        assert any("Prometheus unreachable" in n.message for n in app._notifications)
+        assert sum("Prometheus unreachable" in n.message for n in app._notifications) == 1  # once, not ×6
+        assert "⚠" in screen_text(app)
+        assert app.return_code is None  # still running
+
+
+async def test_detail_screen_shows_pods_checks_events_charts_and_escape_returns():
+    app, session, clock, _cluster = await observing_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        assert isinstance(app.screen, ServiceDetailScreen)
+        await run_for(session, clock, 30)
+        await pilot.press("a")
+        await settle(app, pilot)
+        text = screen_text(app)
+        for wanted in ("Pods", "Checks", "Events", "error rate (%)", "P95 latency (ms)", "P99 latency (ms)",
+                       "perception-canary", "error_rate", "success_rate", "threshold", "advance"):
+            assert wanted in text, wanted
+        pods = app.screen.query_one(PodTable)
+        assert pods.row_count == 4
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ServiceDetailScreen)
+
+
+async def test_pod_table_updates_in_place():
+    app, session, clock, cluster = await observing_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = app.screen.query_one(PodTable)
+        rows_before = list(table.rows)
+        cluster.services["perception"].canary_restarts = 2
+        await run_for(session, clock, 10)
+        await settle(app, pilot)
+        assert list(table.rows) == rows_before  # same row keys: nothing rebuilt
+        assert 1 <= table.cell_updates <= 4
+
+
+async def test_logs_follow_filter_track_and_pause_with_hostile_lines_shown_literally():
+    session, clock = sim_session("healthy")
+    await start_all(session, ["perception"])
+    await run_for(session, clock, 60)
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        await clock.advance(300)  # the log worker follows the simulated pods on the virtual clock
+        await pilot.pause(0.3)
+        logs = app.screen.query_one(LogView)
+        assert logs.received > 50
+        shown = "\n".join(logs.lines)
+        assert "[/bad]" in shown and "[@click=app.quit]" in shown
+        assert "\x1b" not in shown and "␛[31m" in shown and "␛]0;pwned␇" in shown
+        assert app.is_running  # the [@click=app.quit] line did not quit
+        await pilot.press("slash", *"WARN", "enter")
+        assert logs.lines and all("warn" in line.lower() for line in logs.lines)
+        assert len(logs.lines) < len(logs.kept)
+        await pilot.press("t")
+        assert logs.track is not None and all(line.startswith(logs.track.value[0].upper()) for line in logs.lines)
+        await pilot.press("t", "t")
+        assert logs.track is None
+        await pilot.press("z")
+        count = len(logs.kept)
+        await clock.advance(120)
+        await pilot.pause(0.3)
+        assert len(logs.kept) == count and logs.pending  # paused: lines wait, bounded
+        await pilot.press("z")
+        assert len(logs.kept) > count
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ServiceDetailScreen)
+        assert not [w for w in app.workers if w.group == "logs" and w.is_running]
