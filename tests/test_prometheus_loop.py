@@ -1,0 +1,72 @@
+"""Closed loop against Debian's real Prometheus: Session (the controllers) → SimCluster → the world's traffic
+split → exporter → Prometheus (1 s scrapes) → PrometheusMetrics → judge → Session. An error-regression canary
+is rolled back and a healthy one promoted.
+
+The controller and Prometheus run in wall time (ScaledClock speed 1; phases of PHASE_S seconds, a 10 s
+window, checks every second). The world's own clock runs WORLD_SPEED times faster, so a 10 s window holds
+the traffic of a busier service (enough requests to judge at 10 % weight) — the loop itself is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from console.adapters.prometheus import PrometheusMetrics
+from console.engine.clock import ScaledClock
+from console.engine.config import Config, Phase, Service
+from console.engine.model import State
+from console.engine.session import Session
+from console.sim.cluster import SimCluster
+from console.sim.exporter import start_exporter
+from console.sim.world import SimWorld
+from tests.prom import prometheus, wait_until  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.prometheus
+
+PHASE_S = 6.0
+WORLD_SPEED = 10.0
+SERVICES = {"perception": "error-regression", "nexus": "healthy"}
+
+
+def loop_config() -> Config:
+    phases = [Phase(name="initial", weight=10, duration=PHASE_S, max_error_rate=0.01),
+              Phase(name="early", weight=25, duration=PHASE_S, error_rate_increase=0.005),
+              Phase(name="mid", weight=50, duration=PHASE_S, p95_increase=0.20, p99_increase=0.20),
+              Phase(name="late", weight=75, duration=PHASE_S, max_error_rate=0.01, error_rate_increase=0.005),
+              Phase(name="complete", weight=100, duration=2.0)]
+    return Config(services=[Service(name=s) for s in SERVICES], phases=phases, window=10, check_interval=1,
+                  progress_deadline=60)
+
+
+async def test_closed_loop_rolls_back_a_regression_and_promotes_a_healthy_canary(prometheus):  # noqa: F811
+    world_clock, clock = ScaledClock(speed=WORLD_SPEED), ScaledClock(speed=1)
+    world = SimWorld(seed=7, scenario=SERVICES, start=world_clock.now() - 600, services=list(SERVICES))
+    world.advance_to(world_clock.now())
+    cluster = SimCluster(world, world_clock)
+    exporter, port = start_exporter(world, world_clock)
+    server = prometheus([f"127.0.0.1:{port}"])
+    metrics = PrometheusMetrics(server.url, clock=clock)
+    session = Session(loop_config(), cluster, metrics, clock)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(session.run(stop))
+    try:
+        for service in SERVICES:
+            assert (await session.intent(service, "start", version="1.2.4")).ok
+
+        async def finished() -> bool:
+            return all(session.controllers[s].status.state.terminal for s in SERVICES)
+        await wait_until(finished, "both rollouts to finish", every=0.5)
+    finally:
+        stop.set()
+        await runner
+        await session.aclose()
+        await metrics.aclose()
+        await exporter.aclose()
+    states = {s: session.controllers[s].status for s in SERVICES}
+    assert states["perception"].state is State.ROLLED_BACK, states["perception"].reason
+    assert "from 25%" in states["perception"].reason and "error_rate" in states["perception"].reason
+    assert states["nexus"].state is State.PROMOTED, states["nexus"].reason
+    assert cluster.calls["rollback"] == 1 and cluster.calls["promote"] == 1
+    assert metrics.queries >= 4 * 10  # the verdicts came from Prometheus, one request per metric per step
