@@ -1,0 +1,165 @@
+"""One driver per service: a coordination.k8s.io/v1 Lease `canary-console-<service>` names the console
+that may write for the service. A console takes a free or expired lease at its first write, renews it every
+third of its duration, and the moment a renewal fails, or another console holds it, refuses every write
+for that service (ReadOnlyError) until it holds the lease again; ``take_over`` is the explicit, confirmed
+way to take a live lease from another console. Conflicts (409) re-read the Lease and try again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from console.adapters.kube_api import Conflict, KubeApi, NotFound
+from console.adapters.kube_objects import micro_time, parse_time
+from console.engine.ports import ClusterError, ReadOnlyError
+
+LEASE_PREFIX = "canary-console-"
+
+
+@dataclass
+class Holding:
+    renewed_at: float = 0.0
+    lost: str | None = None  # why we may no longer write, or None while the lease is ours
+
+
+def holder_of(lease: dict[str, Any] | None, now: float) -> str | None:
+    """Who holds ``lease`` now: its holderIdentity while unexpired, else None."""
+    spec = (lease or {}).get("spec") or {}
+    holder = spec.get("holderIdentity")
+    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+    if not holder or renewed is None:
+        return None
+    return holder if now <= renewed + float(spec.get("leaseDurationSeconds") or 0) else None
+
+
+class LeaseKeeper:
+    def __init__(self, api: KubeApi, namespace: str, identity: str, seconds: float) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.identity = identity
+        self.seconds = seconds
+        self.held: dict[str, Holding] = {}
+        self._lock = asyncio.Lock()
+        self.rounds = 0
+        self.renewed = asyncio.Condition()
+
+    def name(self, service: str) -> str:
+        return LEASE_PREFIX + service
+
+    def path(self, service: str = "") -> str:
+        base = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
+        return f"{base}/{self.name(service)}" if service else base
+
+    async def ensure(self, service: str) -> None:
+        """Return when this console may write for ``service``; raise ReadOnlyError when it may not."""
+        holding = self.held.get(service)
+        now = self.api.clock.now()
+        if holding and holding.lost:
+            raise ReadOnlyError(f"read-only: {holding.lost}")
+        if holding and now - holding.renewed_at < self.seconds:
+            return
+        if holding:  # the renewal loop fell behind: the lease may have expired under us
+            holding.lost = f"the lease on {service} was not renewed in time; take over to drive again"
+            raise ReadOnlyError(f"read-only: {holding.lost}")
+        async with self._lock:
+            await self._acquire(service, force=False)
+
+    async def take_over(self, service: str) -> None:
+        """Take the service's lease whoever holds it (the user confirmed)."""
+        async with self._lock:
+            await self._acquire(service, force=True)
+
+    async def _acquire(self, service: str, *, force: bool) -> None:
+        async def attempt() -> None:
+            now = self.api.clock.now()
+            try:
+                lease = await self.api.call("GET", self.path(service))
+            except NotFound:
+                await self.api.call("POST", self.path(), body=self._lease(service, None, now))
+                self.held[service] = Holding(renewed_at=now)
+                return
+            holder = holder_of(lease, now)
+            if holder and holder != self.identity and not force:
+                until = (parse_time(lease["spec"].get("renewTime")) or now) + float(
+                    lease["spec"].get("leaseDurationSeconds") or 0)
+                raise ReadOnlyError(f"read-only: {service} is driven by {holder} (lease expires in "
+                                    f"{max(0, int(until - now))}s unless renewed); take over to drive it")
+            await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now))
+            self.held[service] = Holding(renewed_at=now)
+
+        await self.api.with_conflicts(attempt)
+
+    def _lease(self, service: str, old: dict[str, Any] | None, now: float) -> dict[str, Any]:
+        spec = dict((old or {}).get("spec") or {})
+        changed = spec.get("holderIdentity") != self.identity
+        spec.update(holderIdentity=self.identity, leaseDurationSeconds=max(1, int(round(self.seconds))),
+                    renewTime=micro_time(now))
+        if changed:
+            spec["acquireTime"] = micro_time(now)
+            spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if old else 0)
+        meta = {"name": self.name(service), "namespace": self.namespace,
+                "labels": {"app.kubernetes.io/managed-by": "canary-console"}}
+        if old:
+            meta = {**old["metadata"], **meta}
+        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": spec}
+
+    async def renew(self, service: str) -> bool:
+        """Renew one held lease (no retry: the next round is the retry). False, and writes refused, when it
+        could not be renewed."""
+        holding = self.held.setdefault(service, Holding())
+        now = self.api.clock.now()
+        try:
+            lease = await self.api.call("GET", self.path(service), retries=0)
+            holder = holder_of(lease, now)
+            if holder not in (None, self.identity):
+                holding.lost = f"{service} is now driven by {holder}"
+                return False
+            await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now), retries=0)
+        except ReadOnlyError as exc:
+            holding.lost = str(exc)
+            return False
+        except (ClusterError, KeyError) as exc:
+            holding.lost = f"could not renew the lease on {service} ({exc}); writes stopped"
+            return False
+        holding.renewed_at, holding.lost = now, None
+        return True
+
+    async def renew_all(self) -> None:
+        for service in list(self.held):
+            await self.renew(service)
+        async with self.renewed:
+            self.rounds += 1
+            self.renewed.notify_all()
+
+    async def wait_rounds(self, rounds: int) -> None:
+        """Wait until ``rounds`` renewal rounds have completed in all."""
+        async with self.renewed:
+            await self.renewed.wait_for(lambda: self.rounds >= rounds)
+
+    async def run(self) -> None:
+        """Renew every held lease each third of the lease duration, until cancelled."""
+        while True:
+            await self.api.clock.sleep(self.seconds / 3)
+            await self.renew_all()
+
+    def forget(self, service: str, reason: str) -> None:
+        """Another console was seen holding the lease: stop writing at once."""
+        holding = self.held.get(service)
+        if holding and not holding.lost:
+            holding.lost = reason
+
+    async def release_all(self) -> None:
+        """Give the held leases up (on a clean exit) so another console need not wait for expiry."""
+        for service, holding in list(self.held.items()):
+            if holding.lost:
+                continue
+            try:
+                lease = await self.api.call("GET", self.path(service), retries=0)
+                if (lease.get("spec") or {}).get("holderIdentity") == self.identity:
+                    lease["spec"].pop("holderIdentity", None)
+                    await self.api.call("PUT", self.path(service), body=lease, retries=0)
+            except (ClusterError, Conflict):
+                pass
+        self.held.clear()

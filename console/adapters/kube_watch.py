@@ -1,0 +1,126 @@
+"""One pod watch per namespace, kept in memory for every service: list, then watch from the list's
+resourceVersion; re-list on 410 Gone; reconnect with backoff when the stream breaks or the server fails.
+``problem`` says when the picture may be stale; ``changed`` wakes whoever waits for the next change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from console.adapters.kube_api import KubeApi, clean, error_for
+from console.engine.ports import ClusterError
+
+WATCH_SECONDS = 290  # the server closes the stream after this; we then watch again from where we were
+WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=WATCH_SECONDS + 30)
+RECONNECT = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+
+
+class PodWatcher:
+    def __init__(self, api: KubeApi, namespace: str, selector: str) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.selector = selector
+        self.pods: dict[str, dict[str, Any]] = {}  # uid → pod object
+        self.resource_version = ""
+        self.synced = False
+        self.problem: str | None = None
+        self.state = "idle"  # listing | watching | backoff | stopped
+        self.lists = 0
+        self.changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/api/v1/namespaces/{self.namespace}/pods"
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if not self.running:
+            self._task = asyncio.create_task(self._run(), name=f"pod-watch-{self.namespace}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        self.state = "stopped"
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until ``predicate()`` holds (checked after every change the watcher sees)."""
+        async with self.changed:
+            await self.changed.wait_for(predicate)
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def relist(self) -> None:
+        self.state = "listing"
+        await self._notify()
+        data = await self.api.call("GET", self.path, query={"labelSelector": self.selector}, retries=0)
+        self.pods = {p["metadata"]["uid"]: p for p in data.get("items", [])}
+        self.resource_version = str(data.get("metadata", {}).get("resourceVersion", ""))
+        self.lists += 1
+        self.synced = True
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                if not self.resource_version:
+                    await self.relist()
+                self.problem = None
+                await self._watch_once()
+                failures = 0
+            except ClusterError as exc:
+                if exc.status == 410:
+                    self.resource_version = ""  # too old: list again, now
+                    continue
+                self.problem = f"pod watch: {exc}; retrying"
+                delay = RECONNECT[min(failures, len(RECONNECT) - 1)]
+                failures += 1
+                self.state = "backoff"
+                await self._notify()
+                await self.api.clock.sleep(delay)
+
+    async def _watch_once(self) -> None:
+        query = {"watch": "true", "resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
+                 "timeoutSeconds": str(WATCH_SECONDS), "labelSelector": self.selector}
+        response = await self.api.raw("GET", self.path, query=query, timeout=WATCH_TIMEOUT)
+        try:
+            if response.status != 200:
+                raise error_for(response.status, await response.read(), "GET", self.path, watch=True)
+            self.state = "watching"
+            await self._notify()
+            while line := await self._readline(response):
+                await self._apply(json.loads(line))
+        finally:
+            response.release()
+
+    @staticmethod
+    async def _readline(response: aiohttp.ClientResponse) -> bytes:
+        try:
+            return await response.content.readline()
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise ClusterError(f"watch stream broken: {clean(str(exc) or type(exc).__name__, 120)}") from None
+
+    async def _apply(self, event: dict[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            raise error_for(int(obj.get("code", 500)), json.dumps(obj), "GET", self.path, watch=True)
+        meta = obj.get("metadata") or {}
+        if kind in ("ADDED", "MODIFIED"):
+            self.pods[meta["uid"]] = obj
+        elif kind == "DELETED":
+            self.pods.pop(meta.get("uid", ""), None)
+        if meta.get("resourceVersion"):
+            self.resource_version = str(meta["resourceVersion"])
+        await self._notify()

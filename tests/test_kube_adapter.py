@@ -1,0 +1,161 @@
+"""The Kubernetes adapter against the API double over real HTTP: snapshots from the pod watch and the
+canary Ingress, the runbook's actions (start, advance, rollback, promote, delete), the record round-trip,
+audit Events, log follow, and the objects it creates validated against the OpenAPI schema."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+
+from console.adapters.kube_objects import WEIGHT
+from console.engine.model import RolloutRecord, State, Track
+from console.engine.ports import Cluster
+from tests.kubedouble.harness import SERVICES, console_on, seeded_double
+from tests.kubedouble.stepclock import StepClock
+
+
+def _valid(obj: dict) -> None:
+    kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+
+
+async def test_snapshot_reads_pods_versions_and_no_canary(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        assert isinstance(cluster, Cluster)
+        snaps = await cluster.snapshot_all(list(SERVICES))
+        snap = snaps["perception"]
+        assert snap.stable_version == "1.2.3" and snap.canary_version is None
+        assert snap.canary_exists is False and snap.weight == 0 and snap.record is None
+        assert snap.ready_count(Track.STABLE) == (2, 2) and snap.pods_of(Track.CANARY) == ()
+        assert snap.problem is None and snap.driver is None
+        # one pod LIST for the whole namespace, all services in one selector
+        pod_lists = [r for r in double.requests if r.path.endswith("/pods") and r.query.get("watch") != "true"]
+        assert len(pod_lists) == 1 and "perception" in pod_lists[0].query["labelSelector"]
+
+
+async def test_start_advance_rollback_then_delete(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("perception", "1.2.4", 10)
+        deploy = double.obj("deployments", "perception-canary")
+        ingress = double.obj("ingresses", "perception-canary")
+        service = double.obj("services", "perception-canary")
+        for obj in (deploy, ingress, service):
+            _valid(obj)
+        assert deploy["spec"]["replicas"] == 1
+        assert deploy["spec"]["template"]["metadata"]["labels"]["track"] == "canary"
+        containers = deploy["spec"]["template"]["spec"]["containers"]
+        assert containers[0]["image"].endswith("butterfly-perception:1.2.4")
+        assert containers[0]["readinessProbe"]["httpGet"]["path"] == "/actuator/health/readiness"
+        assert containers[1]["image"] == "envoyproxy/envoy:v1.30.1"  # sidecars kept as they are
+        notes = ingress["metadata"]["annotations"]
+        assert notes["nginx.ingress.kubernetes.io/canary"] == "true" and notes[WEIGHT] == "10"
+        assert ingress["spec"]["rules"][0]["host"] == "perception.butterfly.io"
+        assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == "perception-canary"
+        assert service["spec"]["selector"] == {"app.kubernetes.io/name": "perception", "track": "canary"}
+
+        await cluster.watcher.wait_for(lambda: any("perception-canary" in p["metadata"]["name"]
+                                                   for p in cluster.watcher.pods.values()))
+        snap = (await cluster.snapshot_all(["perception"]))["perception"]
+        assert snap.canary_exists and snap.canary_version == "1.2.4" and snap.weight == 10
+        assert snap.ready_count(Track.CANARY) == (1, 1)
+
+        await cluster.set_weight("perception", 25)
+        assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT] == "25"
+        patches = [r for r in double.writes() if r.method == "PATCH"]
+        assert patches[-1].content_type.startswith("application/merge-patch+json")
+
+        await cluster.rollback("perception")
+        assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT] == "0"
+        assert double.obj("deployments", "perception-canary")["spec"]["replicas"] == 0
+        assert any(r.path.endswith("/deployments/perception-canary/scale") for r in double.writes())
+        await cluster.watcher.wait_for(lambda: not any("perception-canary" in p["metadata"]["name"]
+                                                       for p in cluster.watcher.pods.values()))
+        snap = (await cluster.snapshot_all(["perception"]))["perception"]
+        assert snap.weight == 0 and snap.pods_of(Track.CANARY) == () and snap.canary_exists
+
+        await cluster.delete_canary("perception")
+        for resource in ("deployments", "services", "ingresses"):
+            assert double.obj(resource, "perception-canary") is None
+        assert (await cluster.snapshot_all(["perception"]))["perception"].canary_exists is False
+
+
+async def test_promote_sets_stable_image_waits_and_cleans_up(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("capsule", "2.0.0", 10)
+        await cluster.set_weight("capsule", 100)
+        await cluster.promote("capsule", "2.0.0")
+        stable = double.obj("deployments", "capsule")
+        _valid(stable)
+        images = [c["image"] for c in stable["spec"]["template"]["spec"]["containers"]]
+        assert images == ["ghcr.io/254-studioz/butterfly-capsule:2.0.0", "envoyproxy/envoy:v1.30.1"]
+        smp = [r for r in double.writes() if r.path.endswith("/deployments/capsule")]
+        assert smp and smp[0].content_type.startswith("application/strategic-merge-patch+json")
+        for resource in ("deployments", "services", "ingresses"):
+            assert double.obj(resource, "capsule-canary") is None
+        snap = (await cluster.snapshot_all(["capsule"]))["capsule"]
+        assert snap.stable_version == "2.0.0" and not snap.canary_exists
+
+
+async def test_promote_gives_up_at_the_deadline_when_the_rollout_is_stuck(tmp_path):
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock) as cluster:
+        await cluster.start_canary("plato", "3.1.0", 10)
+        double.auto_rollout = False  # the stable rollout never completes
+        start = clock.now()
+        try:
+            await cluster.promote("plato", "3.1.0")
+        except Exception as exc:  # noqa: BLE001 - asserting the type below
+            error = exc
+        assert type(error).__name__ == "ClusterError" and error.retryable
+        assert "did not complete within 10m" in str(error) and "waiting for the controller" in str(error)
+        assert 600 <= clock.now() - start <= 600 + 2 * 2.0
+        assert double.obj("deployments", "plato-canary") is not None  # canary kept: nothing promoted
+
+
+async def test_record_round_trip_and_resume_at_fifty_percent(tmp_path):
+    clock = StepClock()
+    async with seeded_double() as double:
+        async with console_on(double, tmp_path, clock=clock, name="first") as first:
+            await first.start_canary("nexus", "1.3.0", 10)
+            await first.set_weight("nexus", 50)
+            record = RolloutRecord(state=State.OBSERVING, phase=2, weight=50, phase_started_at=clock.now() - 400,
+                                   phase_elapsed=312.5, version="1.3.0", verdict="pass", driver=first.identity)
+            await first.save_record("nexus", record)
+            _valid(double.obj("ingresses", "nexus-canary"))
+        # the first console is gone (its lease released on close); a new one reads the cluster
+        async with console_on(double, tmp_path, clock=clock, name="second") as second:
+            snap = (await second.snapshot_all(["nexus"]))["nexus"]
+            assert snap.weight == 50 and snap.record == record
+
+
+async def test_events_name_the_actor_and_never_a_token(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("odyssey", "9.9.9", 10)
+        await cluster.record_event("odyssey", "rollback", f"rollback 25% → 0% (key) Bearer {double.token}")
+        events = double.store.list("events", "butterfly")
+        assert len(events) == 1 and cluster.last_event_error is None
+        event = events[0]
+        _valid(event)
+        assert event["involvedObject"]["name"] == "odyssey-canary" and event["involvedObject"]["kind"] == "Ingress"
+        assert cluster.identity in event["message"] and double.token not in event["message"]
+        assert event["type"] == "Warning" and event["reason"] == "Rollback"
+        assert double.token not in cluster.identity and double.token not in cluster.console_id
+
+
+async def test_follow_logs_streams_lines_of_the_track_as_data(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("synapse", "4.0.0", 10)
+        await cluster.snapshot_all(["synapse"])
+        await cluster.watcher.wait_for(lambda: any("synapse-canary" in p["metadata"]["name"]
+                                                   for p in cluster.watcher.pods.values()))
+        pod = next(p["metadata"]["name"] for p in cluster.watcher.pods.values()
+                   if "synapse-canary" in p["metadata"]["name"])
+        await double.log(pod, "started \x1b[31mred\x1b[0m")
+        lines = cluster.follow_logs("synapse", Track.CANARY)
+        first = await anext(lines)
+        await double.log(pod, "second line")
+        second = await anext(lines)
+        await lines.aclose()
+        assert (first.pod, first.track) == (pod, Track.CANARY)
+        assert "\x1b" not in first.text and "red" in first.text
+        assert second.text == "second line"
+        log_requests = [r for r in double.requests if r.path.endswith(f"/pods/{pod}/log")]
+        assert log_requests[0].query["follow"] == "true" and log_requests[0].query["container"] == "synapse"
