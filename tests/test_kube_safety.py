@@ -1,0 +1,197 @@
+"""The Kubernetes adapter's safety rules against the API double: one driver per service (Leases, takeover,
+a lost lease stops writes at once), read-only sends no write, and the 401/403, 404, 409, 410 and 500
+paths become states, retries or ClusterErrors that name what failed."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.engine.clock import VirtualClock
+from console.engine.config import Config
+from console.engine.model import RolloutRecord, State
+from console.engine.ports import ClusterError, ReadOnlyError
+from tests.kubedouble.harness import SERVICES, console_on, seeded_double
+from tests.kubedouble.stepclock import StepClock
+
+LEASES = r"/leases"
+
+
+async def test_two_consoles_one_driver_until_takeover(tmp_path):
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock, name="a") as a, \
+            console_on(double, tmp_path, clock=clock, name="b") as b:
+        await a.start_canary("perception", "1.2.4", 10)
+        lease = double.obj("leases", "canary-console-perception")
+        assert lease["spec"]["holderIdentity"] == "a"
+        writes_before = len(double.writes())
+        with pytest.raises(ReadOnlyError, match="driven by a"):
+            await b.set_weight("perception", 25)
+        assert len(double.writes()) == writes_before  # b sent nothing
+        snap = (await b.snapshot_all(["perception"]))["perception"]
+        assert snap.driver == "a"
+        assert (await a.snapshot_all(["perception"]))["perception"].driver == a.identity
+        await b.take_over("perception")
+        await b.set_weight("perception", 25)
+        assert double.obj("leases", "canary-console-perception")["spec"]["leaseTransitions"] == 1
+        # a sees b in the snapshot and stops writing at once
+        assert (await a.snapshot_all(["perception"]))["perception"].driver == "b"
+        with pytest.raises(ReadOnlyError):
+            await a.set_weight("perception", 50)
+        assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/canary-weight"] == "25"
+
+
+async def test_an_expired_lease_can_be_taken_without_takeover(tmp_path):
+    clock = StepClock()
+    async with seeded_double() as double:
+        config = Config()
+        config.kube.lease_seconds = 15
+        async with console_on(double, tmp_path, clock=clock, name="a", config=config) as a, \
+                console_on(double, tmp_path, clock=clock, name="b", config=config) as b:
+            await a.start_canary("capsule", "2.0.0", 10)
+            with pytest.raises(ReadOnlyError):
+                await b.set_weight("capsule", 25)
+            clock.advance(16)  # a crashed: no renewal for longer than the lease
+            await b.set_weight("capsule", 25)
+            assert double.obj("leases", "canary-console-capsule")["spec"]["holderIdentity"] == "b"
+
+
+async def test_renewal_loop_and_a_lost_lease_stops_writes_at_once(tmp_path):
+    clock = VirtualClock(start=1_700_000_000.0)
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock, renew=True) as a:
+        await a.start_canary("odyssey", "1.0.1", 10)
+        renew_time = double.obj("leases", "canary-console-odyssey")["spec"]["renewTime"]
+        await clock.advance(5.0)  # a third of the 15 s lease
+        await a.leases.wait_rounds(1)
+        assert double.obj("leases", "canary-console-odyssey")["spec"]["renewTime"] != renew_time
+        await a.set_weight("odyssey", 25)
+        double.fail(LEASES, 500, times=100)  # the API server fails the renewals
+        await clock.advance(5.0)
+        await a.leases.wait_rounds(2)
+        writes = len(double.writes())
+        with pytest.raises(ReadOnlyError, match="could not renew"):
+            await a.set_weight("odyssey", 50)
+        with pytest.raises(ReadOnlyError):
+            await a.rollback("odyssey")
+        assert len(double.writes()) == writes
+        double.faults.clear()  # the server is back and nobody took the lease: driving again
+        await clock.advance(5.0)
+        await a.leases.wait_rounds(3)
+        await a.set_weight("odyssey", 50)
+
+
+async def test_read_only_sends_no_write_request(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path, read_only=True) as cluster:
+        snaps = await cluster.snapshot_all(list(SERVICES))
+        assert snaps["perception"].stable_version == "1.2.3"
+        record = RolloutRecord(state=State.OBSERVING, phase=0, weight=10, phase_started_at=0, phase_elapsed=0)
+        for call in (cluster.start_canary("perception", "1.2.4", 10), cluster.set_weight("perception", 25),
+                     cluster.rollback("perception"), cluster.promote("perception", "1.2.4"),
+                     cluster.delete_canary("perception"), cluster.save_record("perception", record),
+                     cluster.take_over("perception")):
+            with pytest.raises(ReadOnlyError):
+                await call
+        await cluster.record_event("perception", "rollback", "refused")
+        # the boundary itself: even a raw write through the API client is refused before it is sent
+        with pytest.raises(ReadOnlyError):
+            await cluster.api.call("DELETE", "/apis/apps/v1/namespaces/butterfly/deployments/perception")
+        assert double.writes() == []
+
+
+async def test_forbidden_names_the_verb_and_resource(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("plato", "3.1.0", 10)
+        await cluster.snapshot_all(["plato"])
+        double.deny("patch", "ingresses")
+        with pytest.raises(ClusterError) as caught:
+            await cluster.set_weight("plato", 25)
+        assert str(caught.value) == "forbidden: cannot patch ingresses in namespace butterfly"
+        assert caught.value.retryable is False and caught.value.status == 403
+        double.denied.clear()
+        double.deny("patch", "deployments/scale")
+        with pytest.raises(ClusterError, match="cannot patch deployments/scale"):
+            await cluster.rollback("plato")
+        double.deny("list", "ingresses")
+        snap = (await cluster.snapshot_all(["plato"]))["plato"]
+        assert snap.problem == "forbidden: cannot list ingresses in namespace butterfly"
+        assert snap.canary_exists and snap.weight == 10  # the last good picture, marked with the problem
+
+
+async def test_unauthorized_is_not_retried(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        double.token = "rotated"
+        with pytest.raises(ClusterError, match="unauthorized") as caught:
+            await cluster.check()
+        assert caught.value.retryable is False and len(double.requests) == 1 + 1  # the watch's list + check
+
+
+async def test_missing_canary_is_no_canary_not_an_error(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        snap = (await cluster.snapshot_all(["nexus"]))["nexus"]
+        assert snap.canary_exists is False and snap.problem is None
+        await cluster.rollback("nexus")  # nothing to roll back: done
+        record = RolloutRecord(state=State.PROMOTED, phase=4, weight=100, phase_started_at=0, phase_elapsed=0)
+        await cluster.save_record("nexus", record)
+        with pytest.raises(ClusterError, match="no canary Ingress nexus-canary"):
+            await cluster.set_weight("nexus", 25)
+
+
+async def test_server_errors_retry_with_backoff_then_give_up(tmp_path):
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock) as cluster:
+        await cluster.start_canary("synapse", "4.0.0", 10)
+        double.fail(r"/ingresses/synapse-canary$", 500, times=2, method="PATCH")
+        clock.slept.clear()
+        await cluster.set_weight("synapse", 25)
+        assert clock.slept == [0.5, 1.0]
+        assert double.obj("ingresses", "synapse-canary")["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/canary-weight"] == "25"
+        double.fail(r"/ingresses/synapse-canary$", 503, times=10, method="PATCH")
+        with pytest.raises(ClusterError) as caught:
+            await cluster.set_weight("synapse", 50)
+        assert caught.value.retryable and "API server error 503 on patch ingresses" in str(caught.value)
+        attempts = [r for r in double.requests if r.method == "PATCH" and r.path.endswith("synapse-canary")]
+        assert len(attempts) == 3 + 4  # the first call: 2 failures + success; the second: 1 + 3 retries
+
+
+async def test_lease_conflict_rereads_and_retries(tmp_path):
+    async with seeded_double() as double, console_on(double, tmp_path, name="a") as a:
+        await a.start_canary("capsule", "2.0.0", 10)
+        lease = double.obj("leases", "canary-console-capsule")
+        double.store.put("leases", "butterfly", lease, created=False)  # someone touched it: our view is stale
+        double.fail(LEASES, 409, times=1, method="PUT")
+        await a.take_over("capsule")
+        puts = [r for r in double.requests if r.method == "PUT" and "leases" in r.path]
+        gets = [r for r in double.requests if r.method == "GET" and r.path.endswith("canary-console-capsule")]
+        assert len(puts) == 2 and len(gets) >= 2  # 409 → re-read → PUT again
+        assert double.obj("leases", "canary-console-capsule")["spec"]["holderIdentity"] == "a"
+
+
+async def test_watch_relists_on_410_and_reconnects_after_failures(tmp_path):
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock) as cluster:
+        await cluster.snapshot_all(["perception"])
+        await cluster.watcher.wait_for(lambda: cluster.watcher.state == "watching")
+        assert cluster.watcher.lists == 1
+        double.expire_watches()  # ERROR 410 Expired down the open watch, history compacted
+        await cluster.watcher.wait_for(lambda: cluster.watcher.lists == 2 and cluster.watcher.state == "watching")
+        double.fail(r"/pods$", 500, times=2, method="GET")
+        double.store.end_watches()  # the stream breaks; the next watch and list fail twice
+        await cluster.start_canary("perception", "1.2.4", 10)
+        await cluster.watcher.wait_for(lambda: any("perception-canary" in p["metadata"]["name"]
+                                                   for p in cluster.watcher.pods.values()))
+        assert [s for s in clock.slept if s >= 1.0][:2] == [1.0, 2.0]
+        assert cluster.watcher.problem is None
+        snap = (await cluster.snapshot_all(["perception"]))["perception"]
+        assert len(snap.pods) == 3 and snap.problem is None
+
+
+async def test_unreachable_api_server_is_a_problem_not_a_traceback(tmp_path):
+    async with seeded_double() as double:
+        pass  # the double is gone: its port now refuses connections
+    async with console_on(double, tmp_path) as cluster:
+        snaps = await cluster.snapshot_all(["perception", "capsule"])
+        assert all("unreachable" in (s.problem or "") for s in snaps.values())
+        with pytest.raises(ClusterError, match="unreachable") as caught:
+            await cluster.check()
+        assert caught.value.retryable
