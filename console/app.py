@@ -18,6 +18,7 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.filter import Monochrome, NoColor
 from textual.message import Message
 from textual.screen import Screen
 
@@ -82,6 +83,8 @@ class CanaryApp(App[int]):
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
         self.no_color_requested = "NO_COLOR" in os.environ
         super().__init__()
+        if self.no_color_requested:  # NO_COLOR means no colour at all, not Textual's shades of grey
+            self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
         self.session = session
         self.read_only = read_only or bool(getattr(session, "read_only", False))
         self.on_ready = on_ready

@@ -30,6 +30,7 @@ class ServiceDetailScreen(Screen):
         Binding("f", "follow", "Follow", show=False),
         Binding("z", "pause_logs", "Pause logs", show=False),
         Binding("t", "track", "Track", show=False),
+        Binding("l", "logs_full", "Logs full screen"),
     ]
 
     def __init__(self, service: str, weights: Sequence[int]) -> None:
@@ -129,6 +130,12 @@ class ServiceDetailScreen(Screen):
     def action_track(self) -> None:
         self.query_one(LogView).next_track()
         self._log_bar()
+
+    def action_logs_full(self) -> None:
+        if self.maximized is None:
+            self.maximize(self.query_one(LogView), container=False)
+        else:
+            self.minimize()
 
     def _log_bar(self) -> None:
         self.query_one("#log-bar", Static).update(self.query_one(LogView).describe())

@@ -13,7 +13,7 @@ from textual.widgets import Static
 EXTRA_KEYS = (
     ("Enter", "dashboard: open the selected service's detail (pods, logs, charts, checks, events)"),
     ("Escape", "detail: back to the dashboard"),
-    ("/ f z t", "detail: filter, follow, pause logs, toggle the log track"),
+    ("/ f z t l", "detail: filter, follow, pause logs, toggle the log track, logs full screen"),
     ("ctrl+p", "command palette: every action by name"),
 )
 

@@ -1,0 +1,143 @@
+"""Test room: the dashboard in a real terminal. tmux runs the installed `canary-console --demo` in a
+detached session of a fixed size on a private tmux server, keys go in with send-keys, and the assertions
+read what a person would see (capture-pane). Waiting is a bounded poll of the terminal (it waits for the
+terminal to draw, not for simulated time). Skipped only when tmux or the entry point is missing and CI is
+not set; under CI a missing tool is a failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.tmux
+
+TMUX = shutil.which("tmux")
+ENTRY = shutil.which("canary-console")
+SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
+POLL_SECONDS, POLL_TRIES = 0.1, 150
+COLOUR_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+if not (TMUX and ENTRY):
+    if os.environ.get("CI"):
+        pytest.fail("tmux and the installed canary-console entry point are required under CI",
+                    pytrace=False)
+    pytest.skip("tmux or the canary-console entry point is missing", allow_module_level=True)
+
+
+class Terminal:
+    """One tmux session on its own server socket, killed on exit."""
+
+    def __init__(self, command: str, size: tuple[int, int] = (80, 24), env: dict[str, str] | None = None):
+        self.socket = f"cc-test-{uuid.uuid4().hex[:8]}"
+        self.command, self.size, self.env = command, size, env or {}
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run([TMUX, "-L", self.socket, *args], check=True, capture_output=True,
+                              text=True).stdout
+
+    def __enter__(self) -> Terminal:
+        exports = " ".join(f"{k}={v}" for k, v in {"TERM": "xterm-256color", **self.env}.items())
+        # pytest's environment carries COLUMNS=80 / LINES=24, which would override the pane's real size
+        shell = f"env -u COLUMNS -u LINES {exports} {self.command}; echo EXIT=$?; sleep 60"
+        width, height = self.size
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(width), "-y", str(height), shell)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run([TMUX, "-L", self.socket, "kill-server"], capture_output=True)
+
+    def screen(self, escapes: bool = False) -> str:
+        return self.tmux("capture-pane", "-p", *(["-e"] if escapes else []), "-t", "t")
+
+    def size_now(self) -> str:
+        return self.tmux("display-message", "-p", "-t", "t", "#{window_width}x#{window_height}").strip()
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.tmux("send-keys", "-t", "t", key)
+
+    def wait_for(self, check, what: str) -> str:
+        """Poll the screen until ``check(screen)`` holds (a bounded number of tries)."""
+        text = ""
+        for _ in range(POLL_TRIES):
+            text = self.screen()
+            if check(text):
+                return text
+            time.sleep(POLL_SECONDS)
+        raise AssertionError(f"never saw {what}; the {self.size_now()} screen was:\n{text}")
+
+    def row_of(self, service: str, text: str | None = None) -> str:
+        text = self.screen() if text is None else text
+        return next((line for line in text.splitlines() if f" {service} " in line), "")
+
+
+def demo(*flags: str) -> str:
+    return " ".join([ENTRY, "--demo", *flags])
+
+
+def all_services(text: str) -> bool:
+    return all(service in text for service in SERVICES)
+
+
+def test_demo_shows_six_services_and_help_names_the_keys():
+    with Terminal(demo()) as term:
+        term.wait_for(all_services, "all six services")
+        term.keys("?")
+        text = term.wait_for(lambda t: "Keys" in t, "the help screen")
+        for key, name in (("a", "Advance"), ("p", "Pause"), ("r", "Rollback")):
+            assert f" {key:<8} {name}" in text, f"help does not name {key} {name}"
+        term.keys("Escape")  # alone: Escape followed at once by q would read as alt+q
+        term.wait_for(lambda t: "Keys" not in t, "the help screen closed")
+        term.keys("q")
+        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
+
+
+def test_rollback_of_the_selected_service_after_y():
+    # speed 1: canaries are still deploying, so whatever rolls back here was rolled back by the keys
+    with Terminal(demo("--scenario", "healthy", "--speed", "1")) as term:
+        text = term.wait_for(lambda t: all_services(t) and "deploying" in term.row_of("perception", t),
+                             "perception deploying")
+        assert "rolled back" not in text
+        term.keys("r")
+        term.wait_for(lambda t: "Roll back perception?" in t, "the rollback confirmation")
+        term.keys("y")
+        text = term.wait_for(lambda t: "rolled back" in term.row_of("perception", t), "perception rolled back")
+        assert "rolled back" not in term.row_of("capsule", text)
+
+
+def test_no_color_means_no_colour_codes():
+    with Terminal(demo(), env={"NO_COLOR": "1"}) as term:
+        term.wait_for(all_services, "all six services")
+        painted = term.screen(escapes=True)
+    colours = [m for m in COLOUR_SGR.findall(painted)
+               if any(p.isdigit() and (30 <= int(p) <= 38 or 40 <= int(p) <= 48 or 90 <= int(p) <= 107)
+                      for p in m.split(";"))]
+    assert "perception" in painted and not colours, colours[:5]
+    with Terminal(demo()) as term:  # and the same screen without NO_COLOR is coloured
+        term.wait_for(all_services, "all six services")
+        assert "\x1b[38;" in term.screen(escapes=True) or "\x1b[3" in term.screen(escapes=True)
+
+
+def test_detail_at_160x48_shows_logs_and_a_chart_and_hostile_lines_stay_literal():
+    with Terminal(demo(), size=(160, 48)) as term:
+        term.wait_for(all_services, "all six services")
+        term.keys("Enter")
+        text = term.wait_for(lambda t: "error rate (%)" in t and " │ " in t and "logs:" in t,
+                             "charts and log lines")
+        assert "P95 latency (ms)" in text and "threshold" in text
+        term.keys("l")  # logs full screen: the message column is in view
+        hostile = ("[/bad]", "[@click=app.quit]", "␛[31m", "␛]0;pwned␇", "[bold]not markup[/bold]")
+        text = term.wait_for(lambda t: any(h in t for h in hostile), "a hostile log line shown literally")
+        assert "pwned" not in term.tmux("display-message", "-p", "-t", "t", "#{pane_title}")
+        for _ in range(2):  # logs back to their box, then back to the dashboard
+            term.keys("Escape")
+            time.sleep(0.3)  # a lone Escape: the terminal's escape-sequence timeout must pass
+        text = term.wait_for(lambda t: all_services(t) and "Pods" not in t, "the dashboard again")
+        term.keys("q")
+        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
