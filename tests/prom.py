@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console.engine.config import Config, Phase, Service
 from console.sim.exporter import scrape_config
 
 BINARY = os.environ.get("PROMETHEUS_BINARY", "/usr/bin/prometheus")
@@ -100,6 +101,18 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[..., PrometheusServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+def short_phase_config(services: Sequence[str], phase_s: float) -> Config:
+    """The runbook's phases and triggers with ``phase_s``-second phases, a 10 s window, checks every second:
+    a whole rollout in well under a minute of wall time."""
+    phases = [Phase(name="initial", weight=10, duration=phase_s, max_error_rate=0.01),
+              Phase(name="early", weight=25, duration=phase_s, error_rate_increase=0.005),
+              Phase(name="mid", weight=50, duration=phase_s, p95_increase=0.20, p99_increase=0.20),
+              Phase(name="late", weight=75, duration=phase_s, max_error_rate=0.01, error_rate_increase=0.005),
+              Phase(name="complete", weight=100, duration=2.0)]
+    return Config(services=[Service(name=s) for s in services], phases=phases, window=10, check_interval=1,
+                  progress_deadline=60)
 
 
 async def wait_until(condition: Callable[[], Awaitable[bool]], what: str, every: float = 0.2) -> None:

@@ -15,29 +15,18 @@ import pytest
 
 from console.adapters.prometheus import PrometheusMetrics
 from console.engine.clock import ScaledClock
-from console.engine.config import Config, Phase, Service
 from console.engine.model import State
 from console.engine.session import Session
 from console.sim.cluster import SimCluster
 from console.sim.exporter import start_exporter
 from console.sim.world import SimWorld
-from tests.prom import prometheus, wait_until  # noqa: F401  (fixture)
+from tests.prom import prometheus, short_phase_config, wait_until  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.prometheus
 
 PHASE_S = 6.0
 WORLD_SPEED = 10.0
 SERVICES = {"perception": "error-regression", "nexus": "healthy"}
-
-
-def loop_config() -> Config:
-    phases = [Phase(name="initial", weight=10, duration=PHASE_S, max_error_rate=0.01),
-              Phase(name="early", weight=25, duration=PHASE_S, error_rate_increase=0.005),
-              Phase(name="mid", weight=50, duration=PHASE_S, p95_increase=0.20, p99_increase=0.20),
-              Phase(name="late", weight=75, duration=PHASE_S, max_error_rate=0.01, error_rate_increase=0.005),
-              Phase(name="complete", weight=100, duration=2.0)]
-    return Config(services=[Service(name=s) for s in SERVICES], phases=phases, window=10, check_interval=1,
-                  progress_deadline=60)
 
 
 async def test_closed_loop_rolls_back_a_regression_and_promotes_a_healthy_canary(prometheus):  # noqa: F811
@@ -48,7 +37,7 @@ async def test_closed_loop_rolls_back_a_regression_and_promotes_a_healthy_canary
     exporter, port = start_exporter(world, world_clock)
     server = prometheus([f"127.0.0.1:{port}"])
     metrics = PrometheusMetrics(server.url, clock=clock)
-    session = Session(loop_config(), cluster, metrics, clock)
+    session = Session(short_phase_config(SERVICES, PHASE_S), cluster, metrics, clock)
     stop = asyncio.Event()
     runner = asyncio.create_task(session.run(stop))
     try:
@@ -66,7 +55,8 @@ async def test_closed_loop_rolls_back_a_regression_and_promotes_a_healthy_canary
         await exporter.aclose()
     states = {s: session.controllers[s].status for s in SERVICES}
     assert states["perception"].state is State.ROLLED_BACK, states["perception"].reason
-    assert "from 25%" in states["perception"].reason and "error_rate" in states["perception"].reason
+    reason = states["perception"].reason  # either error check may see the regression first
+    assert "from 25%" in reason and ("error_rate" in reason or "success_rate" in reason), reason
     assert states["nexus"].state is State.PROMOTED, states["nexus"].reason
     assert cluster.calls["rollback"] == 1 and cluster.calls["promote"] == 1
     assert metrics.queries >= 4 * 10  # the verdicts came from Prometheus, one request per metric per step
