@@ -245,5 +245,7 @@ class Rig:
     async def close(self) -> None:
         self.stop.set()
         if self.task is not None:
+            while not self.task.done():  # a step may be waiting on the clock: let time pass until it ends
+                await self.clock.advance(1.0)
             await self.task
         await self.session.aclose()

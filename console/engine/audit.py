@@ -75,7 +75,7 @@ class Journal:
             "time": datetime.fromtimestamp(event.at, tz=UTC).isoformat(timespec="seconds"),
             "service": event.service, "who": who, "what": data.get("what", ""), "why": data.get("why", ""),
             "from_weight": data.get("from_weight"), "to_weight": data.get("to_weight"),
-            "verdict": data.get("verdict"), "shadow": bool(data.get("shadow")), "message": event.message,
+            "verdict": data.get("verdict"), "reason": data.get("reason", ""), "shadow": bool(data.get("shadow")), "message": event.message,
         })
 
     def write(self, event: Event) -> bool:
