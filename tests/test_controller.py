@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from console.engine import judge
+from console.engine.stable_window import StableBaseline
 from console.engine.clock import VirtualClock
 from console.engine.config import Config, Service
 from console.engine.model import (Event, EventKind, Outcome, RolloutRecord, ServiceMetrics, State, TrackWindow,
@@ -396,3 +397,35 @@ async def test_a_judge_that_raises_is_an_error_event_and_the_next_tick_tries_aga
         await clock.advance(INTERVAL)
     assert any("bad window" in e.message for e in of(events, EventKind.ERROR))
     assert len(calls) == 2 and controller.verdict is not None
+
+
+# ---- the stable baseline (console/engine/stable_window.py) ------------------------------------------------
+
+FULL = TrackWindow(27000, 135, 0.15, 0.22)
+
+
+def test_the_baseline_is_the_current_stable_window_while_it_is_full():
+    baseline = StableBaseline(Config())
+    assert baseline.choose(FULL, 10, 0) == (FULL, False)
+    smaller = TrackWindow(9000, 45, 0.15, 0.22)  # weight went up: stable's share shrinks, still full
+    assert baseline.choose(smaller, 75, 10) == (smaller, False)
+
+
+def test_the_last_full_window_is_carried_at_100_and_when_stable_fades_or_thins():
+    baseline = StableBaseline(Config())
+    baseline.choose(FULL, 75, 0)
+    assert baseline.choose(TrackWindow(26000, 130, 0.15, 0.22), 100, 10) == (FULL, True)
+    fading = TrackWindow(700, 4, 0.15, 0.27)  # same weight, lost most of its traffic within one window
+    assert baseline.choose(fading, 75, 20) == (FULL, True)
+    thin = TrackWindow(120, 1, 0.15, None)
+    assert baseline.choose(thin, 75, 30) == (FULL, True)
+    assert baseline.choose(None, 75, 40) == (FULL, True)
+    later = TrackWindow(12000, 60, 0.15, 0.22)  # a lasting dip: after one window length it is the baseline
+    assert baseline.choose(later, 75, 400) == (later, False)
+
+
+def test_a_low_traffic_stable_is_used_as_it_is_and_its_last_window_kept_when_it_goes_silent():
+    baseline = StableBaseline(Config())
+    thin = TrackWindow(300, 2, 0.2, 0.3)
+    assert baseline.choose(thin, 10, 0) == (thin, False)
+    assert baseline.choose(TrackWindow(0, 0), 10, 10) == (thin, True)

@@ -21,10 +21,11 @@ from typing import Any, Callable
 
 from console.engine import judge as judge_module
 from console.engine.audit import redact
+from console.engine.stable_window import StableBaseline
 from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
 from console.engine.model import (Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
-                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, TrackWindow,
+                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track,
                                   Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
 
@@ -74,7 +75,7 @@ class RolloutController:
         self._deploy_started = 0.0
         self._last_tick: float | None = None
         self._last_usable = 0.0
-        self._last_stable: TrackWindow | None = None
+        self._baseline = StableBaseline(config)
         self._restarts_base = 0
         self._approved_phase: int | None = None
         self._awaiting = ""  # why we await approval: review | phase_complete | fail
@@ -176,7 +177,7 @@ class RolloutController:
 
     def _judge_now(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics, now: float) -> Verdict:
         phase = self.config.phases[self.phase]
-        stable, carried = self._stable_for(metrics)
+        stable, carried = self._baseline.choose(metrics.stable, self.weight, now)
         restarts = snapshot.restarts(Track.CANARY)
         if restarts < self._restarts_base:  # pods replaced: their counters started again
             self._restarts_base = restarts
@@ -186,18 +187,6 @@ class RolloutController:
         if _accepts(judge, "stable_carried_over"):
             kwargs["stable_carried_over"] = carried
         return judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
-
-    def _stable_for(self, metrics: ServiceMetrics) -> tuple[TrackWindow | None, bool]:
-        """The stable window to compare with: the current one, or the last usable one at weight 100 or
-        whenever stable has no requests."""
-        current = metrics.stable
-        usable = current is not None and current.requests > 0
-        if usable and self.weight < 100:
-            self._last_stable = current
-            return current, False
-        if self._last_stable is not None:
-            return self._last_stable, True
-        return current, False
 
     async def _judge_and_act(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics, now: float) -> None:
         verdict = self._judge_now(snapshot, metrics, now)
@@ -506,7 +495,8 @@ class RolloutController:
         first = self.config.phases[0]
         self.version = version
         self._started_at = self.clock.now()
-        self.decisions, self.verdict, self._said, self._last_stable = [], None, set(), None
+        self.decisions, self.verdict, self._said = [], None, set()
+        self._baseline.reset()
         self.state = State.IDLE  # a new rollout starts from nothing
         if not await self._write("start_canary", version, first.weight, why="key", to_weight=first.weight):
             self._started_at = None
