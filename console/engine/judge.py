@@ -1,27 +1,343 @@
 """The judge: pure functions from (config, phase, stable window, canary window) to a Verdict.
 
-PLACEHOLDER SIGNATURE — being implemented; see docs/judging.md.
+One Check per criterion (error_rate, p95_latency, p99_latency, success_rate), one per service-specific
+ExtraCheck, and canary_restarts in phases with ``anomaly``. Error checks use exact one-sided binomial
+tests so a thin canary is neither rolled back for having little traffic nor passed unseen; latency checks
+need enough samples on both tracks and a breach that persists. docs/judging.md explains the method.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from console.engine.config import Config, Phase
-from console.engine.model import ServiceMetrics, TrackWindow, Verdict
+from console.engine.binomial import counts, requests_needed, significantly_above, surely_within, wilson_bounds
+from console.engine.config import Config, ExtraCheck, Phase, format_duration
+from console.engine.model import (Action, Check, CheckResult, Outcome, ServiceMetrics, TrackWindow,
+                                  Verdict)
+
+# Below judging.min_requests a window is too small to trust independence (one client retrying a bad
+# request is a burst of correlated errors): nothing passes, and a fail needs at least this many errors.
+MIN_ERRORS_TO_FAIL_SMALL_SAMPLE = 5
+
+CHECK_ORDER = ("error_rate", "p95_latency", "p99_latency", "success_rate")  # then extras, restarts
+_SEVERITY = {CheckResult.FAIL: 0, CheckResult.MANUAL_REVIEW: 1, CheckResult.NO_DATA: 2,
+             CheckResult.INSUFFICIENT_DATA: 3, CheckResult.PASS: 5}
+_WARNED = 4  # a pass whose check breached with action "warn" outranks a clean pass
 
 
 def evaluate(config: Config, service: str, phase: Phase, stable: TrackWindow | None,
              canary: TrackWindow | None, *, extras: Mapping[str, float | None] | None = None,
-             canary_restarts: int = 0, previous: Verdict | None = None, at: float = 0.0) -> Verdict:
+             canary_restarts: int = 0, previous: Verdict | None = None, at: float = 0.0,
+             stable_carried_over: bool = False) -> Verdict:
     """One analysis. ``stable`` is the window to compare with (the controller passes the last usable
-    stable window at weight 100); ``extras`` the values of the service's extra checks; ``canary_restarts``
-    the canary restarts during this phase (an anomaly in the late phase); ``previous`` the last verdict,
-    whose ``streaks`` carry latency persistence."""
-    raise NotImplementedError
+    stable window at weight 100, with ``stable_carried_over=True``); ``extras`` the values of the
+    service's extra checks; ``canary_restarts`` the canary restarts during this phase (an anomaly in the
+    late phase); ``previous`` the last verdict, whose ``streaks`` carry latency persistence."""
+    ctx = _Context(config, service, phase, stable, canary, stable_carried_over,
+                   dict(previous.streaks) if previous else {})
+    judged = [_error_check(ctx, "error_rate"), _latency(ctx, "p95"), _latency(ctx, "p99"),
+              _error_check(ctx, "success_rate")]
+    judged += [_extra(ctx, check, (extras or {}).get(check.name)) for check in _extra_checks(config, service)]
+    if phase.anomaly:
+        judged.append(_restarts(ctx, canary_restarts))
+    streaks = {check.name: _next_streak(ctx.streaks.get(check.name, 0), breached) for check, breached in judged}
+    checks = tuple(check for check, _ in judged)
+    outcome, reason = _overall(judged)
+    return Verdict(outcome=outcome, checks=checks, reason=reason, weight=phase.weight, at=at,
+                   streaks=streaks)
 
 
 def evaluate_metrics(config: Config, phase: Phase, metrics: ServiceMetrics, **kwargs) -> Verdict:
     """Convenience: evaluate() on one poll's ServiceMetrics."""
     return evaluate(config, metrics.service, phase, metrics.stable, metrics.canary,
                     extras=metrics.extras, **kwargs)
+
+
+def effective_thresholds(config: Config, phase: Phase) -> dict[str, float]:
+    """The stricter of the criteria and the phase's triggers, per check name."""
+    criteria = config.criteria
+    min_success = criteria.min_success_rate
+    if phase.max_error_rate is not None:
+        min_success = max(min_success, 1.0 - phase.max_error_rate)
+    return {
+        "error_rate": _stricter(criteria.error_rate_increase, phase.error_rate_increase),
+        "p95_latency": _stricter(criteria.p95_increase, phase.p95_increase),
+        "p99_latency": _stricter(criteria.p99_increase, phase.p99_increase),
+        "success_rate": min_success,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    config: Config
+    service: str
+    phase: Phase
+    stable: TrackWindow | None
+    canary: TrackWindow | None
+    carried_over: bool
+    streaks: dict[str, int]
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return effective_thresholds(self.config, self.phase)
+
+    @property
+    def stable_label(self) -> str:
+        return "last stable window" if self.carried_over else "stable"
+
+    def query(self, name: str) -> str:
+        window = format_duration(self.config.window)
+        template = getattr(self.config.prometheus.queries, name)
+        return template.replace("${SERVICES}", self.service).replace("${WINDOW}", window)
+
+    def missing(self, *, need_stable: bool) -> str | None:
+        """Why there is nothing to compare, or None."""
+        if self.canary is None:
+            return "no canary metrics in this window"
+        if counts(self.canary.requests, 0)[0] == 0:
+            return "canary has no traffic"
+        if need_stable and self.stable is None:
+            return "no stable metrics in this window"
+        if need_stable and counts(self.stable.requests, 0)[0] == 0:
+            return f"{self.stable_label} has no traffic"
+        return None
+
+
+def _stricter(base: float, phase_value: float | None) -> float:
+    return base if phase_value is None else min(base, phase_value)
+
+
+def _next_streak(previous: int, breached: bool | None) -> int:
+    """Consecutive breaches: a breach extends, a clean check resets, a check without data keeps."""
+    if breached is None:
+        return previous
+    return previous + 1 if breached else 0
+
+
+def _result_for(action: Action, anomaly_phase: bool) -> CheckResult:
+    if action is Action.ROLLBACK:
+        return CheckResult.FAIL
+    if action is Action.MANUAL_REVIEW or anomaly_phase:
+        return CheckResult.MANUAL_REVIEW
+    return CheckResult.PASS
+
+
+def _pct(rate: float) -> str:
+    return f"{rate * 100:.2f} %"
+
+
+# ---------------------------------------------------------------- error checks (binomial)
+
+@dataclass(frozen=True, slots=True)
+class _ErrorTest:
+    """A one-sided question about the canary's error rate: fail above fail_allowed, pass within
+    pass_allowed, each at its own error budget."""
+
+    fail_allowed: float
+    fail_alpha: float
+    pass_allowed: float
+    pass_beta: float
+    min_requests: int
+
+    def judge(self, errors: int, requests: int) -> tuple[CheckResult, str]:
+        significant, p_value = significantly_above(errors, requests, self.fail_allowed, self.fail_alpha)
+        small = requests < self.min_requests
+        if significant and (not small or errors >= MIN_ERRORS_TO_FAIL_SMALL_SAMPLE):
+            return CheckResult.FAIL, (f"canary error rate significantly above {_pct(self.fail_allowed)} "
+                                      f"(p={p_value:.2g} < {self.fail_alpha:g})")
+        if not small and surely_within(errors, requests, self.pass_allowed, self.pass_beta):
+            return CheckResult.PASS, (f"canary error rate ≤ {_pct(self.pass_allowed)} at "
+                                      f"{(1 - self.pass_beta) * 100:g} % confidence")
+        why = f"too few to judge (min {self.min_requests})" if small else "too few to tell"
+        return CheckResult.INSUFFICIENT_DATA, f"{why}: {self.need(errors, requests)}, have {requests}"
+
+    def need(self, errors: int, requests: int) -> str:
+        """How many canary requests would settle it if the canary kept its observed rate."""
+        rate = errors / requests
+        if rate > self.fail_allowed:
+            needed = requests_needed(rate, lambda k, n: significantly_above(k, n, self.fail_allowed,
+                                                                            self.fail_alpha)[0])
+        elif rate < self.pass_allowed:
+            needed = requests_needed(rate, lambda k, n: surely_within(k, n, self.pass_allowed, self.pass_beta))
+        else:
+            needed = None
+        if needed is None:
+            return "canary rate at the limit, no sample size settles it soon"
+        return f"need ~{max(needed, self.min_requests, requests + 1)} canary requests"
+
+
+def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
+    """error_rate (canary − stable, against the stable's bounds) or success_rate (canary alone)."""
+    comparative = name == "error_rate"
+    threshold = ctx.thresholds[name]
+    ratio = f"{ctx.query('errors')} / {ctx.query('requests')}"
+    query = ratio if comparative else f"1 - {ratio}"
+    missing = ctx.missing(need_stable=comparative)
+    if missing:
+        return _no_data(name, missing, threshold, query), None
+    requests, errors = counts(ctx.canary.requests, ctx.canary.errors)
+    test = _increase_test(ctx, threshold) if comparative else _absolute_test(ctx, threshold)
+    result, verdict = test.judge(errors, requests)
+    describe = _describe_increase if comparative else _describe_success
+    check = describe(ctx, requests, errors, threshold, result, verdict, query)
+    if requests < test.min_requests and result is not CheckResult.FAIL:
+        return check, None
+    return check, (check.value > threshold) if comparative else (check.value < threshold)
+
+
+def _increase_test(ctx: _Context, threshold: float) -> _ErrorTest:
+    """canary − stable ≤ threshold, with the stable rate's own uncertainty: each error budget is split
+    evenly between a Wilson bound on the stable rate and the exact canary test (Bonferroni)."""
+    judging = ctx.config.judging
+    alpha, beta = judging.alpha_fail / 2, (1 - judging.confidence_pass) / 2
+    n_s, k_s = counts(ctx.stable.requests, ctx.stable.errors)
+    stable_low, _ = wilson_bounds(k_s, n_s, 1 - beta)
+    _, stable_high = wilson_bounds(k_s, n_s, 1 - alpha)
+    return _ErrorTest(fail_allowed=min(1.0, stable_high + threshold), fail_alpha=alpha,
+                      pass_allowed=min(1.0, stable_low + threshold), pass_beta=beta,
+                      min_requests=judging.min_requests)
+
+
+def _absolute_test(ctx: _Context, threshold: float) -> _ErrorTest:
+    judging = ctx.config.judging
+    return _ErrorTest(fail_allowed=1.0 - threshold, fail_alpha=judging.alpha_fail, pass_allowed=1.0 - threshold,
+                      pass_beta=1 - judging.confidence_pass, min_requests=judging.min_requests)
+
+
+def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
+                       verdict: str, query: str) -> Check:
+    n_s, k_s = counts(ctx.stable.requests, ctx.stable.errors)
+    rate_c, rate_s = errors / requests, k_s / n_s
+    increase = rate_c - rate_s
+    phase_value = ctx.phase.error_rate_increase
+    tightened = f" ({ctx.phase.name} phase)" if phase_value is not None and \
+        phase_value <= ctx.config.criteria.error_rate_increase else ""
+    reason = (f"canary {_pct(rate_c)} ({errors}/{requests}) vs {ctx.stable_label} {_pct(rate_s)} ({k_s}/{n_s}): "
+              f"{increase * 100:+.2f} pp, limit {threshold * 100:.2f} pp{tightened}; {verdict}")
+    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase, query)
+
+
+def _describe_success(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
+                      verdict: str, query: str) -> Check:
+    success = 1.0 - errors / requests
+    stable = ctx.stable.success_rate if ctx.stable is not None else None
+    phase_value = ctx.phase.max_error_rate
+    tightened = f" ({ctx.phase.name} phase)" if phase_value is not None and \
+        1.0 - phase_value >= ctx.config.criteria.min_success_rate else ""
+    reason = (f"canary success {success * 100:.2f} % ({errors} errors in {requests}), must stay above "
+              f"{threshold * 100:.2f} %{tightened}; {verdict}")
+    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success, query)
+
+
+# ---------------------------------------------------------------- latency checks (persistence)
+
+def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
+    name = f"{quantile}_latency"
+    label = quantile.upper()
+    threshold = ctx.thresholds[name]
+    action = Action.ROLLBACK if quantile == "p95" else ctx.config.criteria.p99_action
+    query = ctx.query(quantile)
+    missing = ctx.missing(need_stable=True)
+    canary_q = getattr(ctx.canary, quantile, None)
+    stable_q = getattr(ctx.stable, quantile, None)
+    if not missing and canary_q is None:
+        missing = f"canary {label} missing"
+    if not missing and (stable_q is None or stable_q <= 0):
+        missing = f"{ctx.stable_label} {label} missing" if stable_q is None else f"{ctx.stable_label} {label} is 0"
+    if missing:
+        return _no_data(name, missing, threshold, query, action), None
+    need = getattr(ctx.config.judging, f"min_latency_samples_{quantile}")
+    n_c, n_s = counts(ctx.canary.requests, 0)[0], counts(ctx.stable.requests, 0)[0]
+    increase = canary_q / stable_q - 1.0
+    values = (f"canary {label} {canary_q:.3f} s vs {ctx.stable_label} {stable_q:.3f} s: "
+              f"{increase * 100:+.1f} %, limit {threshold * 100:.0f} %")
+
+    def check(result: CheckResult, why: str) -> Check:
+        return Check(name, result, canary_q, stable_q, threshold, f"{values}; {why}", action, increase, query)
+
+    if n_c < need or n_s < need:
+        return check(CheckResult.INSUFFICIENT_DATA,
+                     f"too few requests for {label} (canary {n_c}, stable {n_s}; need {need} on each)"), None
+    breached = increase > threshold
+    if not breached:
+        return check(CheckResult.PASS, "within"), False
+    streak = _next_streak(ctx.streaks.get(name, 0), True)
+    persistence = ctx.config.judging.latency_persistence
+    if streak < persistence:
+        return check(CheckResult.INSUFFICIENT_DATA,
+                     f"breach {streak}/{persistence}, waiting for persistence"), True
+    result = _result_for(action, ctx.phase.anomaly)
+    return check(result, f"breached {streak} checks in a row ({_action_words(action, result)})"), True
+
+
+# ---------------------------------------------------------------- service-specific and anomaly checks
+
+def _extra_checks(config: Config, service: str) -> list[ExtraCheck]:
+    try:
+        return list(config.service(service).checks)
+    except KeyError:
+        return []
+
+
+def _extra(ctx: _Context, spec: ExtraCheck, value: float | None) -> tuple[Check, bool | None]:
+    query = spec.query.replace("${SERVICE}", ctx.service).replace("${TRACK}", "canary")
+    if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
+        reason = f"no value for {spec.name}"
+        return Check(spec.name, CheckResult.NO_DATA, None, None, spec.threshold, reason, spec.action,
+                     None, query), None
+    value = float(value)
+    breached = value > spec.threshold if spec.breach == "above" else value < spec.threshold
+    if not breached:
+        result, why = CheckResult.PASS, f"within (breaches {spec.breach} {spec.threshold:g})"
+    else:
+        result = _result_for(spec.action, ctx.phase.anomaly)
+        why = f"{spec.breach} {spec.threshold:g} ({_action_words(spec.action, result)})"
+    return Check(spec.name, result, value, None, spec.threshold, f"{spec.name} {value:g}: {why}",
+                 spec.action, value, query), breached
+
+
+def _restarts(ctx: _Context, restarts: int) -> tuple[Check, bool]:
+    restarts = max(0, int(restarts or 0))
+    if restarts:
+        result = CheckResult.MANUAL_REVIEW
+        reason = f"canary restarted {restarts} time(s) during the {ctx.phase.name} phase (any anomaly: a person looks)"
+    else:
+        result, reason = CheckResult.PASS, f"no canary restarts during the {ctx.phase.name} phase"
+    return Check("canary_restarts", result, float(restarts), None, 0.0, reason, Action.MANUAL_REVIEW,
+                 float(restarts)), restarts > 0
+
+
+def _action_words(action: Action, result: CheckResult) -> str:
+    if result is CheckResult.FAIL:
+        return "roll back"
+    if result is CheckResult.MANUAL_REVIEW:
+        return "any anomaly: manual review" if action is Action.WARN else "manual review"
+    return "warning"
+
+
+def _no_data(name: str, reason: str, threshold: float, query: str,
+             action: Action = Action.ROLLBACK) -> Check:
+    return Check(name, CheckResult.NO_DATA, None, None, threshold, reason, action, None, query)
+
+
+# ---------------------------------------------------------------- overall
+
+def _rank(judged: tuple[Check, bool | None]) -> int:
+    check, breached = judged
+    if check.result is CheckResult.PASS and breached:  # only a warn-action breach passes
+        return _WARNED
+    return _SEVERITY[check.result]
+
+
+def _overall(judged: list[tuple[Check, bool | None]]) -> tuple[Outcome, str]:
+    """Any fail → FAIL; else any manual review → MANUAL_REVIEW; else any missing or insufficient data
+    → INCONCLUSIVE; else PASS. The reason is the most severe check's (the first of equals)."""
+    worst, breached = min(judged, key=_rank)
+    outcome = {CheckResult.FAIL: Outcome.FAIL, CheckResult.MANUAL_REVIEW: Outcome.MANUAL_REVIEW,
+               CheckResult.NO_DATA: Outcome.INCONCLUSIVE,
+               CheckResult.INSUFFICIENT_DATA: Outcome.INCONCLUSIVE}.get(worst.result, Outcome.PASS)
+    if outcome is Outcome.PASS and not breached:
+        return outcome, f"all {len(judged)} checks pass; {worst.name}: {worst.reason}"
+    return outcome, f"{worst.name}: {worst.reason}"
