@@ -5,6 +5,8 @@ the tests advance; the app's own run loop is off (autorun=False) so nothing wait
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from console.app import CanaryApp
 from console.engine.model import State
 from screens.confirm import ConfirmScreen
@@ -24,17 +26,20 @@ def state(session, service: str) -> State:
     return session.controllers[service].status.state
 
 
-async def observing_app(**kwargs):
-    session, clock, cluster = fake_session(**kwargs)
+@asynccontextmanager
+async def observed(size: tuple[int, int] = SIZE):
+    """All six services observing at 10 % on the fakes, the app running and its first statuses drawn."""
+    session, clock, cluster = fake_session()
     await start_all(session)
     await run_for(session, clock, 60)
-    return CanaryApp(session, autorun=False), session, clock, cluster
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        yield app, pilot, session, clock, cluster
 
 
 async def test_dashboard_shows_all_six_services_with_state_weight_and_numbers():
-    app, session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         text = screen_text(app)
         for service in session.config.service_names:
             assert service in text
@@ -46,9 +51,7 @@ async def test_dashboard_shows_all_six_services_with_state_weight_and_numbers():
 
 
 async def test_selection_moves_with_arrows_and_jk_and_wraps():
-    app, session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         assert app.current_service == "perception"
         await pilot.press("j", "down")
         assert app.current_service == "odyssey"
@@ -60,9 +63,7 @@ async def test_selection_moves_with_arrows_and_jk_and_wraps():
 
 
 async def test_advance_key_moves_the_selected_service_to_the_next_phase():
-    app, session, _clock, cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         await pilot.press("a")
         await settle(app, pilot)
         assert session.controllers["perception"].status.weight == 25
@@ -72,9 +73,7 @@ async def test_advance_key_moves_the_selected_service_to_the_next_phase():
 
 
 async def test_p_pauses_then_resumes_and_the_footer_follows_the_state():
-    app, session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         assert "Pause" in screen_text(app).splitlines()[-1]
         await pilot.press("p")
         await settle(app, pilot)
@@ -87,9 +86,7 @@ async def test_p_pauses_then_resumes_and_the_footer_follows_the_state():
 
 
 async def test_rollback_asks_first_and_n_keeps_the_canary():
-    app, session, _clock, cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         await pilot.press("r")
         assert isinstance(app.screen, ConfirmScreen)
         assert "Roll back perception" in screen_text(app)
@@ -100,9 +97,7 @@ async def test_rollback_asks_first_and_n_keeps_the_canary():
 
 
 async def test_rollback_confirmed_with_y_rolls_back_at_once_and_shows_it():
-    app, session, _clock, cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         await pilot.press("j", "r", "y")
         await settle(app, pilot)  # no clock advance: the rollback does not wait for a tick
         assert state(session, "capsule") is State.ROLLED_BACK
@@ -114,18 +109,14 @@ async def test_rollback_confirmed_with_y_rolls_back_at_once_and_shows_it():
 
 
 async def test_enter_on_the_rollback_modal_takes_its_default_yes():
-    app, session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         await pilot.press("r", "enter")
         await settle(app, pilot)
         assert state(session, "perception") is State.ROLLED_BACK
 
 
 async def test_promote_asks_and_enter_defaults_to_no_then_y_promotes():
-    app, session, clock, cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         await pilot.press("P")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("enter")
@@ -216,9 +207,7 @@ async def test_escape_cancels_start_and_bad_versions_are_refused():
 
 
 async def test_m_toggles_manual_mode_and_back():
-    app, session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         await pilot.press("m")
         await settle(app, pilot)
         assert session.controllers["perception"].status.mode == "manual"
@@ -229,9 +218,7 @@ async def test_m_toggles_manual_mode_and_back():
 
 
 async def test_help_names_advance_pause_and_rollback_keys():
-    app, _session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, _session, _clock, _cluster):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
@@ -273,9 +260,7 @@ async def test_read_only_offers_no_write_keys_and_sends_nothing():
 
 
 async def test_command_palette_lists_the_service_actions():
-    app, _session, _clock, _cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, _session, _clock, _cluster):
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for wanted in ("Advance perception", "Pause perception", "Rollback perception", "Promote perception",
                        "Toggle auto / manual perception"):
@@ -284,9 +269,7 @@ async def test_command_palette_lists_the_service_actions():
 
 
 async def test_engine_errors_become_notifications_and_panel_lines_not_tracebacks():
-    app, session, clock, cluster = await observing_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with observed() as (app, pilot, session, clock, cluster):
         session.metrics.fail_polls = 1
         await run_for(session, clock, 10)
         await settle(app, pilot)
@@ -297,9 +280,7 @@ async def test_engine_errors_become_notifications_and_panel_lines_not_tracebacks
 
 
 async def test_detail_screen_shows_pods_checks_events_charts_and_escape_returns():
-    app, session, clock, _cluster = await observing_app()
-    async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+    async with observed(size=(160, 48)) as (app, pilot, session, clock, cluster):
         await pilot.press("enter")
         assert isinstance(app.screen, ServiceDetailScreen)
         await run_for(session, clock, 30)
@@ -316,9 +297,7 @@ async def test_detail_screen_shows_pods_checks_events_charts_and_escape_returns(
 
 
 async def test_pod_table_updates_in_place():
-    app, session, clock, cluster = await observing_app()
-    async with app.run_test(size=(160, 48)) as pilot:
-        await settle(app, pilot)
+    async with observed(size=(160, 48)) as (app, pilot, session, clock, cluster):
         await pilot.press("enter")
         await settle(app, pilot)
         table = app.screen.query_one(PodTable)
@@ -364,3 +343,19 @@ async def test_logs_follow_filter_track_and_pause_with_hostile_lines_shown_liter
         await pilot.press("escape")
         assert not isinstance(app.screen, ServiceDetailScreen)
         assert not [w for w in app.workers if w.group == "logs" and w.is_running]
+
+
+async def test_dashboard_reflows_from_rows_to_a_grid_of_panels_on_resize():
+    async with observed() as (app, pilot, _session, _clock, _cluster):
+        panel = app.screen.query_one("#panel-perception", ServicePanel)
+        assert panel.size.height == 3 and "╭" not in screen_text(app)
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert app.screen.has_class("-wide") and app.screen.has_class("-tall")
+        assert panel.size.height >= 12 and panel.size.width < 80  # two columns of tall panels
+        text = screen_text(app)
+        assert "error rate  scale 0–" in text and "P95 latency  scale 0–" in text
+        assert text.count("╭") + text.count("┏") == 6
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert panel.size.height == 3
