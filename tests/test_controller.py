@@ -39,6 +39,10 @@ def existing_rollout(cluster: FakeCluster, weight: int, record: RolloutRecord, d
     svc.weight, svc.weights, svc.record, svc.driver = weight, [(float("-inf"), 0), (-3000.0, weight)], record, driver
 
 
+def weights(cluster: FakeCluster) -> list[int]:
+    return [w for _, w in cluster.writes_of("set_weight")]
+
+
 def of(events: list[Event], kind: EventKind) -> list[Event]:
     return [e for e in events if e.kind is kind]
 
@@ -66,8 +70,9 @@ async def test_healthy_rollout_walks_every_phase_on_the_configured_durations():
     controller = session.controllers["perception"]
     assert controller.state is State.PROMOTED and controller.outcome == "promoted"
     changes = cluster.weight_changes("perception")
-    assert [w for _, w in changes] == [10, 25, 50, 75, 100, 0]  # 0: promote removed the canary
-    times = [t for t, _ in changes]
+    # deployed at 0 %, 10 % once the pod is ready, … and 0 when promote removed the canary
+    assert [w for _, w in changes] == [0, 10, 25, 50, 75, 100, 0]
+    times = [t for t, _ in changes][1:]
     first_pass = min(e.at for e in of(events, EventKind.VERDICT) if e.data["verdict"]["verdict"] == "pass")
     # the phase clock counts from the tick before the first usable (PASS) verdict, never the inconclusive start
     assert times[1] == first_pass - INTERVAL + 900
@@ -95,7 +100,7 @@ async def _detection_delay(rps: float) -> tuple[float, float, Session, FakeClust
     config = session.config
     early = config.phases[1]
     limit = min(config.criteria.error_rate_increase, early.error_rate_increase or 1.0)
-    at_25 = cluster.writes_of("set_weight")[0][0]
+    at_25 = cluster.writes_of("set_weight")[1][0]
     breach_seen = min(t for t, polled in metrics.polls if t >= at_25 and _breaches(polled["perception"], config, limit))
     rollback = next(d for d in session.controllers["perception"].decisions if d.action == "rollback")
     decided_at = rollback.t  # the rollout started at virtual time 0
@@ -110,11 +115,11 @@ async def test_error_regression_at_25_percent_is_rolled_back_within_one_interval
     assert act_delay == 0  # the rollback write goes out on the very tick whose verdict is FAIL
     controller = session.controllers["perception"]
     assert controller.state is State.ROLLED_BACK and controller.outcome == "rolled_back"
-    assert [w for _, w in cluster.weight_changes("perception")] == [10, 25, 0]
+    assert [w for _, w in cluster.weight_changes("perception")] == [0, 10, 25, 0]
     action = next(e for e in of(events, EventKind.ACTION) if e.data["what"] == "rollback")
     assert action.data["why"] == "auto"
     assert (action.data["from_weight"], action.data["to_weight"], action.data["verdict"]) == (25, 0, "fail")
-    assert not cluster.writes_of("set_weight")[1:]  # nothing advanced after 25 %
+    assert weights(cluster) == [10, 25]  # nothing advanced after 25 %
 
 
 async def test_error_regression_detection_at_modest_traffic_is_bounded_by_the_judges_evidence():
@@ -132,12 +137,12 @@ async def test_p99_regression_waits_for_approval_and_approve_continues():
     assert controller.verdict.outcome is Outcome.MANUAL_REVIEW and "p99" in controller.reason
     frozen = controller.phase_elapsed
     await rig.until(900)
-    assert controller.phase_elapsed == frozen and cluster.writes_of("set_weight") == []
+    assert controller.phase_elapsed == frozen and weights(cluster) == [10]
     assert (await session.intent("perception", "approve")).ok
     assert controller.state is State.OBSERVING
     await rig.until(900 + 900)
     # the approval covers the rest of the phase: the clock ran and the rollout advanced to 25 %
-    assert [w for _, w in cluster.writes_of("set_weight")] == [25]
+    assert weights(cluster) == [10, 25]
     assert any(d.action == "await_approval" for d in controller.decisions)
     await rig.close()
 
@@ -161,10 +166,10 @@ async def test_pause_freezes_the_phase_clock_and_resume_continues_it():
     assert elapsed > 0
     await rig.until(1305)
     assert controller.state is State.PAUSED and controller.phase_elapsed == elapsed
-    assert cluster.writes_of("set_weight") == []
+    assert weights(cluster) == [10]
     assert (await session.intent("perception", "resume")).ok
     await rig.until(3000)
-    first_advance = cluster.writes_of("set_weight")[0][0]
+    first_advance = cluster.writes_of("set_weight")[1][0]
     # the remaining time after the resume at 1305, to the tick: ticks fall on multiples of 10 s
     assert first_advance == pytest.approx(1305 + (900 - elapsed), abs=INTERVAL)
     await rig.close()
@@ -176,7 +181,7 @@ async def test_no_data_never_advances_and_pauses_at_the_progress_deadline():
     controller = session.controllers["perception"]
     assert controller.state is State.PAUSED and controller.phase_elapsed == 0
     assert controller.reason.startswith("no usable data for 10m") and "scrape gap" in controller.reason
-    assert cluster.writes_of("set_weight") == [] and cluster.writes_of("rollback") == []
+    assert weights(cluster) == [10] and cluster.writes_of("rollback") == []
     paused = next(e for e in of(events, EventKind.STATE) if e.data["to"] == "paused")
     assert paused.at == 600 and controller.outcome == "paused"
 
@@ -245,7 +250,7 @@ async def test_intents_refused_while_observing_and_unknown_names():
     assert "unknown service 'nope'" in (await session.intent("nope", "pause")).message
     assert "unknown intent 'explode'" in (await session.intent("perception", "explode")).message
     assert "bad arguments" in (await session.intent("perception", "pause", hard=True)).message
-    assert [op for _, op, _, _ in cluster.writes if op != "save_record"] == ["start_canary"]
+    assert [op for _, op, _, _ in cluster.writes if op != "save_record"] == ["start_canary", "set_weight"]
     await rig.close()
 
 
@@ -262,7 +267,7 @@ async def test_advance_and_promote_are_refused_on_fail_unless_forced():
     assert not refused.ok and "last verdict is FAIL" in refused.message
     assert "last verdict is FAIL" in (await session.intent("perception", "promote")).message
     forced = await session.intent("perception", "advance", force=True)
-    assert forced.ok and [w for _, w in cluster.writes_of("set_weight")] == [25]
+    assert forced.ok and weights(cluster) == [10, 25]
     await rig.close()
 
 
@@ -337,7 +342,7 @@ async def test_manual_mode_waits_at_phase_end_and_advance_continues():
     controller = session.controllers["perception"]
     assert controller.state is State.AWAITING_APPROVAL
     assert controller.reason == "phase complete: advance to continue"
-    assert cluster.writes_of("set_weight") == []
+    assert weights(cluster) == [10]
     assert (await session.intent("perception", "approve")).ok
     assert controller.weight == 25 and controller.phase_elapsed == 0 and controller.state is State.OBSERVING
     await rig.close()
@@ -429,3 +434,36 @@ def test_a_low_traffic_stable_is_used_as_it_is_and_its_last_window_kept_when_it_
     thin = TrackWindow(300, 2, 0.2, 0.3)
     assert baseline.choose(thin, 10, 0) == (thin, False)
     assert baseline.choose(TrackWindow(0, 0), 10, 10) == (thin, True)
+
+
+async def test_a_canary_gets_no_traffic_until_its_pod_is_ready():
+    # nginx answers a weighted canary with no ready endpoint with 503s: users would see them and the first
+    # windows of a healthy canary would fail. The canary is deployed at 0 % and gets 10 % once ready.
+    session, cluster, _m, clock, events, rig = await started(200, ready_after=35)
+    await rig.close()
+    assert cluster.writes_of("start_canary") == [(0, ("1.2.4", 0))]
+    assert cluster.writes_of("set_weight")[0] == (40, 10)  # the first tick that saw the pod ready
+    first = session.controllers["perception"].decisions[0]
+    assert (first.t, first.action, first.weight, first.values["to_weight"]) == (40, "advance", 10, 10)
+    assert session.controllers["perception"].state is State.OBSERVING
+    assert not of(events, EventKind.ERROR)
+
+
+async def test_on_the_simulated_world_healthy_canaries_advance_and_regressions_roll_back_at_25():
+    from console.sim.demo import build_demo
+
+    config, clock = Config(), VirtualClock()
+    scenario = {name: "error-regression" if name in ("capsule", "nexus") else "healthy"
+                for name in config.service_names}
+    _world, cluster, metrics = build_demo(config, seed=3, scenario=scenario, clock=clock)
+    session = Session(config, cluster, metrics, clock)
+    for name in config.service_names:
+        assert (await session.intent(name, "start", version="1.2.4")).ok
+    rig = Rig(session, clock)
+    await rig.until(40 * 60)
+    await rig.close()
+    for name, controller in session.controllers.items():
+        if scenario[name] == "healthy":
+            assert controller.state is State.OBSERVING and controller.weight >= 25, (name, controller.reason)
+        else:
+            assert controller.state is State.ROLLED_BACK and "from 25%" in controller.reason, name

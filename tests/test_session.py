@@ -102,7 +102,7 @@ async def test_port_failures_become_problems_and_one_error_event_each_never_exce
 async def test_intents_route_to_controllers_and_unknown_ones_are_refused():
     session, cluster, _metrics, _clock, events = make()
     result = await session.intent("capsule", "start", version="2.0.0")
-    assert result.ok and cluster.writes_of("start_canary") == [(0, ("2.0.0", 10))]
+    assert result.ok and cluster.writes_of("start_canary") == [(0, ("2.0.0", 0))]
     assert session.controllers["capsule"].state is State.DEPLOYING
     assert session.controllers["perception"].state is State.IDLE
     unknown = await session.intent("kafka", "start", version="1")
@@ -128,7 +128,7 @@ async def test_the_journal_writes_one_redacted_line_per_action(tmp_path):
                                                           "password=swordfish token=abc123")
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(e["what"], e["why"], e["from_weight"], e["to_weight"]) for e in lines] == \
-        [("start_canary", "key", 0, 10), ("rollback", "key", 10, 0)]
+        [("start_canary", "key", 0, 0), ("set_weight", "auto", 0, 10), ("rollback", "key", 10, 0)]
     assert lines[0]["who"]["cluster"] == "kube-admin@prod" and lines[0]["who"]["user"]
     assert lines[0]["service"] == "perception" and lines[0]["time"].startswith("1970-01-01T00:00:00")
     text = path.read_text()
@@ -137,8 +137,8 @@ async def test_the_journal_writes_one_redacted_line_per_action(tmp_path):
     assert "password=[REDACTED]" in text
     # the same actions were left as Kubernetes Events on the canary, best effort
     await session.drain()
-    assert [reason for _, reason, _ in cluster.events] == ["CanaryStartCanary", "CanaryRollback"]
-    assert "swordfish" not in cluster.events[1][2]
+    assert [reason for _, reason, _ in cluster.events] == ["CanaryStartCanary", "CanarySetWeight", "CanaryRollback"]
+    assert "swordfish" not in cluster.events[2][2]
 
 
 async def test_a_failed_journal_write_is_an_error_event_not_an_exception(tmp_path):

@@ -164,8 +164,17 @@ class RolloutController:
         return not snapshot.canary_exists and snapshot.problem is None and snapshot.at > self.phase_started_at
 
     async def _check_deploy(self, snapshot: ServiceSnapshot, now: float) -> None:
+        """The canary takes traffic only once a pod is ready: until then nginx would answer its share with
+        503s, which would both hurt users and poison the first analysis windows of a healthy canary."""
         ready, total = snapshot.ready_count(Track.CANARY)
         if ready:
+            first = self.config.phases[0]
+            if self.weight != first.weight:
+                if not await self._write("set_weight", first.weight, why="auto", to_weight=first.weight):
+                    return  # retried on the next tick
+                self._decide("advance", f"canary {self.version} ready: {first.weight}% of traffic",
+                             weight=first.weight, to_weight=first.weight)
+                self._set_phase(0, first.weight)
             self._restarts_base = snapshot.restarts(Track.CANARY)
             self._last_usable = now
             self._transition(State.OBSERVING, f"canary ready; observing {self._phase_name()}")
@@ -309,6 +318,8 @@ class RolloutController:
     async def _write(self, operation: str, *args: Any, why: str, to_weight: int | None = None) -> bool:
         """One cluster write, serialised, never after a rollback began (except the rollback itself)."""
         from_weight = self.weight
+        if self._blocked():
+            return False  # a watching console never writes (the adapter enforces it too)
         async with self._lock:
             if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and operation in ("set_weight", "promote"):
                 return False
@@ -365,13 +376,17 @@ class RolloutController:
             self._record_dirty = True
         self._publish_status()
 
-    def _decide(self, action: str, reason: str) -> None:
+    def _decide(self, action: str, reason: str, *, weight: int | None = None, to_weight: int | None = None) -> None:
+        """Record a decision. ``weight`` is the weight the decision was taken at (for the first advance,
+        the first phase's weight, as there is none before); an advance also names ``to_weight``."""
         key = (action, reason.split(":")[0])
         if action == "hold" and key == self._hold_key:
             return  # a hold is reported once until something changes
         self._hold_key = key if action == "hold" else None
         t = self.clock.now() - (self._started_at if self._started_at is not None else self.clock.now())
-        decision = Decision(t=t, action=action, weight=self.weight, reason=reason, values=_values(self.verdict))
+        values = _values(self.verdict) | ({"to_weight": to_weight} if to_weight is not None else {})
+        decision = Decision(t=t, action=action, weight=self.weight if weight is None else weight, reason=reason,
+                            values=values)
         self.decisions.append(decision)
         self.bus.publish(Event(EventKind.DECISION, self.service, self.clock.now(), f"{action}: {reason}",
                                decision.to_json()))
@@ -420,7 +435,7 @@ class RolloutController:
         if not await self._write("set_weight", target.weight, why=why, to_weight=target.weight):
             return False
         self._decide("advance", f"{self._phase_name()} complete → {target.weight}%" if why == "auto"
-                     else f"advanced by {self.actor} → {target.weight}%")
+                     else f"advanced by {self.actor} → {target.weight}%", to_weight=target.weight)
         self._set_phase(nxt, target.weight)
         self._transition(State.OBSERVING, f"observing {self._phase_name()}")
         await self._save()
@@ -492,21 +507,20 @@ class RolloutController:
             return refused
         if not version:
             return self._refuse("start needs a version")
-        first = self.config.phases[0]
         self.version = version
         self._started_at = self.clock.now()
         self.decisions, self.verdict, self._said = [], None, set()
         self._baseline.reset()
-        self.state = State.IDLE  # a new rollout starts from nothing
-        if not await self._write("start_canary", version, first.weight, why="key", to_weight=first.weight):
+        self.state, self.weight = State.IDLE, 0  # a new rollout starts from nothing
+        if not await self._write("start_canary", version, 0, why="key", to_weight=0):
             self._started_at = None
             return IntentResult(False, f"start failed: see the error for {self.service}")
-        self._set_phase(0, first.weight)
+        self._set_phase(0, 0)
         self._deploy_started = self._last_usable = self.clock.now()
-        self._decide("advance", f"canary {version} started at {first.weight}%")
-        self._transition(State.DEPLOYING, "waiting for a ready canary pod")
+        self._transition(State.DEPLOYING, "waiting for a ready canary pod before sending it traffic")
         await self._save()
-        return IntentResult(True, f"{self.service}: canary {version} started at {first.weight}%")
+        return IntentResult(True, f"{self.service}: canary {version} deployed; "
+                                  f"{self.config.phases[0].weight}% of traffic once it is ready")
 
     async def advance(self, force: bool = False) -> IntentResult:
         refused = self._gate("advance", ACTIVE) or self._failing("advance", force)
