@@ -467,3 +467,27 @@ async def test_on_the_simulated_world_healthy_canaries_advance_and_regressions_r
             assert controller.state is State.OBSERVING and controller.weight >= 25, (name, controller.reason)
         else:
             assert controller.state is State.ROLLED_BACK and "from 25%" in controller.reason, name
+
+
+async def test_a_resumed_phase_complete_wait_is_approved_by_advancing():
+    session, cluster, *_ = make(auto=False)
+    existing_rollout(cluster, 25, RolloutRecord(State.AWAITING_APPROVAL, 1, 25, -900, 900.0, "1.2.4", mode="manual"))
+    await session.step()
+    controller = session.controllers["perception"]
+    assert controller.state is State.AWAITING_APPROVAL and not controller.auto
+    assert (await session.intent("perception", "approve")).ok
+    assert weights(cluster) == [50] and controller.phase == 2 and controller.state is State.OBSERVING
+
+
+async def test_transitions_in_a_tick_are_saved_in_that_tick_and_a_second_rollback_says_it_is_retrying():
+    session, cluster, _m, _clock, events, rig = await started(600, canary={"perception": lambda _t, _w: P99_REGRESSION})
+    waited = next(e.at for e in events if e.kind is EventKind.STATE and e.data["to"] == "awaiting_approval")
+    saved = [t for t, record in cluster.writes_of("save_record") if record.state is State.AWAITING_APPROVAL]
+    assert saved[0] == waited
+    cluster.fail_next("rollback", times=3)
+    first = await session.intent("perception", "rollback")
+    second = await session.intent("perception", "rollback")
+    assert first.message == second.message == "perception: rolling back; retrying the write"
+    await rig.until(700)
+    assert session.controllers["perception"].state is State.ROLLED_BACK
+    await rig.close()

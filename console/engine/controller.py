@@ -157,7 +157,8 @@ class RolloutController:
             else:
                 await self._judge_and_act(snapshot, metrics, now)
         self._last_tick = now
-        if self.state in ACTIVE and abs(self.phase_elapsed - self._saved_elapsed) >= SAVE_EVERY:
+        progressed = self.state in ACTIVE and abs(self.phase_elapsed - self._saved_elapsed) >= SAVE_EVERY
+        if progressed or self._record_dirty:
             await self._save()
 
     def _canary_vanished(self, snapshot: ServiceSnapshot) -> bool:
@@ -300,6 +301,10 @@ class RolloutController:
         self._deploy_started = self._last_usable = now
         if changed_phase:
             self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
+        phases = self.config.phases
+        if record.state is State.AWAITING_APPROVAL and 0 <= record.phase < len(phases):
+            done = record.phase_elapsed >= phases[record.phase].duration
+            self._awaiting = "phase_complete" if done else "review"
         if record.state is not self.state:
             detail = f"{self._phase_name()}, {format_duration(record.phase_elapsed)} counted"
             self._transition(record.state, f"{why} ({detail})", save=False)
@@ -569,8 +574,8 @@ class RolloutController:
         refused = self._gate("rollback", (State.DEPLOYING, State.PROMOTING, State.ROLLING_BACK) + ACTIVE)
         if refused:
             return refused
-        done = await self._roll_back(reason or f"rollback by {self.actor}", "key")
-        return IntentResult(True, f"{self.service}: rolled back" if done
+        await self._roll_back(reason or f"rollback by {self.actor}", "key")
+        return IntentResult(True, f"{self.service}: rolled back" if self.state is State.ROLLED_BACK
                             else f"{self.service}: rolling back; retrying the write")
 
     async def promote(self, force: bool = False) -> IntentResult:
