@@ -5,7 +5,8 @@ It is driven by ``tick(snapshot, metrics)`` (the session calls it once per check
 decides, acts only through the Cluster port, and publishes every transition, verdict, action and decision
 on the EventBus. Nothing here raises into its caller: port errors become ERROR events and are retried.
 
-Rules worth knowing (see docs of the brief): the phase clock runs only on ticks whose verdict is PASS (time
+Rules worth knowing: a new canary is deployed at 0 % and gets the first phase's weight once a pod is ready
+(a weighted canary without a ready endpoint answers its share with 503s); the phase clock runs only on ticks whose verdict is PASS (time
 since the previous tick, capped at 2 × check_interval); a FAIL rolls back at once; rollback is first
 priority (state changes before any await, cluster writes are serialised so no stale write lands after it,
 and failed rollback writes are retried with backoff on the clock); an approval of a manual review covers
@@ -21,16 +22,14 @@ from typing import Any, Callable
 
 from console.engine import judge as judge_module
 from console.engine.audit import redact
-from console.engine.stable_window import StableBaseline
 from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
-from console.engine.model import (Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
-                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track,
-                                  Verdict)
+from console.engine.intents import ACTIVE, Intents
+from console.engine.model import (Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
+                                  ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
+from console.engine.stable_window import StableBaseline
 
-ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
-TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
 SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
 
 
@@ -51,7 +50,7 @@ def _values(verdict: Verdict | None) -> dict[str, Any]:
     return {"verdict": verdict.outcome.value, "checks": checks}
 
 
-class RolloutController:
+class RolloutController(Intents):
     def __init__(self, service: str, config: Config, cluster: Cluster, clock, bus: EventBus, *,
                  actor: str = "console", read_only: bool = False,
                  judge: Callable[..., Verdict] | None = None) -> None:
@@ -406,10 +405,6 @@ class RolloutController:
         self.bus.publish(Event(EventKind.ERROR, self.service, self.clock.now(), redact(message),
                                {"retryable": retryable}))
 
-    def _refuse(self, message: str) -> IntentResult:
-        self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
-        return IntentResult(False, message)
-
     def _publish_status(self) -> None:
         self.bus.publish(Event(EventKind.STATUS, self.service, self.clock.now(),
                                f"{self.state.label} at {self.weight}%", {"status": self.status}))
@@ -487,121 +482,3 @@ class RolloutController:
             if await self._rollback_write(why):
                 return
             delay = min(delay * 2, self.config.check_interval)
-
-    # ---- intents --------------------------------------------------------------------------------
-
-    def _gate(self, intent: str, allowed: tuple[State, ...]) -> IntentResult | None:
-        blocked = self._blocked()
-        if blocked:
-            return self._refuse(f"{blocked}; {intent} refused")
-        if self.state not in allowed:
-            return self._refuse(f"cannot {intent} while {self.state.label}")
-        return None
-
-    def _failing(self, intent: str, force: bool) -> IntentResult | None:
-        if not force and self.verdict is not None and self.verdict.outcome is Outcome.FAIL:
-            return self._refuse(f"cannot {intent}: the last verdict is FAIL ({self.verdict.reason}); "
-                                "force to override")
-        return None
-
-    async def start(self, version: str, *, actor: str | None = None) -> IntentResult:
-        if actor:
-            self.actor = actor
-        refused = self._gate("start", TERMINAL)
-        if refused:
-            return refused
-        if not version:
-            return self._refuse("start needs a version")
-        self.version = version
-        self._started_at = self.clock.now()
-        self.decisions, self.verdict, self._said = [], None, set()
-        self._baseline.reset()
-        self.state, self.weight = State.IDLE, 0  # a new rollout starts from nothing
-        if not await self._write("start_canary", version, 0, why="key", to_weight=0):
-            self._started_at = None
-            return IntentResult(False, f"start failed: see the error for {self.service}")
-        self._set_phase(0, 0)
-        self._deploy_started = self._last_usable = self.clock.now()
-        self._transition(State.DEPLOYING, "waiting for a ready canary pod before sending it traffic")
-        await self._save()
-        return IntentResult(True, f"{self.service}: canary {version} deployed; "
-                                  f"{self.config.phases[0].weight}% of traffic once it is ready")
-
-    async def advance(self, force: bool = False) -> IntentResult:
-        refused = self._gate("advance", ACTIVE) or self._failing("advance", force)
-        if refused:
-            return refused
-        if self.phase + 1 >= len(self.config.phases):
-            return await self.promote(force=force)
-        if await self._advance("key"):
-            return IntentResult(True, f"{self.service}: advanced to {self.weight}%")
-        return IntentResult(False, f"{self.service}: advance failed; see the error")
-
-    async def _person_moves(self, what: str, to: State, reason: str) -> IntentResult:
-        """A person's state change (no cluster write besides the record): announced, recorded, saved."""
-        self._transition(to, reason)
-        self._announce(what, "key", self.weight, self.weight)
-        await self._save()
-        return IntentResult(True, f"{self.service}: {what} at {self.weight}%")
-
-    async def pause(self) -> IntentResult:
-        refused = self._gate("pause", (State.OBSERVING, State.AWAITING_APPROVAL, State.DEPLOYING))
-        if refused:
-            return refused
-        self._decide("hold", f"paused by {self.actor}")
-        return await self._person_moves("pause", State.PAUSED, f"paused by {self.actor}")
-
-    async def resume(self) -> IntentResult:
-        refused = self._gate("resume", (State.PAUSED,))
-        if refused:
-            return refused
-        self._last_tick = self._last_usable = self.clock.now()
-        return await self._person_moves("resume", State.OBSERVING,
-                                        f"resumed by {self.actor}; observing {self._phase_name()}")
-
-    async def approve(self) -> IntentResult:
-        refused = self._gate("approve", (State.AWAITING_APPROVAL,))
-        if refused:
-            return refused
-        if self._awaiting == "phase_complete":
-            return await self.advance()
-        self._approved_phase = self.phase
-        self._last_tick = self.clock.now()
-        return await self._person_moves("approve", State.OBSERVING,
-                                        f"approved by {self.actor}; observing {self._phase_name()}")
-
-    async def rollback(self, reason: str = "") -> IntentResult:
-        refused = self._gate("rollback", (State.DEPLOYING, State.PROMOTING, State.ROLLING_BACK) + ACTIVE)
-        if refused:
-            return refused
-        await self._roll_back(reason or f"rollback by {self.actor}", "key")
-        return IntentResult(True, f"{self.service}: rolled back" if self.state is State.ROLLED_BACK
-                            else f"{self.service}: rolling back; retrying the write")
-
-    async def promote(self, force: bool = False) -> IntentResult:
-        refused = self._gate("promote", ACTIVE) or self._failing("promote", force)
-        if refused:
-            return refused
-        await self._promote("key")
-        return IntentResult(True, f"{self.service}: promoting {self.version}")
-
-    async def set_mode(self, auto: bool) -> IntentResult:
-        refused = self._gate("change mode", tuple(State))
-        if refused:
-            return refused
-        self.auto = bool(auto)
-        await self._save()
-        mode = "auto" if self.auto else "manual"
-        self.bus.publish(Event(EventKind.INFO, self.service, self.clock.now(), f"mode {mode} ({self.actor})"))
-        self._publish_status()
-        return IntentResult(True, f"{self.service}: mode {mode}")
-
-    async def delete_canary(self) -> IntentResult:
-        refused = self._gate("delete the canary", (State.ROLLED_BACK, State.FAILED, State.IDLE))
-        if refused:
-            return refused
-        if not await self._write("delete_canary", why="key", to_weight=0):
-            return IntentResult(False, f"{self.service}: deleting the canary failed; see the error")
-        self.weight, self.phase = 0, -1
-        self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
-        return IntentResult(True, f"{self.service}: canary deleted")

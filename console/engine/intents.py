@@ -1,0 +1,137 @@
+"""The intents room: what a person (a key, a CLI command, a script) may ask a RolloutController.
+
+Each intent checks that this console drives the service and that the state allows it, refuses with the
+reason otherwise (published as a REFUSED event), then acts through the controller's own moves. It is a
+mixin of RolloutController (console/engine/controller.py), kept apart so each file reads in one sitting.
+"""
+
+from __future__ import annotations
+
+from console.engine.model import Event, EventKind, IntentResult, Outcome, State
+
+ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
+TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
+
+
+class Intents:
+    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary."""
+
+    def _refuse(self, message: str) -> IntentResult:
+        self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
+        return IntentResult(False, message)
+
+    def _gate(self, intent: str, allowed: tuple[State, ...]) -> IntentResult | None:
+        blocked = self._blocked()
+        if blocked:
+            return self._refuse(f"{blocked}; {intent} refused")
+        if self.state not in allowed:
+            return self._refuse(f"cannot {intent} while {self.state.label}")
+        return None
+
+    def _failing(self, intent: str, force: bool) -> IntentResult | None:
+        if not force and self.verdict is not None and self.verdict.outcome is Outcome.FAIL:
+            return self._refuse(f"cannot {intent}: the last verdict is FAIL ({self.verdict.reason}); "
+                                "force to override")
+        return None
+
+    async def start(self, version: str, *, actor: str | None = None) -> IntentResult:
+        if actor:
+            self.actor = actor
+        refused = self._gate("start", TERMINAL)
+        if refused:
+            return refused
+        if not version:
+            return self._refuse("start needs a version")
+        self.version = version
+        self._started_at = self.clock.now()
+        self.decisions, self.verdict, self._said = [], None, set()
+        self._baseline.reset()
+        self.state, self.weight = State.IDLE, 0  # a new rollout starts from nothing
+        if not await self._write("start_canary", version, 0, why="key", to_weight=0):
+            self._started_at = None
+            return IntentResult(False, f"start failed: see the error for {self.service}")
+        self._set_phase(0, 0)
+        self._deploy_started = self._last_usable = self.clock.now()
+        self._transition(State.DEPLOYING, "waiting for a ready canary pod before sending it traffic")
+        await self._save()
+        return IntentResult(True, f"{self.service}: canary {version} deployed; "
+                                  f"{self.config.phases[0].weight}% of traffic once it is ready")
+
+    async def advance(self, force: bool = False) -> IntentResult:
+        refused = self._gate("advance", ACTIVE) or self._failing("advance", force)
+        if refused:
+            return refused
+        if self.phase + 1 >= len(self.config.phases):
+            return await self.promote(force=force)
+        if await self._advance("key"):
+            return IntentResult(True, f"{self.service}: advanced to {self.weight}%")
+        return IntentResult(False, f"{self.service}: advance failed; see the error")
+
+    async def _person_moves(self, what: str, to: State, reason: str) -> IntentResult:
+        """A person's state change (no cluster write besides the record): announced, recorded, saved."""
+        self._transition(to, reason)
+        self._announce(what, "key", self.weight, self.weight)
+        await self._save()
+        return IntentResult(True, f"{self.service}: {what} at {self.weight}%")
+
+    async def pause(self) -> IntentResult:
+        refused = self._gate("pause", (State.OBSERVING, State.AWAITING_APPROVAL, State.DEPLOYING))
+        if refused:
+            return refused
+        self._decide("hold", f"paused by {self.actor}")
+        return await self._person_moves("pause", State.PAUSED, f"paused by {self.actor}")
+
+    async def resume(self) -> IntentResult:
+        refused = self._gate("resume", (State.PAUSED,))
+        if refused:
+            return refused
+        self._last_tick = self._last_usable = self.clock.now()
+        return await self._person_moves("resume", State.OBSERVING,
+                                        f"resumed by {self.actor}; observing {self._phase_name()}")
+
+    async def approve(self) -> IntentResult:
+        refused = self._gate("approve", (State.AWAITING_APPROVAL,))
+        if refused:
+            return refused
+        if self._awaiting == "phase_complete":
+            return await self.advance()
+        self._approved_phase = self.phase
+        self._last_tick = self.clock.now()
+        return await self._person_moves("approve", State.OBSERVING,
+                                        f"approved by {self.actor}; observing {self._phase_name()}")
+
+    async def rollback(self, reason: str = "") -> IntentResult:
+        refused = self._gate("rollback", (State.DEPLOYING, State.PROMOTING, State.ROLLING_BACK) + ACTIVE)
+        if refused:
+            return refused
+        await self._roll_back(reason or f"rollback by {self.actor}", "key")
+        return IntentResult(True, f"{self.service}: rolled back" if self.state is State.ROLLED_BACK
+                            else f"{self.service}: rolling back; retrying the write")
+
+    async def promote(self, force: bool = False) -> IntentResult:
+        refused = self._gate("promote", ACTIVE) or self._failing("promote", force)
+        if refused:
+            return refused
+        await self._promote("key")
+        return IntentResult(True, f"{self.service}: promoting {self.version}")
+
+    async def set_mode(self, auto: bool) -> IntentResult:
+        refused = self._gate("change mode", tuple(State))
+        if refused:
+            return refused
+        self.auto = bool(auto)
+        await self._save()
+        mode = "auto" if self.auto else "manual"
+        self.bus.publish(Event(EventKind.INFO, self.service, self.clock.now(), f"mode {mode} ({self.actor})"))
+        self._publish_status()
+        return IntentResult(True, f"{self.service}: mode {mode}")
+
+    async def delete_canary(self) -> IntentResult:
+        refused = self._gate("delete the canary", (State.ROLLED_BACK, State.FAILED, State.IDLE))
+        if refused:
+            return refused
+        if not await self._write("delete_canary", why="key", to_weight=0):
+            return IntentResult(False, f"{self.service}: deleting the canary failed; see the error")
+        self.weight, self.phase = 0, -1
+        self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
+        return IntentResult(True, f"{self.service}: canary deleted")
