@@ -6,6 +6,7 @@ Realistic traffic: stable 0.5 % errors, P95 0.15 s at 90 rps; canary at 10 rps; 
 
 from __future__ import annotations
 
+import math
 import random
 from fractions import Fraction
 from math import comb
@@ -165,18 +166,18 @@ def test_error_criteria_boundaries_with_large_samples(name, canary_rate, expecte
 @pytest.mark.parametrize("increase,expected", [(0.10, CheckResult.PASS), (0.18, CheckResult.PASS),
                                                (0.22, CheckResult.FAIL), (0.40, CheckResult.FAIL)])
 def test_p95_boundary_at_twenty_percent_rolls_back(increase, expected):
-    verdict = persisted(canary=window(10, 0.005, p95=0.15 * (1 + increase)))
+    verdict = persisted(stable=BIG_STABLE, canary=window(BIG, 0.005, seconds=1000, p95=0.15 * (1 + increase)))
     check = verdict.check("p95_latency")
     assert check.result is expected, check.reason
     assert check.value == pytest.approx(increase)
     assert (verdict.outcome is Outcome.FAIL) == (expected is CheckResult.FAIL)
 
 
-@pytest.mark.parametrize("increase,expected", [(0.30, CheckResult.PASS), (0.48, CheckResult.PASS),
-                                               (0.52, CheckResult.MANUAL_REVIEW),
+@pytest.mark.parametrize("increase,expected", [(0.30, CheckResult.PASS), (0.45, CheckResult.PASS),
+                                               (0.55, CheckResult.MANUAL_REVIEW),
                                                (0.90, CheckResult.MANUAL_REVIEW)])
 def test_p99_boundary_at_fifty_percent_asks_for_review(increase, expected):
-    verdict = persisted(canary=window(10, 0.005, p99=0.30 * (1 + increase)))
+    verdict = persisted(stable=BIG_STABLE, canary=window(BIG, 0.005, seconds=1000, p99=0.30 * (1 + increase)))
     check = verdict.check("p99_latency")
     assert check.result is expected, check.reason
     assert check.action is Action.MANUAL_REVIEW
@@ -186,7 +187,7 @@ def test_p99_boundary_at_fifty_percent_asks_for_review(increase, expected):
 
 def test_p99_action_rollback_makes_a_p99_breach_fail():
     config = Config(criteria=Criteria(p99_action=Action.ROLLBACK))
-    verdict = persisted(config, canary=window(10, 0.005, p99=0.60))
+    verdict = persisted(config, stable=BIG_STABLE, canary=window(BIG, 0.005, seconds=1000, p99=0.60))
     assert verdict.check("p99_latency").result is CheckResult.FAIL
     assert verdict.outcome is Outcome.FAIL
 
@@ -228,14 +229,14 @@ def test_early_phase_fails_an_increase_above_half_a_point(canary_rate, early, co
 @pytest.mark.parametrize("increase,mid,complete", [(0.15, CheckResult.PASS, CheckResult.PASS),
                                                    (0.30, CheckResult.MANUAL_REVIEW, CheckResult.PASS)])
 def test_mid_phase_tightens_p99_to_twenty_percent_still_manual_review(increase, mid, complete):
-    canary = window(10, 0.005, p99=0.30 * (1 + increase))
-    assert persisted(phase_name="mid", canary=canary).check("p99_latency").result is mid
-    assert persisted(phase_name="complete", canary=canary).check("p99_latency").result is complete
+    canary = window(BIG, 0.005, seconds=1000, p99=0.30 * (1 + increase))
+    assert persisted(phase_name="mid", stable=BIG_STABLE, canary=canary).check("p99_latency").result is mid
+    assert persisted(phase_name="complete", stable=BIG_STABLE, canary=canary).check("p99_latency").result is complete
 
 
 def test_mid_phase_latency_above_twenty_percent_rolls_back():
-    assert persisted(phase_name="mid", canary=window(10, 0.005, p95=0.19)).outcome is Outcome.FAIL
-    assert persisted(phase_name="mid", canary=window(10, 0.005, p95=0.17)).outcome is Outcome.PASS
+    assert persisted(phase_name="mid", stable=BIG_STABLE, canary=window(BIG, 0.005, seconds=1000, p95=0.19)).outcome is Outcome.FAIL
+    assert persisted(phase_name="mid", stable=BIG_STABLE, canary=window(BIG, 0.005, seconds=1000, p95=0.17)).outcome is Outcome.PASS
 
 
 def test_late_phase_any_anomaly_restarts_ask_for_a_person():
@@ -336,7 +337,8 @@ def test_a_four_percent_canary_fails_within_a_minute_at_ten_rps():
 
 
 def test_latency_needs_samples_on_both_tracks():
-    verdict = judge(canary=window(10, 0.005, seconds=30))  # 300 canary requests: P95 yes, P99 no
+    realistic = window(90, 0.005, p99=0.21)
+    verdict = judge(stable=realistic, canary=window(10, 0.005, p99=0.21, seconds=30))  # 300: P95 yes, P99 no
     assert verdict.check("p95_latency").result is CheckResult.PASS
     assert verdict.check("p99_latency").result is CheckResult.INSUFFICIENT_DATA
     assert "need 400 on each" in verdict.check("p99_latency").reason
@@ -452,3 +454,36 @@ def test_unknown_service_has_no_extra_checks():
     config = Config()
     verdict = evaluate(config, "unknown", phase(config, "initial"), STABLE, CANARY)
     assert verdict.outcome is Outcome.PASS and len(verdict.checks) == 4
+
+
+# ---------------------------------------------------------------- latency sampling noise
+
+def test_low_traffic_latency_noise_is_not_a_breach():
+    """250 canary requests: a P95 40 % above stable is within the sampling noise of the quantile, so
+    it is neither a pass nor a failure (the phase clock waits), while the same +40 % at 3000 requests is."""
+    thin = persisted(canary=window(250 / 300, 0.0, p95=0.15 * 1.4, p99=0.42))
+    assert thin.check("p95_latency").result is CheckResult.INSUFFICIENT_DATA
+    assert "sampling noise" in thin.check("p95_latency").reason
+    assert thin.outcome is not Outcome.FAIL
+    thick = persisted(canary=window(10, 0.005, p95=0.15 * 1.4, p99=0.42))
+    assert thick.check("p95_latency").result is CheckResult.FAIL
+
+
+def test_a_sixty_percent_p95_regression_fails_at_ten_rps():
+    verdict = persisted(canary=window(10, 0.005, p95=0.24, p99=0.48))
+    assert verdict.check("p95_latency").result is CheckResult.FAIL
+    assert verdict.outcome is Outcome.FAIL
+
+
+def test_seeded_low_traffic_latency_noise_never_rolls_back():
+    """Draw canary P95s the way 200-request windows scatter around the true (equal) P95; none fails."""
+    rng = random.Random(11)
+    failures = 0
+    for _ in range(400):
+        samples = sorted(rng.lognormvariate(math.log(0.08), 0.4) for _ in range(200))
+        p95, p99 = samples[int(0.95 * 200) - 1], samples[int(0.99 * 200) - 1]
+        stable_p95, stable_p99 = math.exp(math.log(0.08) + 0.4 * 1.6449), math.exp(math.log(0.08) + 0.4 * 2.3263)
+        verdict = persisted(stable=window(90, 0.005, p95=stable_p95, p99=stable_p99),
+                            canary=window(200 / 300, 0.0, p95=p95, p99=p99))
+        failures += verdict.check("p95_latency").result is CheckResult.FAIL
+    assert failures == 0

@@ -133,9 +133,6 @@ async def test_thousands_of_samples_replay_with_one_poll_per_check():
     assert result.outcome == "promoted" and result.checks < len(timeline.times("perception"))
 
 
-@pytest.mark.xfail(strict=True, reason="judge: the P95 check at ~150 canary requests a window has no "
-                   "significance test; sampling noise (+26 % on healthy-low) persists over overlapping "
-                   "windows and rolls back a healthy canary — see docs/replay.md, Scenario results")
 def test_the_policy_promotes_no_regressed_canary_and_rolls_back_no_healthy_one():
     grades = {s.name: s.grade(replay_timeline(Config(), s.lines()).outcome) for s in SCENARIOS}
     wrong = {name: grade for name, grade in grades.items() if grade in ("FALSE ROLLBACK", "MISSED")}

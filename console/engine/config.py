@@ -100,7 +100,7 @@ class Judging(_Strict):
     alpha_fail: float = Field(0.01, gt=0, lt=0.5, description="one-sided significance to call a breach")
     confidence_pass: float = Field(0.95, gt=0.5, lt=1, description="confidence the canary is within bounds")
     min_requests: int = Field(50, ge=1, description="canary requests in the window below which nothing is judged")
-    min_latency_samples_p95: int = Field(100, ge=1)
+    min_latency_samples_p95: int = Field(200, ge=1)
     min_latency_samples_p99: int = Field(400, ge=1)
     latency_persistence: int = Field(2, ge=1, description="consecutive latency breaches before acting")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from console.engine.binomial import counts, requests_needed, significantly_above, surely_within, wilson_bounds
 from console.engine.config import Config, ExtraCheck, Phase, format_duration
@@ -260,9 +261,15 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
     if n_c < need or n_s < need:
         return check(CheckResult.INSUFFICIENT_DATA,
                      f"too few requests for {label} (canary {n_c}, stable {n_s}; need {need} on each)"), None
-    breached = increase > threshold
-    if not breached:
+    margin = _quantile_noise(ctx, quantile, n_c, n_s)
+    distance = math.log(canary_q / stable_q) - math.log1p(threshold)
+    judging = ctx.config.judging
+    if distance <= -_z(judging.confidence_pass) * margin:
         return check(CheckResult.PASS, "within"), False
+    if distance <= _z(1.0 - judging.alpha_fail) * margin:
+        noise = math.expm1(_z(1.0 - judging.alpha_fail) * margin) * 100
+        return check(CheckResult.INSUFFICIENT_DATA,
+                     f"within sampling noise (±{noise:.0f} % at {n_c} canary requests)"), None
     streak = _next_streak(ctx.streaks.get(name, 0), True)
     persistence = ctx.config.judging.latency_persistence
     if streak < persistence:
@@ -270,6 +277,35 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
                      f"breach {streak}/{persistence}, waiting for persistence"), True
     result = _result_for(action, ctx.phase.anomaly)
     return check(result, f"breached {streak} checks in a row ({_action_words(action, result)})"), True
+
+
+# Quantile sampling noise (docs/judging.md, "Latency"): the sample p-quantile of n requests has, in log
+# space, a standard error of sigma * sqrt(p (1 - p) / n) / phi(z_p) when the tail is log-normal; sigma is
+# read off the track's own P95 and P99.
+_NORMAL = NormalDist()
+_LEVELS = {"p95": 0.95, "p99": 0.99}
+_SIGMA_SPAN = _NORMAL.inv_cdf(0.99) - _NORMAL.inv_cdf(0.95)
+
+
+def _z(probability: float) -> float:
+    return _NORMAL.inv_cdf(probability)
+
+
+def _log_sigma(window: TrackWindow) -> float:
+    if window.p95 and window.p99 and window.p99 > window.p95 > 0:
+        sigma = math.log(window.p99 / window.p95) / _SIGMA_SPAN
+    else:
+        sigma = 0.5
+    return min(max(sigma, 0.15), 1.5)
+
+
+def _quantile_noise(ctx: _Context, quantile: str, n_canary: int, n_stable: int) -> float:
+    """The standard error of log(canary quantile / stable quantile) at these sample sizes."""
+    p = _LEVELS[quantile]
+    spread = math.sqrt(p * (1.0 - p)) / _NORMAL.pdf(_NORMAL.inv_cdf(p))
+    canary = _log_sigma(ctx.canary) * spread / math.sqrt(n_canary)
+    stable = _log_sigma(ctx.stable) * spread / math.sqrt(n_stable)
+    return math.hypot(canary, stable)
 
 
 # ---------------------------------------------------------------- service-specific and anomaly checks
