@@ -237,7 +237,7 @@ class RolloutController(Intents):
         why = metrics.problem or verdict.reason
         silent = now - self._last_usable
         if silent >= self.config.progress_deadline:
-            reason = f"no usable data for {format_duration(silent)}: {why}"
+            reason = f"no usable data for {format_duration(self.config.progress_deadline)}: {why}"
             self._stop_for_person(State.PAUSED, "no_data", reason, "hold")
         else:
             self._decide("hold", f"inconclusive: {why}")
