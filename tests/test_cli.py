@@ -27,8 +27,9 @@ def test_run_headless_outcomes(capsys, scenario: str, code: int, outcome: str) -
     assert final["service"] == "perception" and final["outcome"] == outcome
     actions = [d["action"] for d in final["decisions"]]
     if outcome == "promoted":
-        weights = [d["weight"] for d in final["decisions"] if d["action"] == "advance"]
-        assert weights == [25, 50, 75, 100]
+        steps = [d.get("values", {}).get("to_weight", d["weight"]) for d in final["decisions"]
+                 if d["action"] == "advance"]
+        assert steps == [10, 25, 50, 75, 100]
         assert actions[-1] == "promote"
     if outcome == "rolled_back":
         assert actions[-1] == "rollback"

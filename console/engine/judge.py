@@ -281,7 +281,7 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
 
 # Quantile sampling noise (docs/judging.md, "Latency"): the sample p-quantile of n requests has, in log
 # space, a standard error of sigma * sqrt(p (1 - p) / n) / phi(z_p) when the tail is log-normal; sigma is
-# read off the track's own P95 and P99.
+# read off stable's P95 and P99 (a tail regression must not widen its own noise margin).
 _NORMAL = NormalDist()
 _LEVELS = {"p95": 0.95, "p99": 0.99}
 _SIGMA_SPAN = _NORMAL.inv_cdf(0.99) - _NORMAL.inv_cdf(0.95)
@@ -303,9 +303,8 @@ def _quantile_noise(ctx: _Context, quantile: str, n_canary: int, n_stable: int) 
     """The standard error of log(canary quantile / stable quantile) at these sample sizes."""
     p = _LEVELS[quantile]
     spread = math.sqrt(p * (1.0 - p)) / _NORMAL.pdf(_NORMAL.inv_cdf(p))
-    canary = _log_sigma(ctx.canary) * spread / math.sqrt(n_canary)
-    stable = _log_sigma(ctx.stable) * spread / math.sqrt(n_stable)
-    return math.hypot(canary, stable)
+    sigma = _log_sigma(ctx.stable)  # under the null hypothesis the canary has stable's shape, scaled
+    return sigma * spread * math.hypot(1.0 / math.sqrt(n_canary), 1.0 / math.sqrt(n_stable))
 
 
 # ---------------------------------------------------------------- service-specific and anomaly checks
