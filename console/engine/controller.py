@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from dataclasses import replace
 from typing import Any, Callable
 
 from console.engine import judge as judge_module
 from console.engine.audit import redact
 from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
+from console.engine.evidence import PhaseEvidence
 from console.engine.intents import ACTIVE, Intents
-from console.engine.model import (Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
+from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
                                   ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
 from console.engine.stable_window import StableBaseline
@@ -75,6 +77,8 @@ class RolloutController(Intents):
         self._last_tick: float | None = None
         self._last_usable = 0.0
         self._baseline = StableBaseline(config)
+        self._evidence = PhaseEvidence(config.window)
+        self._thin = False  # the last verdict was inconclusive only for want of samples
         self._restarts_base = 0
         self._approved_phase: int | None = None
         self._awaiting = ""  # why we await approval: review | phase_complete | fail
@@ -195,7 +199,28 @@ class RolloutController(Intents):
                                       previous=self.verdict, at=now)
         if _accepts(judge, "stable_carried_over"):
             kwargs["stable_carried_over"] = carried
-        return judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
+        verdict = judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
+        self._evidence.offer(metrics.canary, stable, now)
+        return self._pooled_if_thin(verdict, judge, phase, kwargs)
+
+    def _pooled_if_thin(self, verdict: Verdict, judge: Callable[..., Verdict], phase: Phase,
+                        kwargs: dict[str, Any]) -> Verdict:
+        """When one window is too thin to decide (and no breach is pending), ask again on this phase's
+        banked disjoint windows; a decision there stands, marked as such."""
+        self._thin = (verdict.outcome is Outcome.INCONCLUSIVE and not any(verdict.streaks.values()) and
+                      all(c.result in (CheckResult.PASS, CheckResult.INSUFFICIENT_DATA) for c in verdict.checks))
+        if not self._thin:
+            return verdict  # no data is no data: pooling old windows must not hide an outage
+        pooled = self._evidence.pooled()
+        if pooled is None:
+            return verdict
+        canary, stable = pooled
+        again = judge(self.config, self.service, phase, stable, canary, **{**kwargs, "previous": None})
+        if again.outcome is Outcome.INCONCLUSIVE:
+            return verdict
+        minutes = int(canary.seconds // 60)
+        return replace(again, reason=f"over {self._evidence.count} windows ({minutes}m) of this phase: "
+                                     f"{again.reason}", streaks=verdict.streaks)
 
     async def _judge_and_act(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics, now: float) -> None:
         verdict = self._judge_now(snapshot, metrics, now)
@@ -236,8 +261,11 @@ class RolloutController(Intents):
     def _on_no_data(self, metrics: ServiceMetrics, verdict: Verdict, now: float) -> None:
         why = metrics.problem or verdict.reason
         silent = now - self._last_usable
-        if silent >= self.config.progress_deadline:
-            reason = f"no usable data for {format_duration(self.config.progress_deadline)}: {why}"
+        deadline = self.config.progress_deadline
+        if self._thin:  # traffic flows but is thin: the phase's pooled windows get one phase longer
+            deadline += self.config.phases[self.phase].duration
+        if silent >= deadline:
+            reason = f"no usable data for {format_duration(deadline)}: {why}"
             self._stop_for_person(State.PAUSED, "no_data", reason, "hold")
         else:
             self._decide("hold", f"inconclusive: {why}")
@@ -300,6 +328,7 @@ class RolloutController(Intents):
         self._deploy_started = self._last_usable = now
         if changed_phase:
             self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
+            self._evidence.reset(now)
         phases = self.config.phases
         if record.state is State.AWAITING_APPROVAL and 0 <= record.phase < len(phases):
             done = record.phase_elapsed >= phases[record.phase].duration
@@ -421,6 +450,7 @@ class RolloutController(Intents):
         self._saved_elapsed = 0.0
         self._approved_phase = None
         self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
+        self._evidence.reset(self.clock.now())
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
