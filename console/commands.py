@@ -29,12 +29,20 @@ def _err(message: str) -> None:
     print(f"canary-console: {message}", file=sys.stderr)
 
 
+def _unreachable_cluster(exc: ClusterError) -> int:
+    """Unreachable (or failing) is exit 4; refused for lack of permission or bad credentials is exit 2."""
+    if exc.status in (401, 403):
+        _err(f"the cluster refused: {exc}")
+        return EXIT_USAGE
+    _err(f"cluster unreachable: {exc}")
+    return EXIT_UNREACHABLE
+
+
 async def _open(config: Config, options: Options) -> World | int:
     try:
         return await open_world(config, options)
     except ClusterError as exc:
-        _err(f"cannot reach the cluster: {exc}")
-        return EXIT_UNREACHABLE if exc.retryable or exc.status is None else EXIT_USAGE
+        return _unreachable_cluster(exc)
 
 
 # --- the dashboard -------------------------------------------------------------------------------------
@@ -154,8 +162,15 @@ async def _prepared(config: Config, options: Options, services: Sequence[str]) -
         return world
     if world.demo:
         await warm_demo(world, services)
-    else:
-        await world.session.step()
+        return world
+    check = getattr(world.session.cluster, "check", None)
+    if check is not None:
+        try:
+            await check()
+        except ClusterError as exc:
+            await world.aclose()
+            return _unreachable_cluster(exc)
+    await world.session.step()
     return world
 
 
