@@ -233,7 +233,7 @@ async def analyze(config: Config, options: Options, service: str, weight: int | 
         finally:
             await world.aclose()
     if _unreachable(verdict):
-        _err(f"Prometheus unreachable: {verdict.reason}")
+        _err(verdict.reason)
         if as_json:
             _print_verdict(service, verdict, as_json)
         return EXIT_UNREACHABLE
