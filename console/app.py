@@ -196,6 +196,8 @@ class CanaryApp(App[int]):
                 self.alert(f"{event.service} needs a person: {text}")
         elif event.kind is EventKind.ACTION and _is_auto_rollback(event):
             self.alert(f"{event.service} rolled back automatically: {text}")
+        elif event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
+            self.alert(f"{event.service} (shadow, nothing done): {text}")
 
     def alert(self, text: str) -> None:
         """Queue a notification + bell; alerts arriving together become one toast and one bell."""

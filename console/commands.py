@@ -102,6 +102,9 @@ class _Printer:
             print_json(event.to_json())
         else:
             print(event.to_line(self.origin), flush=True)
+        if event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
+            self.stop_state = "awaiting_approval"  # shadow mode: the judge would roll back; a person decides
+            self.stopped.set()
         if event.kind is EventKind.STATE:
             state = event.data.get("to")
             if state in {s.value for s in STOP_STATES}:
