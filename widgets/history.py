@@ -38,6 +38,15 @@ class MetricHistory:
         self.points.append(Point(metrics.at, _values(metrics.canary), _values(metrics.stable)))
         return True
 
+    def backfill(self, windows: list[ServiceMetrics]) -> int:
+        """Put past windows (oldest first) before what is already here; returns how many were taken."""
+        first = self.points[0].at if self.points else float("inf")
+        older = [Point(m.at, _values(m.canary), _values(m.stable)) for m in windows if m.at < first]
+        room = (self.points.maxlen or len(older)) - len(self.points)
+        taken = older[-room:] if room > 0 else []
+        self.points.extendleft(reversed(taken))
+        return len(taken)
+
     def series(self, metric: str, track: str) -> list[float | None]:
         return [getattr(p, track)[metric] for p in self.points]
 

@@ -138,6 +138,19 @@ class Session:
     def status_all(self) -> list[RolloutStatus]:
         return [controller.status for controller in self.controllers.values()]
 
+    async def backfill(self, since_s: float = 3600.0, step_s: float | None = None) -> dict[str, list[ServiceMetrics]]:
+        """The last ``since_s`` seconds of windows for every service (range queries, one per metric), so a
+        restarted console's charts are not blind. A port that cannot answer gives empty lists, never raises."""
+        services = self.config.service_names
+        step = step_s or max(self.config.check_interval, since_s / 360)
+        try:
+            history = await self.metrics.history(services, self.config.window, since_s, step)
+        except Exception as exc:  # charts stay empty; the live polls still come
+            self.bus.publish(Event(EventKind.ERROR, "*", self.clock.now(), f"chart back-fill failed: {exc}",
+                                   {"port": "metrics"}))
+            return {s: [] for s in services}
+        return {s: list(history.get(s, [])) for s in services}
+
     def follow_logs(self, service: str, track: Track | None = None) -> AsyncIterator[LogLine]:
         return self.cluster.follow_logs(service, track)
 
