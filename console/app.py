@@ -77,21 +77,28 @@ class CanaryApp(App[int]):
         Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
     ]
 
-    def __init__(self, session: Any, *, theme: str | None = None, read_only: bool = False,
+    def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
-                 flush_seconds: float = FLUSH_SECONDS) -> None:
+                 flush_seconds: float = FLUSH_SECONDS, config: Any = None,
+                 connect: Callable[[], Awaitable[Any]] | None = None) -> None:
+        """Either a ready ``session``, or its ``config`` and ``connect`` (awaited in a worker once the first
+        frame is up; it returns the Session, or raises and the panels say why)."""
+        if session is None and (config is None or connect is None):
+            raise ValueError("CanaryApp needs a session, or a config and a connect() that opens one")
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
         self.no_color_requested = "NO_COLOR" in os.environ
         super().__init__()
         if self.no_color_requested:  # NO_COLOR means no colour at all, not Textual's shades of grey
             self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
         self.session = session
+        self.config = session.config if session is not None else config
+        self.connect = connect
         self.read_only = read_only or bool(getattr(session, "read_only", False))
         self.on_ready = on_ready
         self.autorun = autorun
         self.flush_seconds = flush_seconds
-        self.services: list[str] = list(session.config.service_names)
-        self.weights: list[int] = [phase.weight for phase in session.config.phases]
+        self.services: list[str] = list(self.config.service_names)
+        self.weights: list[int] = [phase.weight for phase in self.config.phases]
         self.latest: dict[str, RolloutStatus] = {}
         self.histories: dict[str, MetricHistory] = {s: MetricHistory() for s in self.services}
         self.timelines: dict[str, deque[Event]] = {s: deque(maxlen=TIMELINE_SIZE) for s in self.services}
@@ -112,11 +119,43 @@ class CanaryApp(App[int]):
         for theme in THEMES.values():
             self.register_theme(theme)
         self.theme = self._theme_name
-        self._unsubscribe = self.session.bus.subscribe(self._on_bus)
-        for status in self.session.status_all():
-            self.take_status(status)
-        self.push_screen(DashboardScreen(self.services, self.weights))
+        self.push_screen(DashboardScreen(self.services, self.weights,
+                                         waiting="connecting…" if self.session is None else None))
         self.set_interval(self.flush_seconds, self.flush, name="flush-status")
+        if self.session is not None:
+            self.attach(self.session)
+
+    def on_dashboard_screen_painted(self, message: DashboardScreen.Painted) -> None:
+        if self.session is None and self.connect is not None:
+            connect, self.connect = self.connect, None  # once
+            self.run_worker(self._connect(connect), name="connect", group="engine", exit_on_error=False)
+
+    async def _connect(self, connect: Callable[[], Awaitable[Any]]) -> None:
+        """Open the session after the first frame: the panels say "connecting…" until it is up."""
+        self.waiting("connecting…")
+        try:
+            session = await connect()
+        except Exception as exc:  # unreachable cluster, refused credentials: said on every panel, no traceback
+            message = inert(f"not connected: {exc}", 300)
+            self.waiting(message)
+            self.notify(message, severity="error", markup=False, timeout=30)
+            return
+        self.read_only = self.read_only or bool(getattr(session, "read_only", False))
+        self.attach(session)
+        self.refresh_bindings()
+
+    def waiting(self, text: str) -> None:
+        show = getattr(self.screen, "show_waiting", None) if self.screen_stack else None
+        if show is not None:
+            show(text)
+
+    def attach(self, session: Any) -> None:
+        """Start watching ``session``: its statuses, its events, its engine and the on_ready hook."""
+        self.session = session
+        self._unsubscribe = session.bus.subscribe(self._on_bus)
+        for status in session.status_all():
+            self.take_status(status)
+        self.waiting("waiting for the first status…")
         if self.autorun:
             self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
         if self.on_ready is not None:
@@ -228,7 +267,7 @@ class CanaryApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action not in SERVICE_ACTIONS:
             return True
-        if self.read_only:
+        if self.read_only or self.session is None:
             return False
         status = self.current_status()
         if status is None:
@@ -348,6 +387,8 @@ class CanaryApp(App[int]):
     # ------------------------------------------------------------------ logs
     def follow_logs(self, service: str, sink: Callable[[Any], None], track: Track | None = None) -> None:
         """Follow ``service``'s pod logs in a named worker, handing each LogLine to ``sink``."""
+        if self.session is None:
+            return
         self.run_worker(self._follow(service, sink, track), name=f"logs:{service}", group="logs",
                         exclusive=True, exit_on_error=False)
 
@@ -395,9 +436,10 @@ def _allowed(action: str, status: RolloutStatus) -> bool:
     return True  # toggle_mode
 
 
-async def run_app_async(session: Any, *, theme: str | None = None, read_only: bool = False,
-                        on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
-    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready)
+async def run_app_async(session: Any = None, *, theme: str | None = None, read_only: bool = False,
+                        on_ready: Callable[[], Awaitable[Any]] | None = None, config: Any = None,
+                        connect: Callable[[], Awaitable[Any]] | None = None) -> int:
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect)
     await app.run_async()
     return app.return_code or 0
 

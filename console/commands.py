@@ -61,24 +61,36 @@ def dashboard(config: Config, options: Options, *, theme: str | None,
 
 async def _dashboard(config: Config, options: Options, theme: str | None,
                      start: dict[str, str] | None) -> int:
+    """The app comes up first; the world (simulated or the cluster) is opened in its worker, so the first
+    frame never waits for the sim, kubernetes_asyncio or a slow API server."""
     from console.app import run_app_async
     from console.wiring import DEMO_VERSION
 
-    world = await _open(config, options)
-    if isinstance(world, int):
-        return world
-    session = world.session
+    worlds: list[World] = []
+    failures: list[ClusterError] = []
     if start is None and options.demo:
         start = {service: DEMO_VERSION for service in config.service_names}
 
+    async def connect() -> Any:
+        try:
+            world = await open_world(config, options)
+        except ClusterError as exc:  # the panels say why; the exit code and stderr too, once the app closes
+            failures.append(exc)
+            raise
+        worlds.append(world)
+        return world.session
+
     async def on_ready() -> None:
         for service, version in (start or {}).items():
-            await session.intent(service, "start", version=version)
+            await worlds[0].session.intent(service, "start", version=version)
 
     try:
-        return await run_app_async(session, theme=theme, read_only=options.read_only, on_ready=on_ready)
+        code = await run_app_async(config=config, connect=connect, theme=theme, read_only=options.read_only,
+                                   on_ready=on_ready)
+        return _unreachable_cluster(failures[0]) if failures else code
     finally:
-        await world.aclose()
+        for world in worlds:
+            await world.aclose()
 
 
 # --- run --headless ------------------------------------------------------------------------------------

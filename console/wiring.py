@@ -11,12 +11,14 @@ from __future__ import annotations
 import getpass
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.engine.clock import Clock, RealClock, ScaledClock, VirtualClock
 from console.engine.config import Config
 from console.engine.model import ServiceMetrics
-from console.engine.session import Session
+
+if TYPE_CHECKING:  # the engine's session is imported when a world is opened: after the dashboard's first frame
+    from console.engine.clock import Clock
+    from console.engine.session import Session
 
 DEMO_VERSION = "1.2.4"
 
@@ -89,6 +91,9 @@ def _metrics_for(config: Config, options: Options, fallback: Any) -> tuple[Any, 
 
 async def open_world(config: Config, options: Options) -> World:
     """Build the session the options ask for. Raises ClusterError when a cluster cannot be reached."""
+    from console.engine.clock import RealClock, ScaledClock, VirtualClock
+    from console.engine.session import Session
+
     read_only = options.read_only or config.read_only
     actor = local_actor()
     if options.demo:
@@ -114,6 +119,8 @@ async def open_world(config: Config, options: Options) -> World:
 
 async def warm_demo(world: World, services: Sequence[str], minutes: float = 6.0) -> None:
     """Start canaries on the demo world and let the virtual clock run until the windows hold data."""
+    from console.engine.clock import VirtualClock
+
     session = world.session
     for service in services:
         await session.intent(service, "start", version=DEMO_VERSION)

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
@@ -25,19 +26,26 @@ class DashboardScreen(Screen):
         Binding("o", "sort", "sort by what needs a person (again: config order)", show=False),
     ]
 
+    class Painted(Message):
+        """The dashboard's first frame is on the terminal (the app opens the world only then)."""
+
     selected: reactive[int] = reactive(0)
     by_attention: reactive[bool] = reactive(False)
 
-    def __init__(self, services: Sequence[str], weights: Sequence[int]) -> None:
+    def __init__(self, services: Sequence[str], weights: Sequence[int], *, waiting: str | None = None) -> None:
         super().__init__()
         self.services = list(services)
         self.weights = list(weights)
+        self.waiting = waiting  # what the panels say before their first status ("connecting…")
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
         with VerticalScroll(id="panels", can_focus=False):
             for service in self.services:
-                yield ServicePanel(service, self.weights)
+                panel = ServicePanel(service, self.weights)
+                if self.waiting:
+                    panel.waiting = self.waiting
+                yield panel
         yield Static("", id="dash-status", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -56,6 +64,7 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.watch_selected(0)
         self.redraw_all()
+        self.call_after_refresh(self.post_message, self.Painted())
 
     def on_screen_resume(self) -> None:
         self.redraw_all()
@@ -63,6 +72,10 @@ class DashboardScreen(Screen):
     def redraw_all(self) -> None:
         app = self.app
         self.show_statuses([app.latest[s] for s in self.services if s in getattr(app, "latest", {})])
+
+    def show_waiting(self, text: str) -> None:
+        for panel in self.panels:
+            panel.show_waiting(text)
 
     def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
         app = self.app

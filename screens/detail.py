@@ -43,7 +43,7 @@ class ServiceDetailScreen(Screen):
         return self.service
 
     def compose(self) -> ComposeResult:
-        criteria = self.app.session.config.criteria
+        criteria = self.app.config.criteria
         yield Header(show_clock=False, icon="◆")
         yield ServicePanel(self.service, self.weights, id="detail-head")
         with VerticalScroll(id="detail-body", can_focus=False):

@@ -59,6 +59,13 @@ class ServicePanel(Widget):
         self.status: RolloutStatus | None = None
         self.history = MetricHistory()
         self.error: str | None = None
+        self.waiting = "waiting for the first status…"
+
+    def show_waiting(self, text: str) -> None:
+        """What the panel says before its first status ("connecting…", why the connection failed)."""
+        self.waiting = text
+        if self.status is None:
+            self.refresh()
 
     def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> None:
         self.status = status
@@ -81,7 +88,7 @@ class ServicePanel(Widget):
         width = max(20, self.content_region.width or self.size.width)
         height = max(1, self.content_region.height or self.size.height)
         if self.status is None:
-            return Content.assemble((self.service, "bold"), ("  waiting for the first status…", "$muted"))
+            return Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))
         lines = self._roomy(width, height) if height >= 8 else self._compact(width)
         return Content("\n").join(lines[:height])
 

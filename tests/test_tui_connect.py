@@ -1,0 +1,61 @@
+"""Test room: the dashboard appears before its world is open. The app is given a config and a connect()
+that the test releases by hand, so the first frame is checked while the connection is still pending
+("connecting…" on every panel, no service keys), then after it comes up (statuses fill in) or fails (the
+reason on every panel, no traceback). Nothing sleeps: the pending connect is an asyncio.Event."""
+
+from __future__ import annotations
+
+import asyncio
+
+from console.app import CanaryApp
+from console.engine.ports import ClusterError
+from tests.test_tui_support import fake_session, run_for, screen_text, settle, start_all
+
+
+async def _until(pilot, condition) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        await pilot.pause()
+    raise AssertionError("the app never got there")
+
+
+async def test_dashboard_is_drawn_while_connecting_and_fills_in_once_connected():
+    session, clock, _cluster = fake_session()
+    await start_all(session)
+    await run_for(session, clock, 30)
+    release = asyncio.Event()
+    calls = []
+
+    async def connect():
+        calls.append("connect")
+        await release.wait()
+        return session
+
+    app = CanaryApp(config=session.config, connect=connect, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _until(pilot, lambda: calls and "connecting…" in screen_text(app))
+        text = screen_text(app)
+        assert all(service in text for service in session.config.service_names)
+        assert text.count("connecting…") == 6
+        assert app.session is None and not app.check_action("rollback", ())
+        release.set()
+        await _until(pilot, lambda: app.session is session)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert text.count("observing") == 6 and "connecting…" not in text
+        assert app.check_action("rollback", ())
+    assert calls == ["connect"]
+
+
+async def test_a_failed_connection_is_said_on_the_panels_not_raised():
+    session, _clock, _cluster = fake_session()
+
+    async def connect():
+        raise ClusterError("connection refused by 127.0.0.1:1")
+
+    app = CanaryApp(config=session.config, connect=connect, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _until(pilot, lambda: "not connected" in screen_text(app))
+        assert "connection refused by 127.0.0.1:1" in screen_text(app)
+        assert app.session is None and not app.check_action("advance", ())
