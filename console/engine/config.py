@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from console.engine.model import Action
@@ -265,6 +264,8 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     source = str(path) if path else "the defaults"
     data: dict[str, Any] = {}
     if path:
+        import yaml  # only when there is a file to read: the dashboard's first frame does not wait for it
+
         try:
             text = Path(path).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
