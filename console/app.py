@@ -108,6 +108,7 @@ class CanaryApp(App[int]):
         self.bells = 0
         self.pending_alerts: list[str] = []
         self._announced: set[str] = set()
+        self._offered: tuple[Any, ...] = ()
         self._stop = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -208,6 +209,14 @@ class CanaryApp(App[int]):
         self.dirty.clear()
         show(changed)
         if any(status.service == self.current_service for status in changed):
+            self.refresh_bindings_if_changed()
+
+    def refresh_bindings_if_changed(self) -> None:
+        """Redraw the footer only when the keys on offer changed: a footer refresh recomposes it, which
+        at one status a second was most of the idle dashboard's CPU."""
+        offered = (self.current_service, tuple(self.check_action(a, ()) for a in SERVICE_ACTIONS))
+        if offered != self._offered:
+            self._offered = offered
             self.refresh_bindings()
 
     def on_engine_event(self, message: EngineEvent) -> None:

@@ -37,6 +37,7 @@ class DashboardScreen(Screen):
         self.services = list(services)
         self.weights = list(weights)
         self.waiting = waiting  # what the panels say before their first status ("connecting…")
+        self._panels: list[ServicePanel] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -51,10 +52,13 @@ class DashboardScreen(Screen):
 
     @property
     def panels(self) -> list[ServicePanel]:
-        return list(self.query(ServicePanel))
+        """The panels in display order; cached (a DOM query per status was a good part of the idle CPU)."""
+        if self._panels is None or len(self._panels) != len(self.services):
+            self._panels = list(self.query(ServicePanel))
+        return list(self._panels)
 
     def panel(self, service: str) -> ServicePanel:
-        return self.query_one(f"#panel-{service}", ServicePanel)
+        return next(p for p in self.panels if p.service == service)
 
     @property
     def current_service(self) -> str | None:
@@ -130,6 +134,7 @@ class DashboardScreen(Screen):
             container = self.query_one("#panels")
             for panel in wanted:
                 container.move_child(panel, after=len(container.children) - 1)
+            self._panels = None
         order = [p.service for p in self.panels]
         if current in order:
             self.selected = order.index(current)
