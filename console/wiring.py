@@ -8,7 +8,9 @@ first frame never waits for them. This module never imports Textual.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
+import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -106,9 +108,9 @@ async def open_world(config: Config, options: Options) -> World:
         session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only)
         return World(session=session, clock=clock, closers=closers, demo=True)
 
-    from console.adapters.kube import connect
-
-    cluster = await connect(config, read_only=read_only, kubeconfig=options.kubeconfig,
+    # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
+    kube = await asyncio.to_thread(importlib.import_module, "console.adapters.kube")
+    cluster = await kube.connect(config, read_only=read_only, kubeconfig=options.kubeconfig,
                             context=options.context, namespace=options.namespace)
     metrics, closers = _metrics_for(config, options, NoMetrics())
     identity = getattr(cluster, "identity", actor)
