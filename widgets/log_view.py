@@ -19,7 +19,7 @@ TRACKS: tuple[Track | None, ...] = (None, Track.CANARY, Track.STABLE)
 
 
 class LogView(Log):
-    def __init__(self, max_lines: int = 1000, flush_seconds: float = 0.2, **kwargs) -> None:
+    def __init__(self, max_lines: int = 1000, flush_seconds: float = 0.05, **kwargs) -> None:
         super().__init__(max_lines=max_lines, auto_scroll=True, **kwargs)
         self.kept: deque[tuple[Track, str]] = deque(maxlen=max_lines)
         self.pending: deque[tuple[Track, str]] = deque(maxlen=max_lines)
