@@ -5,7 +5,10 @@ set-up they share: a Session over the seeded sim, canaries started, stepped a ch
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +52,10 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def run_with_count(doc: str, run: Callable[[int], Awaitable[None]], option: str, default: int) -> None:
+    """The command line of a benchmark that takes one count (--seeds N, --steps N)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument(f"--{option}", type=int, default=default)
+    asyncio.run(run(getattr(parser.parse_args(), option)))

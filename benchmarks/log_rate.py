@@ -65,7 +65,7 @@ async def one_rate(rate: int, seconds: float) -> tuple[float, float, float, int]
     await step_for(session, clock, 60)
     pace = Pace()
     session.follow_logs = paced_source(rate, seconds, pace)  # type: ignore[method-assign]
-    app = CanaryApp(session, autorun=False)
+    app = CanaryApp(session, autorun=False, freeze_gc=True)  # as the command line runs it
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await app.push_screen(ServiceDetailScreen("perception", app.weights))

@@ -11,6 +11,7 @@ tracebacks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -80,9 +81,12 @@ class CanaryApp(App[int]):
     def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
                  flush_seconds: float = FLUSH_SECONDS, config: Any = None,
-                 connect: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False) -> None:
         """Either a ready ``session``, or its ``config`` and ``connect`` (awaited in a worker once the first
-        frame is up; it returns the Session, or raises and the panels say why)."""
+        frame is up; it returns the Session, or raises and the panels say why). ``freeze_gc`` (the CLI's
+        choice, not the tests': it keeps every object alive at that moment) moves what start-up built out of
+        the collector's reach once the session is attached, so a full collection stalls the loop for a few
+        ms instead of 30–50 ms."""
         if session is None and (config is None or connect is None):
             raise ValueError("CanaryApp needs a session, or a config and a connect() that opens one")
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
@@ -97,6 +101,7 @@ class CanaryApp(App[int]):
         self.on_ready = on_ready
         self.autorun = autorun
         self.flush_seconds = flush_seconds
+        self.freeze_gc = freeze_gc
         self.services: list[str] = list(self.config.service_names)
         self.weights: list[int] = [phase.weight for phase in self.config.phases]
         self.latest: dict[str, RolloutStatus] = {}
@@ -161,6 +166,8 @@ class CanaryApp(App[int]):
             self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
         if self.on_ready is not None:
             self.run_worker(self._run_on_ready(self.on_ready), name="on-ready", group="engine", exit_on_error=False)
+        if self.freeze_gc:
+            self.call_after_refresh(gc.freeze)
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -448,7 +455,8 @@ def _allowed(action: str, status: RolloutStatus) -> bool:
 async def run_app_async(session: Any = None, *, theme: str | None = None, read_only: bool = False,
                         on_ready: Callable[[], Awaitable[Any]] | None = None, config: Any = None,
                         connect: Callable[[], Awaitable[Any]] | None = None) -> int:
-    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect)
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect,
+                    freeze_gc=True)
     await app.run_async()
     return app.return_code or 0
 
@@ -456,6 +464,6 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
 def run_app(session: Any, *, theme: str | None = None, read_only: bool = False,
             on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
     """Run the dashboard until the user quits; the exit code (0, or 1 when the app failed)."""
-    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready)
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True)
     app.run()
     return app.return_code or 0
