@@ -94,6 +94,9 @@ class CanaryApp(App[int]):
         super().__init__()
         if self.no_color_requested:  # NO_COLOR means no colour at all, not Textual's shades of grey
             self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
+        for theme in THEMES.values():  # before the stylesheet is first parsed: set on mount, it parsed twice
+            self.register_theme(theme)
+        self.theme = self._theme_name
         self.session = session
         self.config = session.config if session is not None else config
         self.connect = connect
@@ -122,9 +125,6 @@ class CanaryApp(App[int]):
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        for theme in THEMES.values():
-            self.register_theme(theme)
-        self.theme = self._theme_name
         self.push_screen(DashboardScreen(self.services, self.weights,
                                          waiting="connecting…" if self.session is None else None))
         self.set_interval(self.flush_seconds, self.flush, name="flush-status")
