@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -87,6 +88,7 @@ async def one_run(seed: int) -> tuple[float, list[float]]:
         for closing in (metrics, watcher, exporter):
             await closing.aclose()
         server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)  # leave no temp data behind
 
 
 async def main(runs: int) -> None:

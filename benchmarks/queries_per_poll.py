@@ -9,6 +9,7 @@ four: requests, errors, P95, P99), whatever the number of services. Usage:
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ async def real(steps: int) -> tuple[float, int]:
         await metrics.aclose()
         await exporter.aclose()
         server.stop()
+        shutil.rmtree(server.workdir, ignore_errors=True)  # leave no temp data behind
 
 
 async def run(steps: int) -> None:
