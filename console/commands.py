@@ -1,11 +1,12 @@
 """What each command does once the command line is parsed: open the world, drive the engine, print
-lines or the contract's JSON, and return the exit code. No Textual here but for `dashboard`, which imports
-the app lazily.
+lines or the contract's JSON, and return the exit code. No Textual here: the dashboard is
+console.dashboard_command.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -45,54 +46,6 @@ async def _open(config: Config, options: Options) -> World | int:
         return _unreachable_cluster(exc)
 
 
-# --- the dashboard -------------------------------------------------------------------------------------
-
-def dashboard(config: Config, options: Options, *, theme: str | None,
-              start: dict[str, str] | None = None) -> int:
-    from console.app import run_app
-    from themes import UnknownTheme, resolve_theme
-
-    try:
-        resolve_theme(theme or config.theme)
-    except UnknownTheme as exc:
-        raise ConfigError(str(exc)) from None
-    return asyncio.run(_dashboard(config, options, theme or config.theme, start))
-
-
-async def _dashboard(config: Config, options: Options, theme: str | None,
-                     start: dict[str, str] | None) -> int:
-    """The app comes up first; the world (simulated or the cluster) is opened in its worker, so the first
-    frame never waits for the sim, kubernetes_asyncio or a slow API server."""
-    from console.app import run_app_async
-    from console.wiring import DEMO_VERSION
-
-    worlds: list[World] = []
-    failures: list[ClusterError] = []
-    if start is None and options.demo:
-        start = {service: DEMO_VERSION for service in config.service_names}
-
-    async def connect() -> Any:
-        try:
-            world = await open_world(config, options)
-        except ClusterError as exc:  # the panels say why; the exit code and stderr too, once the app closes
-            failures.append(exc)
-            raise
-        worlds.append(world)
-        return world.session
-
-    async def on_ready() -> None:
-        for service, version in (start or {}).items():
-            await worlds[0].session.intent(service, "start", version=version)
-
-    try:
-        code = await run_app_async(config=config, connect=connect, theme=theme, read_only=options.read_only,
-                                   on_ready=on_ready)
-        return _unreachable_cluster(failures[0]) if failures else code
-    finally:
-        for world in worlds:
-            await world.aclose()
-
-
 # --- run --headless ------------------------------------------------------------------------------------
 
 class _Printer:
@@ -103,25 +56,43 @@ class _Printer:
         self.next_progress = origin + 60.0
         self.stopped = asyncio.Event()
         self.stop_state: str | None = None
+        self.closed = False
+        self._last_outcome: str | None = None
 
     def __call__(self, event: Event) -> None:
         if event.service != self.service:
             return
+        self._note_stop(event)  # before printing: a closed stdout must not keep the run going
         if event.kind is EventKind.STATUS:
             self._progress(event)
-            return
-        if self.as_json:
-            print_json(event.to_json())
-        else:
-            print(event.to_line(self.origin), flush=True)
+        elif self.as_json:
+            self.emit(json.dumps(event.to_json(), separators=(", ", ": "), default=str))
+        elif self._worth_a_line(event):
+            self.emit(event.to_line(self.origin))
+
+    def _note_stop(self, event: Event) -> None:
         if event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
             self.stop_state = "awaiting_approval"  # shadow mode: the judge would roll back; a person decides
             self.stopped.set()
-        if event.kind is EventKind.STATE:
-            state = event.data.get("to")
-            if state in {s.value for s in STOP_STATES}:
-                self.stop_state = STOP_STATES[State(state)]
-                self.stopped.set()
+        if event.kind is EventKind.STATE and event.data.get("to") in {s.value for s in STOP_STATES}:
+            self.stop_state = STOP_STATES[State(event.data["to"])]
+            self.stopped.set()
+
+    def _worth_a_line(self, event: Event) -> bool:
+        """For people, a verdict is a line when its outcome changes; the progress line covers the rest.
+        (--json keeps every event.)"""
+        if event.kind is not EventKind.VERDICT:
+            return True
+        outcome = event.data.get("verdict", {}).get("verdict")
+        changed, self._last_outcome = outcome != self._last_outcome, outcome
+        return changed
+
+    def emit(self, line: str, stream: Any = None) -> None:
+        try:
+            print(line, file=stream or sys.stdout, flush=True)
+        except BrokenPipeError:  # the reader went away (| head): stop the run, say nothing more
+            self.closed = True
+            self.stopped.set()
 
     def _progress(self, event: Event) -> None:
         status = event.data.get("status")
@@ -132,7 +103,7 @@ class _Printer:
         verdict = status.verdict.outcome.value if status.verdict else "none yet"
         line = (f"  … {status.state.label}, weight {status.weight}%, phase {status.phase + 1}, "
                 f"{left // 60}m{left % 60:02d}s left in phase, verdict {verdict}")
-        print(line, file=sys.stderr if self.as_json else sys.stdout, flush=True)
+        self.emit(line, sys.stderr if self.as_json else sys.stdout)
 
 
 async def run_headless(config: Config, options: Options, service: str, version: str, *,
@@ -161,10 +132,9 @@ async def run_headless(config: Config, options: Options, service: str, version: 
     outcome = printer.stop_state or "incomplete"
     summary = {"service": service, "outcome": outcome,
                "decisions": [d.to_json() for d in controller.decisions]}
-    if as_json:
-        print_json(summary)
-    else:
-        print(f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}")
+    if not printer.closed:
+        printer.emit(json.dumps(summary, separators=(", ", ": "), default=str) if as_json
+                      else f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}")
     return OUTCOME_EXIT[outcome]
 
 

@@ -114,3 +114,21 @@ def test_help_is_man_page_quality(capsys) -> None:
     for word in ("exit codes", "run", "status", "analyze", "rollback", "replay", "record", "--demo",
                  "--read-only", "CANARY_CONSOLE_CONFIG"):
         assert word in out
+
+
+def test_run_headless_text_shows_verdicts_when_they_change_and_stops_on_a_closed_pipe() -> None:
+    """For people, a verdict line only when the outcome changes (the progress line covers the rest); a
+    reader that goes away (| head) ends the run instead of leaving it running."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from console.cli import main; "
+            "sys.exit(main(['run', 'perception', '--version', '1.2.4', '--headless', '--demo', "
+            "'--scenario', 'healthy', '--speed', '1000']))")
+    full = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    verdicts = [line for line in full.stdout.splitlines() if "perception  verdict " in line]
+    assert full.returncode == 0 and 0 < len(verdicts) < 10, full.stdout[-1500:]
+    head = subprocess.run(f"{sys.executable} -c \"{code}\" | head -2", shell=True, capture_output=True,
+                          text=True, timeout=120)
+    assert len(head.stdout.splitlines()) == 2
+    assert "Traceback" not in head.stderr
