@@ -36,6 +36,7 @@ ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
 SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode")
 FLUSH_SECONDS = 0.25
 TIMELINE_SIZE = 300
+BACKFILL_SECONDS = 3600.0
 
 # (action, title, help) for the command palette and the help screen
 ACTION_HELP = (
@@ -82,8 +83,10 @@ class CanaryApp(App[int]):
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
                  flush_seconds: float = FLUSH_SECONDS, config: Any = None,
                  connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False) -> None:
-        """Either a ready ``session``, or its ``config`` and ``connect`` (awaited in a worker once the first
-        frame is up; it returns the Session, or raises and the panels say why). ``freeze_gc`` (the CLI's
+        """Either a ready ``session``, or a ``config`` and ``connect`` (awaited in a worker once the first
+        frame is up; it returns the Session, or raises and the panels say why). ``config`` only needs
+        ``service_names`` and ``weights`` (config_layers.FirstFrame) or ``phases`` (a validated Config): the
+        session's validated config replaces it once attached. ``freeze_gc`` (the CLI's
         choice, not the tests': it keeps every object alive at that moment) moves what start-up built out of
         the collector's reach once the session is attached, so a full collection stalls the loop for a few
         ms instead of 30–50 ms."""
@@ -106,7 +109,7 @@ class CanaryApp(App[int]):
         self.flush_seconds = flush_seconds
         self.freeze_gc = freeze_gc
         self.services: list[str] = list(self.config.service_names)
-        self.weights: list[int] = [phase.weight for phase in self.config.phases]
+        self.weights: list[int] = _phase_weights(self.config)
         self.latest: dict[str, RolloutStatus] = {}
         self.histories: dict[str, MetricHistory] = {s: MetricHistory() for s in self.services}
         self.timelines: dict[str, deque[Event]] = {s: deque(maxlen=TIMELINE_SIZE) for s in self.services}
@@ -158,12 +161,15 @@ class CanaryApp(App[int]):
     def attach(self, session: Any) -> None:
         """Start watching ``session``: its statuses, its events, its engine and the on_ready hook."""
         self.session = session
+        self.config = session.config
         self._unsubscribe = session.bus.subscribe(self._on_bus)
         for status in session.status_all():
             self.take_status(status)
         self.waiting("waiting for the first status…")
         if self.autorun:
             self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
+        if callable(getattr(session, "backfill", None)):
+            self.run_worker(self._backfill(session), name="backfill", group="engine", exit_on_error=False)
         if self.on_ready is not None:
             self.run_worker(self._run_on_ready(self.on_ready), name="on-ready", group="engine", exit_on_error=False)
         if self.freeze_gc:
@@ -179,6 +185,17 @@ class CanaryApp(App[int]):
             await self.session.run(self._stop)
         except Exception as exc:  # the engine should not raise; if it does, say so and keep the screen
             self.notify(inert(f"engine stopped: {exc}"), severity="error", markup=False, timeout=30)
+
+    async def _backfill(self, session: Any, since_s: float = BACKFILL_SECONDS) -> None:
+        """Fill the charts with the last hour from Prometheus, so a restarted console is not blind."""
+        try:
+            history = await session.backfill(since_s=since_s)
+        except Exception as exc:  # backfill says its own port problems; anything else is only a notice
+            self.notify(inert(f"chart back-fill failed: {exc}"), severity="warning", markup=False)
+            return
+        for service, windows in history.items():
+            if service in self.histories and self.histories[service].backfill(windows):
+                self.dirty.add(service)
 
     async def _run_on_ready(self, on_ready: Callable[[], Awaitable[Any]]) -> None:
         try:
@@ -420,6 +437,11 @@ class CanaryApp(App[int]):
             raise
         except Exception as exc:
             self.notify(inert(f"{service} logs stopped: {exc}"), severity="warning", markup=False)
+
+
+def _phase_weights(config: Any) -> list[int]:
+    weights = getattr(config, "weights", None)
+    return list(weights) if weights is not None else [phase.weight for phase in config.phases]
 
 
 def _is_state(event: Event, state: State) -> bool:

@@ -12,9 +12,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.engine.config import Config, ConfigError, load_config
+from console.engine.config_layers import ConfigError
+
+if TYPE_CHECKING:  # pydantic (~70 ms) is imported only to validate: the dashboard does it after its first frame
+    from console.engine.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
@@ -131,7 +134,8 @@ def _say(message: str) -> None:
     print(f"canary-console: {message}", file=sys.stderr)
 
 
-def _config_from(args: argparse.Namespace) -> Config:
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags that are also configuration settings, as a nested dict for load_config / read_layers."""
     overrides: dict[str, Any] = {"kube": {"namespace": args.namespace, "kubeconfig": args.kubeconfig,
                                           "context": args.context},
                                  "prometheus": {"url": args.prometheus},
@@ -140,7 +144,13 @@ def _config_from(args: argparse.Namespace) -> Config:
         overrides["read_only"] = True
     if getattr(args, "manual", False):
         overrides["auto"] = False
-    return load_config(args.config, overrides=overrides)
+    return overrides
+
+
+def _config_from(args: argparse.Namespace) -> Config:
+    from console.engine.config import load_config
+
+    return load_config(args.config, overrides=_overrides(args))
 
 
 def _options(args: argparse.Namespace, config: Config, *, virtual: bool = False, speed: float = 1.0):
@@ -161,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command is None:
+            return _dashboard(args)
         config = _config_from(args)
         for service in ([args.service] if getattr(args, "service", None) and args.command != "replay" else []):
             _check_service(config, service)
@@ -177,16 +189,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    """The dashboard draws its first frame from a plain read of the settings (an unreadable file or bad
+    YAML still stops here); the full validation runs in the app, and a refusal still exits 2."""
+    from console.dashboard_command import dashboard
+    from console.engine.config_layers import first_frame, read_layers
+
+    data, _source = read_layers(args.config, overrides=_overrides(args))
+    return dashboard(first_frame(data), lambda: _config_from(args),
+                     lambda config: _options(args, config, speed=10.0), theme=args.theme,
+                     read_only=args.read_only)
+
+
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
     from console import commands
 
-    if args.command is None:
-        return commands.dashboard(config, _options(args, config, speed=10.0), theme=args.theme)
     if args.command == "run":
         options = _options(args, config, speed=1.0)
         if not args.headless:
-            return commands.dashboard(config, options, theme=args.theme,
-                                      start={args.service: args.version})
+            from console.dashboard_command import dashboard
+            from console.engine.config_layers import FirstFrame
+
+            return dashboard(FirstFrame.of(config), lambda: config, lambda _config: options, theme=args.theme,
+                             read_only=options.read_only, start={args.service: args.version})
         return asyncio.run(commands.run_headless(config, options, args.service, args.version,
                                                  as_json=args.json))
     if args.command == "status":

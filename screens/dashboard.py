@@ -117,8 +117,12 @@ class DashboardScreen(Screen):
         from screens.detail import ServiceDetailScreen
 
         service = self.current_service
-        if service is not None:
-            self.app.push_screen(ServiceDetailScreen(service, self.weights))
+        if service is None:
+            return
+        if getattr(self.app, "session", True) is None:  # the detail needs the validated config and the world
+            self.notify("still connecting: the detail opens once connected", markup=False)
+            return
+        self.app.push_screen(ServiceDetailScreen(service, self.weights))
 
     def action_sort(self) -> None:
         self.by_attention = not self.by_attention

@@ -2,7 +2,8 @@
 overridden by environment variables (``CANARY_CONSOLE_<FIELD>``, ``__`` between nested names, e.g.
 ``CANARY_CONSOLE_PROMETHEUS__URL``), then by command-line flags.
 
-A broken file raises ConfigError naming the file and the field; the CLI turns it into exit 2.
+A broken file raises ConfigError naming the file and the field; the CLI turns it into exit 2. Reading and
+merging the layers lives in console.engine.config_layers (no pydantic), which the dashboard's first frame uses.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from console.engine.config_layers import ENV_PREFIX, SERVICES, ConfigError, read_layers
 from console.engine.model import Action
 
-SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
-ENV_PREFIX = "CANARY_CONSOLE_"
+__all__ = ["ENV_PREFIX", "SERVICES", "ConfigError", "Config", "load_config", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -224,69 +225,14 @@ class Config(_Strict):
         return Path(state) / "canary-console" / "journal.jsonl"
 
 
-class ConfigError(Exception):
-    """A configuration problem, with the file and the field in its message."""
-
-
 def _locate(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
-
-
-def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
-    tree: dict[str, Any] = {}
-    for key, value in env.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
-            continue
-        path = [part.lower() for part in key[len(ENV_PREFIX):].split("__") if part]
-        node = tree
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        if path:
-            node[path[-1]] = value
-    return tree
-
-
-def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> Config:
     """File, then environment, then flags (``overrides``, nested dicts, None values ignored)."""
-    env = os.environ if env is None else env
-    path = path or env.get(ENV_PREFIX + "CONFIG")
-    source = str(path) if path else "the defaults"
-    data: dict[str, Any] = {}
-    if path:
-        import yaml  # only when there is a file to read: the dashboard's first frame does not wait for it
-
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of settings, not {type(loaded).__name__}")
-        data = loaded
-    env_tree = _env_overrides(env)
-    if env_tree:
-        data = _merge(data, env_tree)
-        source += " and the environment" if path else " with the environment"
-    if overrides:
-        data = _merge(data, {k: v for k, v in _strip_none(overrides).items()})
+    data, source = read_layers(path, env=env, overrides=overrides)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -295,15 +241,3 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{source}: field '{field}': {message}{more}") from None
-
-
-def _strip_none(tree: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            value = _strip_none(value)
-            if value:
-                out[key] = value
-        elif value is not None:
-            out[key] = value
-    return out
