@@ -1,7 +1,8 @@
 """Test room: the dashboard appears before its world is open. The app is given a config and a connect()
 that the test releases by hand, so the first frame is checked while the connection is still pending
 ("connecting…" on every panel, no service keys), then after it comes up (statuses fill in) or fails (the
-reason on every panel, no traceback). Nothing sleeps: the pending connect is an asyncio.Event."""
+reason on every panel, no traceback); and the charts hold the back-filled hour before the first step.
+Nothing sleeps: the pending connect is an asyncio.Event."""
 
 from __future__ import annotations
 
@@ -59,3 +60,21 @@ async def test_a_failed_connection_is_said_on_the_panels_not_raised():
         await _until(pilot, lambda: "not connected" in screen_text(app))
         assert "connection refused by 127.0.0.1:1" in screen_text(app)
         assert app.session is None and not app.check_action("advance", ())
+
+
+async def test_the_charts_are_back_filled_before_any_step():
+    session, clock, _cluster = fake_session()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _until(pilot, lambda: any(w.name == "backfill" for w in app.workers) or len(app.histories["plato"]) > 1)
+        for worker in [w for w in app.workers if w.name == "backfill"]:
+            await worker.wait()
+        await settle(app, pilot)
+        assert session.steps == 0
+        step = max(session.config.check_interval, 3600 / 360)
+        for service in session.config.service_names:
+            history = app.histories[service]
+            times = history.times()
+            assert len(history) == 361  # an hour of windows, one every 10 s, both ends included
+            assert times == sorted(times) and times[0] == clock.now() - 3600 and times[1] - times[0] == step
+            assert app.screen.panel(service).history is history
