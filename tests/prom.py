@@ -115,9 +115,11 @@ def short_phase_config(services: Sequence[str], phase_s: float) -> Config:
                   progress_deadline=60)
 
 
-async def wait_until(condition: Callable[[], Awaitable[bool]], what: str, every: float = 0.2) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` if it never does."""
-    deadline = time.monotonic() + PATIENCE
+async def wait_until(condition: Callable[[], Awaitable[bool]], what: str, every: float = 0.2,
+                     patience: float = PATIENCE) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it never does (``patience`` is a bound
+    against hanging, not a performance assertion)."""
+    deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
         if await condition():
             return
