@@ -113,6 +113,7 @@ class CanaryApp(App[int]):
         self.latest: dict[str, RolloutStatus] = {}
         self.histories: dict[str, MetricHistory] = {s: MetricHistory() for s in self.services}
         self.timelines: dict[str, deque[Event]] = {s: deque(maxlen=TIMELINE_SIZE) for s in self.services}
+        self._timeline_outcome: dict[str, str | None] = {}  # the last verdict outcome put on each timeline
         self.errors: dict[str, str | None] = dict.fromkeys(self.services)
         self.dirty: set[str] = set()
         self.busy: set[str] = set()
@@ -243,13 +244,25 @@ class CanaryApp(App[int]):
             self._offered = offered
             self.refresh_bindings()
 
+    def _for_timeline(self, event: Event) -> bool:
+        """The rollout's timeline keeps every transition, action and decision, but a verdict only when its
+        outcome changes: a pass every 10 s would bury what happened."""
+        if event.service not in self.timelines:
+            return False
+        if event.kind is not EventKind.VERDICT:
+            return True
+        outcome = event.data.get("verdict", {}).get("verdict")
+        changed = outcome != self._timeline_outcome.get(event.service)
+        self._timeline_outcome[event.service] = outcome
+        return changed
+
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        if event.service in self.timelines:
+        if self._for_timeline(event):
             self.timelines[event.service].append(event)
-        add = getattr(self.screen, "add_event", None)
-        if add is not None:
-            add(event)
+            add = getattr(self.screen, "add_event", None)
+            if add is not None:
+                add(event)
         text = inert(event.message, 300)
         if event.kind is EventKind.ERROR:
             self.errors[event.service] = text

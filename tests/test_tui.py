@@ -359,3 +359,16 @@ async def test_dashboard_reflows_from_rows_to_a_grid_of_panels_on_resize():
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert panel.size.height == 3
+
+
+async def test_timeline_keeps_transitions_but_a_verdict_only_when_it_changes():
+    async with observed() as (app, pilot, session, clock, cluster):
+        before, steps = len(app.timelines["perception"]), session.steps
+        await run_for(session, clock, 120)  # twelve checks, each publishing a verdict
+        await settle(app, pilot)
+        added = list(app.timelines["perception"])[before:]
+        assert session.steps - steps == 12
+        assert sum(1 for e in added if e.kind.value == "verdict") <= 2  # only where the outcome changed
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert any(e.kind.value == "state" and "paused" in e.message for e in app.timelines["perception"]), [(e.kind.value, e.message[:60]) for e in list(app.timelines["perception"])[-5:]]
