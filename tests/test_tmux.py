@@ -20,7 +20,7 @@ pytestmark = pytest.mark.tmux
 TMUX = shutil.which("tmux")
 ENTRY = shutil.which("canary-console")
 SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
-POLL_SECONDS, POLL_TRIES = 0.1, 150
+POLL_SECONDS, POLL_TRIES = 0.1, 450  # a bound against hanging (45 s), not a speed assertion: CI may be loaded
 COLOUR_SGR = re.compile(r"\x1b\[([0-9;]*)m")
 
 if not (TMUX and ENTRY):
