@@ -33,7 +33,8 @@ from widgets.history import MetricHistory
 from widgets.text import inert
 
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
-SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode")
+SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode",
+                   "delete_canary")
 FLUSH_SECONDS = 0.25
 TIMELINE_SIZE = 300
 BACKFILL_SECONDS = 3600.0
@@ -48,6 +49,7 @@ ACTION_HELP = (
     ("approve", "Approve", "leave manual review and continue the rollout"),
     ("start", "Start canary", "deploy a canary version at the first phase weight"),
     ("toggle_mode", "Toggle auto / manual", "auto advances on passing checks; manual waits for you"),
+    ("delete_canary", "Delete canary", "after a rollback: delete the canary Deployment, Service and Ingress (asks first)"),
 )
 
 
@@ -77,6 +79,7 @@ class CanaryApp(App[int]):
         Binding("v", "approve", "Approve", id="approve"),
         Binding("s", "start", "Start", id="start"),
         Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
+        Binding("D", "delete_canary", "Delete canary", key_display="D", id="delete_canary"),
     ]
 
     def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
@@ -379,6 +382,14 @@ class CanaryApp(App[int]):
         self.confirm(f"Promote {service} to {version} as the stable version?{warning}",
                      lambda: self.request_intent(service, "promote", force=failing), default=False)
 
+    def action_delete_canary(self) -> None:
+        service = self.current_service
+        if service is None:
+            return
+        self.confirm(f"Delete {service}'s canary Deployment, Service and Ingress? (the runbook's manual "
+                     "rollback cleanup; the canary already gets no traffic)",
+                     lambda: self.request_intent(service, "delete_canary"), default=False)
+
     def action_start(self) -> None:
         service = self.current_service
         if service is None:
@@ -484,6 +495,9 @@ def _allowed(action: str, status: RolloutStatus) -> bool:
         return not state.terminal and state is not State.ROLLING_BACK
     if action == "start":
         return state.terminal
+    if action == "delete_canary":  # the separate, confirmed step after a rollback
+        snapshot = status.snapshot
+        return state in (State.ROLLED_BACK, State.FAILED) and (snapshot is None or snapshot.canary_exists)
     return True  # toggle_mode
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from console.cli import (EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
+from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
                          print_json)
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
@@ -235,7 +235,7 @@ def _unreachable(verdict: Verdict) -> bool:
 
 async def action(config: Config, options: Options, name: str, service: str, *, yes: bool, force: bool,
                  as_json: bool) -> int:
-    needs_confirmation = name in ("rollback", "promote") or (name == "advance" and force)
+    needs_confirmation = name.replace("_", "-") in CONFIRMED or (name == "advance" and force)
     if needs_confirmation and not yes and not options.read_only:
         if not confirm(f"{name} {service}{' (forced)' if force else ''}?"):
             _err(f"{name} {service} not confirmed; add --yes to do it without asking")

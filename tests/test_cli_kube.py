@@ -83,3 +83,19 @@ async def test_unreachable_api_server_exits_4_without_a_traceback(tmp_path: Path
     code, out, err = await _cli("status", "--kubeconfig", str(kubeconfig), "--json")
     assert code == 4, out + err
     assert "Traceback" not in err and "unreachable" in err.lower()
+
+
+async def test_delete_canary_is_a_separate_confirmed_step_after_rollback(tmp_path: Path) -> None:
+    async with seeded_double() as double:
+        await _canary_at(double, tmp_path, 25)
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        refused = await _cli("delete-canary", "perception", "--kubeconfig", kubeconfig)  # no --yes, no terminal
+        assert double.obj("deployments", "perception-canary") is not None
+        code, out, err = await _cli("rollback", "perception", "--yes", "--kubeconfig", kubeconfig)
+        assert code == 0, err
+        assert double.obj("ingresses", "perception-canary") is not None  # rollback alone deletes nothing
+        code, out, err = await _cli("delete-canary", "perception", "--yes", "--kubeconfig", kubeconfig)
+        gone = [double.obj(kind, "perception-canary") for kind in ("deployments", "services", "ingresses")]
+    assert refused[0] == 2 and "--yes" in refused[2]
+    assert code == 0, out + err
+    assert gone == [None, None, None]

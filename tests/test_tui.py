@@ -372,3 +372,23 @@ async def test_timeline_keeps_transitions_but_a_verdict_only_when_it_changes():
         await pilot.press("p")
         await settle(app, pilot)
         assert any(e.kind.value == "state" and "paused" in e.message for e in app.timelines["perception"]), [(e.kind.value, e.message[:60]) for e in list(app.timelines["perception"])[-5:]]
+
+
+async def test_delete_canary_is_offered_only_after_a_rollback_and_asks_first():
+    async with observed() as (app, pilot, session, clock, cluster):
+        assert "Delete canary" not in screen_text(app).splitlines()[-1]
+        await pilot.press("D")  # not offered while observing: nothing happens
+        await settle(app, pilot)
+        assert cluster.calls["delete_canary"] == 0
+        await pilot.press("r", "y")
+        await settle(app, pilot)
+        await run_for(session, clock, 10)
+        await settle(app, pilot)
+        assert "Delete canary" in screen_text(app).splitlines()[-1]
+        await pilot.press("D", "n")
+        await settle(app, pilot)
+        assert cluster.calls["delete_canary"] == 0
+        await pilot.press("D", "y")
+        await settle(app, pilot)
+        assert cluster.calls["delete_canary"] == 1
+        assert state(session, "perception") is State.IDLE
