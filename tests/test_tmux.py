@@ -85,6 +85,12 @@ def all_services(text: str) -> bool:
     return all(service in text for service in SERVICES)
 
 
+def connected(text: str) -> bool:
+    """All six services shown AND the engine attached: the first frame draws the names before the world
+    is open ("connecting…"), and keys that act on a service wait for the session."""
+    return all_services(text) and "connecting" not in text and "waiting for the first status" not in text
+
+
 def test_demo_shows_six_services_and_help_names_the_keys():
     with Terminal(demo()) as term:
         term.wait_for(all_services, "all six services")
@@ -126,7 +132,7 @@ def test_no_color_means_no_colour_codes():
 
 def test_detail_at_160x48_shows_logs_and_a_chart_and_hostile_lines_stay_literal():
     with Terminal(demo(), size=(160, 48)) as term:
-        term.wait_for(all_services, "all six services")
+        term.wait_for(connected, "all six services, connected")
         term.keys("Enter")
         text = term.wait_for(lambda t: "error rate (%)" in t and " │ " in t and "logs:" in t,
                              "charts and log lines")
