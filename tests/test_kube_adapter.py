@@ -4,6 +4,8 @@ audit Events, log follow, and the objects it creates validated against the OpenA
 
 from __future__ import annotations
 
+import asyncio
+
 import kubernetes_validate
 
 from console.adapters.kube_objects import WEIGHT
@@ -159,3 +161,26 @@ async def test_follow_logs_streams_lines_of_the_track_as_data(tmp_path):
         assert second.text == "second line"
         log_requests = [r for r in double.requests if r.path.endswith(f"/pods/{pod}/log")]
         assert log_requests[0].query["follow"] == "true" and log_requests[0].query["container"] == "synapse"
+
+
+async def test_follow_logs_reconnects_when_the_server_closes_the_stream(tmp_path):
+    """API servers and proxies close long log streams; the follower opens it again (sinceSeconds covering
+    the gap), says so in a marker line, and keeps following."""
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.snapshot_all(["plato"])
+        await cluster.watcher.wait_for(lambda: any("plato" in p["metadata"]["name"]
+                                                   for p in cluster.watcher.pods.values()))
+        pod = next(p["metadata"]["name"] for p in cluster.watcher.pods.values() if "plato" in p["metadata"]["name"])
+        lines = cluster.follow_logs("plato", Track.STABLE)
+        await double.log(pod, "before the break")
+        assert (await anext(lines)).text == "before the break"
+        await double.drop_log_streams()
+        await double.log(pod, "after the break")
+        seen = []
+        while not seen or seen[-1] != "after the break":
+            seen.append((await asyncio.wait_for(anext(lines), 10)).text)
+        await lines.aclose()
+        assert any("log stream ended; reconnected" in text for text in seen), seen
+        log_requests = [r for r in double.requests if r.path.endswith(f"/pods/{pod}/log")]
+        assert len(log_requests) >= 2
+        assert "sinceSeconds" in log_requests[-1].query and "tailLines" not in log_requests[-1].query

@@ -16,11 +16,10 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-import aiohttp
-
 from console.adapters import kube_objects as ko
-from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean, error_for
+from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper, holder_of
+from console.adapters.kube_logs import PodLogFollower
 from console.adapters.kube_watch import PodWatcher
 from console.engine.clock import Clock, RealClock
 from console.engine.config import Config, format_duration
@@ -28,7 +27,6 @@ from console.engine.model import Pod, RolloutRecord, ServiceSnapshot, Track
 from console.engine.ports import ClusterError, LogLine, ReadOnlyError
 
 PROMOTE_POLL = 2.0  # seconds between looks at the stable rollout while promoting
-LOG_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=None)
 _SECRET = re.compile(r"(?i)(bearer\s+|token[=:]\s*|password[=:]\s*)\S+")
 
 
@@ -330,23 +328,10 @@ class KubeCluster:
 
     async def _follow_pod(self, obj: dict[str, Any], pod: Pod, service: str, queue: asyncio.Queue[LogLine]) -> None:
         container = ko.main_container(obj.get("spec") or {}, service) or {}
-        path = self._path("pods", pod.name) + "/log"
-        query = {"follow": "true", "tailLines": "100", **({"container": container["name"]} if container else {})}
-        try:
-            response = await self.api.raw("GET", path, query=query, timeout=LOG_TIMEOUT)
-        except ClusterError:
-            return
-        try:
-            if response.status != 200:
-                error_for(response.status, await response.read(), "GET", path)
-                return
-            while line := await response.content.readline():
-                text = clean(line.decode("utf-8", "replace").rstrip("\r\n"), 4000)
-                queue.put_nowait(LogLine(pod=pod.name, track=pod.track, text=text, at=self.api.clock.now()))
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            return
-        finally:
-            response.release()
+        uid = (obj.get("metadata") or {}).get("uid")
+        follower = PodLogFollower(self.api, self._path("pods", pod.name) + "/log", pod, container.get("name"),
+                                  queue, alive=lambda: uid in self.watcher.pods)
+        await follower.run()
 
 
 def _local_user() -> str:

@@ -11,6 +11,7 @@ import copy
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ class KubeDouble:
         self._runner: web.AppRunner | None = None
         self._log_changed = asyncio.Condition()
         self._logs_open = True
+        self._log_times: dict[tuple[str, str], list[float]] = {}
+        self._log_generation = 0
 
     # --- life cycle ---------------------------------------------------------------------------------
     async def __aenter__(self) -> KubeDouble:
@@ -137,6 +140,14 @@ class KubeDouble:
 
     async def log(self, pod: str, line: str, namespace: str = "butterfly") -> None:
         self.logs.setdefault((namespace, pod), []).append(line)
+        self._log_times.setdefault((namespace, pod), []).append(time.monotonic())
+        async with self._log_changed:
+            self._log_changed.notify_all()
+
+    async def drop_log_streams(self) -> None:
+        """Close every open log stream, as an API server or a proxy does with long connections; new
+        requests are served as usual."""
+        self._log_generation += 1
         async with self._log_changed:
             self._log_changed.notify_all()
 
@@ -386,8 +397,12 @@ class KubeDouble:
             return st.not_found("pods", "", route.name)
         key = (route.namespace, route.name)
         lines = self.logs.get(key, [])
-        tail = request.query.get("tailLines")
+        tail, since = request.query.get("tailLines"), request.query.get("sinceSeconds")
         sent = max(0, len(lines) - int(tail)) if tail else 0
+        if since:  # only lines logged in the last sinceSeconds
+            cutoff = time.monotonic() - int(since)
+            sent = max(sent, sum(1 for t in self._log_times.get(key, []) if t < cutoff))
+        generation = self._log_generation
         if request.query.get("follow") not in ("true", "1"):
             return web.Response(text="".join(f"{line}\n" for line in lines[sent:]), content_type="text/plain")
         response = web.StreamResponse(headers={"Content-Type": "text/plain"})
@@ -395,10 +410,13 @@ class KubeDouble:
         try:
             while True:
                 lines = self.logs.get(key, [])
+                if generation != self._log_generation:
+                    break  # dropped: this stream sends nothing more
                 for line in lines[sent:]:
                     await response.write(line.encode() + b"\n")
                 sent = len(lines)
-                if not self._logs_open or self.store.get("pods", route.namespace, route.name) is None:
+                if (not self._logs_open or generation != self._log_generation
+                        or self.store.get("pods", route.namespace, route.name) is None):
                     break
                 async with self._log_changed:
                     await self._log_changed.wait()
