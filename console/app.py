@@ -34,7 +34,7 @@ from widgets.text import inert
 
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
 SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode",
-                   "delete_canary")
+                   "delete_canary", "take_over")
 FLUSH_SECONDS = 0.25
 TIMELINE_SIZE = 300
 BACKFILL_SECONDS = 3600.0
@@ -50,6 +50,7 @@ ACTION_HELP = (
     ("start", "Start canary", "deploy a canary version at the first phase weight"),
     ("toggle_mode", "Toggle auto / manual", "auto advances on passing checks; manual waits for you"),
     ("delete_canary", "Delete canary", "after a rollback: delete the canary Deployment, Service and Ingress (asks first)"),
+    ("take_over", "Take over", "drive a service another console drives: take its Lease (asks first)"),
 )
 
 
@@ -80,6 +81,7 @@ class CanaryApp(App[int]):
         Binding("s", "start", "Start", id="start"),
         Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
         Binding("D", "delete_canary", "Delete canary", key_display="D", id="delete_canary"),
+        Binding("T", "take_over", "Take over", key_display="T", id="take_over"),
     ]
 
     def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
@@ -390,6 +392,13 @@ class CanaryApp(App[int]):
                      "rollback cleanup; the canary already gets no traffic)",
                      lambda: self.request_intent(service, "delete_canary"), default=False)
 
+    def action_take_over(self) -> None:
+        service, status = self.current_service, self.current_status()
+        if service is None or status is None:
+            return
+        self.confirm(f"Take over {service} from {inert(status.driver or 'the other console')}? It stops acting "
+                     "at its next lease renewal.", lambda: self.request_intent(service, "take_over"), default=False)
+
     def action_start(self) -> None:
         service = self.current_service
         if service is None:
@@ -483,6 +492,8 @@ def _is_auto_rollback(event: Event) -> bool:
 
 def _allowed(action: str, status: RolloutStatus) -> bool:
     state = status.state
+    if status.read_only:  # another console drives this service: watching, or taking over
+        return action == "take_over" and status.driver is not None
     if action in ("advance", "promote"):
         return state in ACTIVE
     if action == "pause":
@@ -495,6 +506,8 @@ def _allowed(action: str, status: RolloutStatus) -> bool:
         return not state.terminal and state is not State.ROLLING_BACK
     if action == "start":
         return state.terminal
+    if action == "take_over":
+        return False  # this console drives it already
     if action == "delete_canary":  # the separate, confirmed step after a rollback
         snapshot = status.snapshot
         return state in (State.ROLLED_BACK, State.FAILED) and (snapshot is None or snapshot.canary_exists)

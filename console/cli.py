@@ -22,8 +22,8 @@ if TYPE_CHECKING:  # pydantic (~70 ms) is imported only to validate: the dashboa
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
              "low-traffic", "metrics-gap")
-ACTIONS = ("advance", "pause", "resume", "approve", "rollback", "promote", "delete-canary")
-CONFIRMED = {"rollback", "promote", "delete-canary"}  # asked on a terminal, or --yes
+ACTIONS = ("advance", "pause", "resume", "approve", "rollback", "promote", "delete-canary", "take-over")
+CONFIRMED = {"rollback", "promote", "delete-canary", "take-over"}  # asked on a terminal, or --yes
 
 DESCRIPTION = """\
 Watch and drive nginx-ingress canary rollouts of the BUTTERFLY services, judged canary-vs-stable from
@@ -109,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="judge with the triggers of the phase at weight N (default: the current weight)")
 
     for name in ACTIONS:
-        what = ("after a rollback, delete the canary Deployment, Service and Ingress" if name == "delete-canary"
-                else f"{name} one rollout")
+        what = {"delete-canary": "after a rollback, delete the canary Deployment, Service and Ingress",
+                "take-over": "drive a service another console drives (takes its Lease)"}.get(name, f"{name} one rollout")
         action = sub(name, f"{what} (the same code path as the dashboard's key)")
         action.add_argument("service")
         action.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")

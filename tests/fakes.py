@@ -50,6 +50,11 @@ class FakeCluster:
         if identity is not None:
             self.identity = identity
 
+    async def take_over(self, service: str) -> None:
+        """Like KubeCluster.take_over: this console's identity becomes the service's driver."""
+        self._enter("take_over")
+        self.services[service].driver = getattr(self, "identity", None)
+
     def fail_next(self, operation: str, times: int = 1, error: Exception | None = None) -> None:
         """The next ``times`` calls of ``operation`` raise ``error`` (a retryable ClusterError by default)."""
         error = error or ClusterError(f"{operation}: injected failure (HTTP 500)", status=500)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from console.adapters.kube_objects import WEIGHT
+from console.engine.clock import RealClock
 from tests.kubedouble.harness import SERVICES, console_on, seeded_double
 
 EXE = shutil.which("canary-console")
@@ -99,3 +100,20 @@ async def test_delete_canary_is_a_separate_confirmed_step_after_rollback(tmp_pat
     assert refused[0] == 2 and "--yes" in refused[2]
     assert code == 0, out + err
     assert gone == [None, None, None]
+
+
+async def test_take_over_a_service_another_console_drives(tmp_path: Path) -> None:
+    async with seeded_double() as double:
+        # a real clock: the other console's Lease must be current as the CLI's wall clock sees it
+        async with console_on(double, tmp_path, name="other-console", clock=RealClock()) as other:
+            await other.start_canary("perception", "1.2.4", 25)
+            kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+            refused = await _cli("rollback", "perception", "--yes", "--kubeconfig", kubeconfig)
+            weight_while_refused = double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT]
+            taken = await _cli("take-over", "perception", "--yes", "--kubeconfig", kubeconfig)
+            lease = double.obj("leases", "canary-console-perception")["spec"]
+    assert refused[0] == 2 and "other-console drives perception" in refused[2], refused
+    assert weight_while_refused == "25"
+    assert taken[0] == 0, taken
+    assert lease.get("holderIdentity") != "other-console"  # taken (and released when that console exited)
+    assert lease.get("leaseTransitions", 0) >= 1

@@ -392,3 +392,28 @@ async def test_delete_canary_is_offered_only_after_a_rollback_and_asks_first():
         await settle(app, pilot)
         assert cluster.calls["delete_canary"] == 1
         assert state(session, "perception") is State.IDLE
+
+
+async def test_another_consoles_service_is_watched_and_T_takes_it_over_after_asking():
+    session, clock, cluster = fake_session()
+    cluster.identity = "me@bastion"
+    await start_all(session, ["perception"])
+    await run_for(session, clock, 30)
+    cluster.services["perception"].driver = "alice@other-bastion"
+    await run_for(session, clock, 10)
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Take over" in footer and "Rollback" not in footer  # watching: no write keys but this one
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert cluster.calls["set_weight"] == 1  # only the first phase's weight; 'a' did nothing
+        await pilot.press("T", "n")
+        await settle(app, pilot)
+        assert cluster.calls["take_over"] == 0
+        await pilot.press("T", "y")
+        await settle(app, pilot)
+        assert cluster.calls["take_over"] == 1
+        assert cluster.services["perception"].driver == "me@bastion"
+        assert "Rollback" in screen_text(app).splitlines()[-1]

@@ -7,6 +7,8 @@ mixin of RolloutController (console/engine/controller.py), kept apart so each fi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from console.engine.model import Event, EventKind, IntentResult, Outcome, State
 
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
@@ -14,7 +16,7 @@ TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
 
 
 class Intents:
-    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary."""
+    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, take_over."""
 
     def _refuse(self, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
@@ -135,3 +137,25 @@ class Intents:
         self.weight, self.phase = 0, -1
         self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
         return IntentResult(True, f"{self.service}: canary deleted")
+
+    async def take_over(self) -> IntentResult:
+        """Drive a service another console drives (its Lease), after the person confirmed: the other
+        console stops acting at its next renewal. A read-only console never takes over."""
+        if self.read_only:
+            return self._refuse("read-only: this console only watches; take over refused")
+        take = getattr(self.cluster, "take_over", None)
+        if take is None:
+            return self._refuse("no console leases here: there is nothing to take over")
+        driver = self.snapshot.driver if self.snapshot else None
+        try:
+            await take(self.service)
+        except Exception as exc:
+            self._error(f"take over failed: {exc}", retryable=False)
+            return IntentResult(False, f"{self.service}: take over failed: {exc}")
+        me = getattr(self.cluster, "identity", None) or self.actor
+        if self.snapshot is not None:
+            self.snapshot = replace(self.snapshot, driver=me)
+        self._announce("take_over", "key", self.weight, self.weight,
+                       f"took over {self.service} from {driver or 'nobody'} ({self.actor})")
+        self._publish_status()
+        return IntentResult(True, f"{self.service}: this console drives it now (was {driver or 'nobody'})")

@@ -22,7 +22,8 @@ from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus,
                                   ServiceSnapshot, Track, Verdict)
 from console.engine.ports import Cluster, LogLine, Metrics
 
-INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary")
+INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
+           "take_over")
 
 
 class Session:
