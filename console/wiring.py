@@ -105,7 +105,9 @@ async def open_world(config: Config, options: Options) -> World:
         world, cluster, sim_metrics = build_demo(config, seed=options.seed, scenario=options.scenario,
                                                  clock=clock)
         metrics, closers = _metrics_for(config, options, sim_metrics)
-        session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only)
+        journal = _journal(config, explicit_only=True)  # the demo writes no journal unless asked to
+        session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only,
+                          journal=journal)
         return World(session=session, clock=clock, closers=closers, demo=True)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
@@ -114,9 +116,19 @@ async def open_world(config: Config, options: Options) -> World:
                             context=options.context, namespace=options.namespace)
     metrics, closers = _metrics_for(config, options, NoMetrics())
     identity = getattr(cluster, "identity", actor)
-    session = Session(config, cluster, metrics, RealClock(), actor=identity, read_only=read_only)
+    session = Session(config, cluster, metrics, RealClock(), actor=identity, read_only=read_only,
+                      journal=None if read_only else _journal(config))
     closers.insert(0, cluster.aclose)
     return World(session=session, clock=RealClock(), closers=closers)
+
+
+def _journal(config: Config, *, explicit_only: bool = False):
+    """The JSONL audit journal (config `journal`, default under the user's state directory)."""
+    if explicit_only and not config.journal:
+        return None
+    from console.engine.audit import Journal
+
+    return Journal(config.journal_path())
 
 
 async def warm_demo(world: World, services: Sequence[str], minutes: float = 6.0) -> None:

@@ -117,3 +117,19 @@ async def test_take_over_a_service_another_console_drives(tmp_path: Path) -> Non
     assert taken[0] == 0, taken
     assert lease.get("holderIdentity") != "other-console"  # taken (and released when that console exited)
     assert lease.get("leaseTransitions", 0) >= 1
+
+
+async def test_actions_against_a_cluster_are_journalled_without_tokens(tmp_path: Path) -> None:
+    journal = tmp_path / "state" / "journal.jsonl"
+    async with seeded_double() as double:
+        await _canary_at(double, tmp_path, 25)
+        kubeconfig = double.write_kubeconfig(tmp_path / "kubeconfig")
+        code, out, err = await _cli("rollback", "perception", "--yes", "--kubeconfig", str(kubeconfig),
+                                    env={"CANARY_CONSOLE_JOURNAL": str(journal)})
+        token = double.token
+    assert code == 0, err
+    entries = [json.loads(line) for line in journal.read_text().splitlines()]
+    rollback = [e for e in entries if e.get("what") == "rollback"]
+    assert rollback and rollback[0]["service"] == "perception"
+    assert rollback[0]["from_weight"] == 25 and rollback[0]["to_weight"] == 0
+    assert token not in journal.read_text()
