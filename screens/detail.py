@@ -13,6 +13,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
+from console.engine.judge import effective_thresholds
 from console.engine.model import Event, RolloutStatus
 from widgets.check_table import CheckTable
 from widgets.log_view import LogView
@@ -42,8 +43,17 @@ class ServiceDetailScreen(Screen):
     def current_service(self) -> str:
         return self.service
 
+    def limit(self, check: str) -> float:
+        """The limit the canary is held to now: the base criteria, tightened by the current phase's triggers."""
+        config = self.app.config
+        status = self.app.latest.get(self.service)
+        if status is not None and 0 <= status.phase < len(config.phases):
+            return effective_thresholds(config, config.phases[status.phase])[check]
+        base = config.criteria
+        return {"error_rate": base.error_rate_increase, "p95_latency": base.p95_increase,
+                "p99_latency": base.p99_increase}[check]
+
     def compose(self) -> ComposeResult:
-        criteria = self.app.config.criteria
         yield Header(show_clock=False, icon="◆")
         yield ServicePanel(self.service, self.weights, id="detail-head")
         with VerticalScroll(id="detail-body", can_focus=False):
@@ -56,9 +66,9 @@ class ServiceDetailScreen(Screen):
                 yield EventTimeline(id="timeline")
             with Vertical(id="detail-right"):
                 with Vertical(id="charts"):
-                    yield TrackChart("error_rate", lambda s: s + criteria.error_rate_increase, id="chart-error")
-                    yield TrackChart("p95", lambda s: s * (1 + criteria.p95_increase), id="chart-p95")
-                    yield TrackChart("p99", lambda s: s * (1 + criteria.p99_increase), id="chart-p99")
+                    yield TrackChart("error_rate", lambda s: s + self.limit("error_rate"), id="chart-error")
+                    yield TrackChart("p95", lambda s: s * (1 + self.limit("p95_latency")), id="chart-p95")
+                    yield TrackChart("p99", lambda s: s * (1 + self.limit("p99_latency")), id="chart-p99")
                 with Vertical(id="logs-box"):
                     yield Static("", id="log-bar", markup=False)
                     yield Input(placeholder="filter logs (Enter applies, Escape closes)", id="log-filter")

@@ -417,3 +417,22 @@ async def test_another_consoles_service_is_watched_and_T_takes_it_over_after_ask
         assert cluster.calls["take_over"] == 1
         assert cluster.services["perception"].driver == "me@bastion"
         assert "Rollback" in screen_text(app).splitlines()[-1]
+
+
+async def test_detail_charts_draw_the_limit_of_the_current_phase():
+    async with observed() as (app, pilot, session, clock, cluster):
+        await pilot.press("enter")
+        await settle(app, pilot)
+        detail = app.screen
+        assert isinstance(detail, ServiceDetailScreen)
+        assert (detail.limit("error_rate"), detail.limit("p99_latency")) == (0.01, 0.50)  # initial phase
+        for _ in range(2):  # to 25 %, then 50 %
+            await session.intent("perception", "advance")
+            await run_for(session, clock, 10)
+            await settle(app, pilot)
+        assert session.controllers["perception"].status.weight == 50
+        assert detail.limit("p99_latency") == 0.20  # mid: latency > 20 % (P99 tightened)
+        await session.intent("perception", "advance")
+        await run_for(session, clock, 10)
+        await settle(app, pilot)
+        assert detail.limit("error_rate") == 0.005  # late: the early phase's 0.5 pp too
