@@ -152,3 +152,14 @@ async def test_check_table_shows_every_check_with_threshold_and_reason():
         assert rows[2][1:6] == ["1500", "200", "—", "1000", "manual_review"]
         table.show(Verdict(Outcome.PASS, checks[1:], "ok"))
         assert table.row_count == 2 and table.cell_updates == 0
+
+
+def test_check_results_take_their_colours_from_the_theme():
+    from console.engine.model import CheckResult
+    from widgets.check_table import result_style
+
+    dark = {"ok": "#50c878", "danger": "#e5484d", "attention": "#e5c07b"}
+    assert result_style(CheckResult.FAIL, dark) == "bold #e5484d"
+    assert result_style(CheckResult.PASS, dark) == "#50c878"
+    assert result_style(CheckResult.MANUAL_REVIEW, {"attention": "#ffffff"}) == "bold #ffffff"
+    assert result_style(CheckResult.NO_DATA, {}) == "dim"

@@ -11,7 +11,10 @@ from widgets.keyed_table import KeyedTable
 from widgets.text import inert, millis, percent
 
 COLUMNS = ("check", "canary", "stable", "value", "threshold", "result", "reason")
-RESULT_STYLE = {CheckResult.PASS: "green", CheckResult.FAIL: "bold red", CheckResult.MANUAL_REVIEW: "bold yellow"}
+#: result → (theme variable, emphasis); colours come from the theme ($ok, $danger, $attention), so the
+#: light and mono themes (NO_COLOR) colour results as they colour everything else
+RESULT_STYLE = {CheckResult.PASS: ("ok", ""), CheckResult.FAIL: ("danger", "bold "),
+                CheckResult.MANUAL_REVIEW: ("attention", "bold ")}
 
 
 def number(name: str, value: float | None) -> str:
@@ -40,14 +43,28 @@ def threshold(check: Check) -> str:
     return number(check.name, check.threshold)
 
 
-def check_cells(check: Check) -> tuple[Text, ...]:
+def result_style(result: CheckResult, variables: dict[str, str]) -> str:
+    variable, emphasis = RESULT_STYLE.get(result, ("muted", ""))
+    colour = variables.get(variable)
+    return f"{emphasis}{colour}".strip() if colour else (emphasis.strip() or "dim")
+
+
+def check_cells(check: Check, variables: dict[str, str] | None = None) -> tuple[Text, ...]:
     return (Text(inert(check.name, 40)), Text(number(check.name, check.canary)),
             Text(number(check.name, check.stable)), Text(compared(check)), Text(threshold(check)),
-            Text(check.result.value, style=RESULT_STYLE.get(check.result, "dim")), Text(inert(check.reason, 200)))
+            Text(check.result.value, style=result_style(check.result, variables or {})),
+            Text(inert(check.reason, 200)))
 
 
 class CheckTable(KeyedTable):
     COLUMNS = COLUMNS
 
     def show(self, verdict: Verdict | None) -> None:
-        self.sync({c.name: check_cells(c) for c in (verdict.checks if verdict else ())})
+        self.sync({c.name: check_cells(c, self._theme_colours()) for c in (verdict.checks if verdict else ())})
+
+    def _theme_colours(self) -> dict[str, str]:
+        """The theme's colours, looked up again only when the theme changes (not on every status)."""
+        theme = self.app.theme
+        if getattr(self, "_colours_for", None) != theme:
+            self._colours_for, self._colours = theme, self.app.get_css_variables()
+        return self._colours
