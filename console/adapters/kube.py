@@ -21,17 +21,13 @@ from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper, holder_of
 from console.adapters.kube_logs import PodLogFollower
 from console.adapters.kube_watch import PodWatcher
+from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
 from console.engine.config import Config, format_duration
 from console.engine.model import Pod, RolloutRecord, ServiceSnapshot, Track
 from console.engine.ports import ClusterError, LogLine, ReadOnlyError
 
 PROMOTE_POLL = 2.0  # seconds between looks at the stable rollout while promoting
-_SECRET = re.compile(r"(?i)(bearer\s+|token[=:]\s*|password[=:]\s*)\S+")
-
-
-def redact(text: str) -> str:
-    return _SECRET.sub(lambda m: m.group(1) + "[redacted]", text)
 
 
 class KubeCluster:
