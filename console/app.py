@@ -478,10 +478,8 @@ def _phase_weights(config: Any) -> list[int]:
 
 
 def _is_state(event: Event, state: State) -> bool:
-    target = event.data.get("to")
-    if target is not None:
-        return str(target) == state.value
-    return event.message.rstrip().split(":")[0].endswith(state.value)
+    """A STATE event into ``state`` (the controller names the target state in data["to"])."""
+    return event.data.get("to") == state.value
 
 
 def _is_auto_rollback(event: Event) -> bool:

@@ -238,8 +238,13 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     raise ConfigError(f"unknown command {args.command!r}")
 
 
+def json_line(data: Any) -> str:
+    """One JSON object on one line, the shape every --json output and NDJSON stream uses."""
+    return json.dumps(data, separators=(", ", ": "), default=str)
+
+
 def print_json(data: Any) -> None:
-    print(json.dumps(data, separators=(", ", ": "), default=str))
+    print(json_line(data))
 
 
 def confirm(question: str) -> bool:

@@ -6,17 +6,16 @@ console.dashboard_command.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
-                         print_json)
+                         json_line, print_json)
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
 from console.engine.ports import ClusterError, MetricsError
-from console.wiring import Options, World, open_world, warm_demo
+from console.wiring import Options, World, open_world, prometheus_for, warm_demo
 
 OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
                 "awaiting_approval": EXIT_WAITING, "paused": EXIT_WAITING, "incomplete": EXIT_WAITING}
@@ -66,7 +65,7 @@ class _Printer:
         if event.kind is EventKind.STATUS:
             self._progress(event)
         elif self.as_json:
-            self.emit(json.dumps(event.to_json(), separators=(", ", ": "), default=str))
+            self.emit(json_line(event.to_json()))
         elif self._worth_a_line(event):
             self.emit(event.to_line(self.origin))
 
@@ -133,7 +132,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
     summary = {"service": service, "outcome": outcome,
                "decisions": [d.to_json() for d in controller.decisions]}
     if not printer.closed:
-        printer.emit(json.dumps(summary, separators=(", ", ": "), default=str) if as_json
+        printer.emit(json_line(summary) if as_json
                       else f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}")
     return OUTCOME_EXIT[outcome]
 
@@ -199,9 +198,7 @@ async def analyze(config: Config, options: Options, service: str, weight: int | 
     from console.engine.analysis import analyze_once
 
     if options.prometheus and not options.demo:  # Prometheus alone, no cluster
-        from console.adapters.prometheus import PrometheusMetrics
-
-        metrics = PrometheusMetrics(config.prometheus.model_copy(update={"url": options.prometheus}))
+        metrics = prometheus_for(config, options.prometheus)
         try:
             verdict = await analyze_once(config, metrics, service, weight)
         finally:
@@ -269,7 +266,7 @@ async def _settle(world: World, service: str) -> None:
     controller = world.session.controllers[service]
     deadline = world.clock.now() + world.session.config.progress_deadline
     while controller.status.state in (State.ROLLING_BACK, State.PROMOTING) and world.clock.now() < deadline:
-        await world.clock.sleep(1.0) if not world.demo else await world.clock.advance(1.0)
+        await world.let_time_pass(1.0)
         await world.session.step()
 
 
@@ -292,7 +289,6 @@ def replay(config: Config, timeline: str, service: str | None, *, as_json: bool)
 
 
 async def record(config: Config, options: Options, service: str, since: str, step: str) -> int:
-    from console.adapters.prometheus import PrometheusMetrics
     from console.engine.record import record as record_timeline
 
     url = options.prometheus or config.prometheus.url
@@ -302,7 +298,7 @@ async def record(config: Config, options: Options, service: str, since: str, ste
         since_s, step_s = parse_duration(since), parse_duration(step)
     except ValueError as exc:
         raise ConfigError(f"--since/--step: {exc}") from None
-    metrics = PrometheusMetrics(config.prometheus.model_copy(update={"url": url}))
+    metrics = prometheus_for(config, url)
     try:
         async for line in record_timeline(config, metrics, service, since_s, step_s):
             print(line, flush=True)

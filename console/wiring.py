@@ -65,6 +65,11 @@ class World:
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     demo: bool = False
 
+    async def let_time_pass(self, seconds: float) -> None:
+        """Wait ``seconds`` on the world's clock: a virtual clock is advanced, a real one slept on."""
+        advance = getattr(self.clock, "advance", None)
+        await (advance(seconds) if advance is not None else self.clock.sleep(seconds))
+
     async def aclose(self) -> None:
         for close in reversed(self.closers):
             try:
@@ -80,14 +85,18 @@ def local_actor() -> str:
         return "unknown"
 
 
+def prometheus_for(config: Config, url: str) -> Any:
+    """The Prometheus adapter for ``url`` with the config's auth, CA, headers, timeouts and queries."""
+    from console.adapters.prometheus import PrometheusMetrics
+
+    return PrometheusMetrics(config.prometheus.model_copy(update={"url": url}))
+
+
 def _metrics_for(config: Config, options: Options, fallback: Any) -> tuple[Any, list]:
     url = options.prometheus or config.prometheus.url
     if not url:
         return fallback, []
-    from console.adapters.prometheus import PrometheusMetrics
-
-    settings = config.prometheus.model_copy(update={"url": url})
-    metrics = PrometheusMetrics(settings)
+    metrics = prometheus_for(config, url)
     return metrics, [metrics.aclose]
 
 
@@ -132,16 +141,12 @@ def _journal(config: Config, *, explicit_only: bool = False):
 
 
 async def warm_demo(world: World, services: Sequence[str], minutes: float = 6.0) -> None:
-    """Start canaries on the demo world and let the virtual clock run until the windows hold data."""
-    from console.engine.clock import VirtualClock
-
+    """Start canaries on the demo world and let its (virtual) clock run until the windows hold data."""
     session = world.session
     for service in services:
         await session.intent(service, "start", version=DEMO_VERSION)
-    clock = world.clock
-    assert isinstance(clock, VirtualClock), "warm_demo needs the virtual clock"
-    end = clock.now() + minutes * 60
-    while clock.now() < end:
+    end = world.clock.now() + minutes * 60
+    while world.clock.now() < end:
         await session.step()
-        await clock.advance(session.config.check_interval)
+        await world.let_time_pass(session.config.check_interval)
     await session.step()

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import json
 
-from console.app import CanaryApp
 from console.cli import main
 from console.engine.config import Config
 from console.engine.model import State
 from tests.fakes import Traffic
-from tests.test_tui_support import fake_session, run_for, settle, start_all
+from tests.test_tui_support import app_watching
 
 
 async def test_dashboard_says_would_roll_back_and_rolls_nothing_back():
     errors = {"capsule": lambda _t, w: Traffic(error_rate=0.05)}
-    session, clock, cluster = fake_session(canary=errors, config=Config(shadow=True))
-    await start_all(session, ["capsule"])
-    app = CanaryApp(session, autorun=False)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await run_for(session, clock, 120)
-        await settle(app, pilot)
+    async with app_watching(errors, ["capsule"], 120, config=Config(shadow=True)) as (app, _p, session, _c, cluster):
         assert session.controllers["capsule"].status.state is State.OBSERVING
         assert cluster.calls["rollback"] == 0
         assert app.bells >= 1

@@ -14,7 +14,8 @@ from screens.detail import ServiceDetailScreen
 from screens.help import HelpScreen
 from screens.start_canary import StartCanaryScreen
 from tests.fakes import Traffic
-from tests.test_tui_support import fake_session, run_for, screen_text, settle, sim_session, start_all
+from tests.test_tui_support import (app_watching, fake_session, run_for, screen_text, settle, sim_session,
+                                    start_all)
 from widgets.log_view import LogView
 from widgets.pod_table import PodTable
 from widgets.service_panel import ServicePanel
@@ -150,12 +151,7 @@ async def test_forced_advance_on_a_failing_canary_asks_first():
 
 async def test_p99_regression_awaits_approval_with_bell_and_v_approves():
     slow_tail = {"perception": lambda _t, _w: Traffic(p99=0.40)}
-    session, clock, _cluster = fake_session(canary=slow_tail)
-    await start_all(session, ["perception"])
-    app = CanaryApp(session, autorun=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await run_for(session, clock, 120)
-        await settle(app, pilot)
+    async with app_watching(slow_tail, ["perception"], 120) as (app, pilot, session, _clock, _cluster):
         assert state(session, "perception") is State.AWAITING_APPROVAL
         assert app.bells >= 1
         assert "awaiting approval" in screen_text(app)
@@ -167,12 +163,7 @@ async def test_p99_regression_awaits_approval_with_bell_and_v_approves():
 
 async def test_auto_rollback_rings_the_bell_and_notifies():
     errors = {"capsule": lambda _t, w: Traffic(error_rate=0.05)}
-    session, clock, _cluster = fake_session(canary=errors)
-    await start_all(session, ["capsule"])
-    app = CanaryApp(session, autorun=False)
-    async with app.run_test(size=SIZE) as pilot:
-        await run_for(session, clock, 120)
-        await settle(app, pilot)
+    async with app_watching(errors, ["capsule"], 120) as (app, pilot, session, _clock, _cluster):
         assert state(session, "capsule") is State.ROLLED_BACK
         assert app.bells == 1
         assert any("rolled back automatically" in n.message for n in app._notifications)

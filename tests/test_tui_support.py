@@ -4,6 +4,8 @@ workers and status flush without sleeping."""
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from console.app import CanaryApp
 from console.engine.clock import VirtualClock
 from console.engine.config import Config
@@ -56,3 +58,17 @@ async def settle(app: CanaryApp, pilot) -> None:
     await pilot.pause()
     app.flush()
     await pilot.pause()
+
+
+@asynccontextmanager
+async def app_watching(canary: dict, services: list[str], seconds: float, *, config: Config | None = None,
+                       size: tuple[int, int] = (80, 24)):
+    """Canaries started on ``services`` over the fakes, the app open while ``seconds`` of virtual time pass
+    (so it hears every event, bells included): yields (app, pilot, session, clock, cluster)."""
+    session, clock, cluster = fake_session(canary=canary, config=config)
+    await start_all(session, services)
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=size) as pilot:
+        await run_for(session, clock, seconds)
+        await settle(app, pilot)
+        yield app, pilot, session, clock, cluster

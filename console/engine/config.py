@@ -54,10 +54,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def _duration_field(default: float, description: str) -> Any:
-    return Field(default=default, description=description)
-
-
 class Phase(_Strict):
     """One row of the runbook's "Canary Weights by Phase" table, with its tightened rollback triggers."""
 

@@ -17,7 +17,6 @@ what it "would" do.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -33,14 +32,6 @@ from console.engine.ports import Cluster, ReadOnlyError
 from console.engine.stable_window import StableBaseline
 
 SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
-
-
-def _accepts(function: Callable[..., Any], keyword: str) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
-    return keyword in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _values(verdict: Verdict | None) -> dict[str, Any]:
@@ -196,9 +187,7 @@ class RolloutController(Intents):
             self._restarts_base = restarts
         judge = self._judge or judge_module.evaluate
         kwargs: dict[str, Any] = dict(extras=metrics.extras, canary_restarts=restarts - self._restarts_base,
-                                      previous=self.verdict, at=now)
-        if _accepts(judge, "stable_carried_over"):
-            kwargs["stable_carried_over"] = carried
+                                      previous=self.verdict, at=now, stable_carried_over=carried)
         verdict = judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
         self._evidence.offer(metrics.canary, stable, now)
         return self._pooled_if_thin(verdict, judge, phase, kwargs)
