@@ -17,9 +17,9 @@ CODE = "import sys; from console.cli import main; sys.exit(main(sys.argv[1:]))"
 
 def _scrape(port: int) -> str:
     """The exposition once it holds samples (the child needs a moment to bind, the world a second of
-    traffic); bounded."""
+    traffic); bounded at about a minute, so a loaded CI machine is not mistaken for a broken sandbox."""
     text = ""
-    for _ in range(300):
+    for _ in range(1200):
         try:
             text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
             if "_count{" in text:
