@@ -141,9 +141,10 @@ def test_detail_at_160x48_shows_logs_and_a_chart_and_hostile_lines_stay_literal(
         hostile = ("[/bad]", "[@click=app.quit]", "␛[31m", "␛]0;pwned␇", "[bold]not markup[/bold]")
         text = term.wait_for(lambda t: any(h in t for h in hostile), "a hostile log line shown literally")
         assert "pwned" not in term.tmux("display-message", "-p", "-t", "t", "#{pane_title}")
-        for _ in range(2):  # logs back to their box, then back to the dashboard
-            term.keys("Escape")
-            time.sleep(0.3)  # a lone Escape: the terminal's escape-sequence timeout must pass
+        # each Escape waits for the screen it leads to, so two are never read as one escape sequence
+        term.keys("Escape")  # logs back to their box
+        term.wait_for(lambda t: "Pods" in t and "error rate (%)" in t, "the detail screen again")
+        term.keys("Escape")  # back to the dashboard
         text = term.wait_for(lambda t: all_services(t) and "Pods" not in t, "the dashboard again")
         term.keys("q")
         term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
