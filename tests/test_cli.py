@@ -126,8 +126,12 @@ def test_run_headless_text_shows_verdicts_when_they_change_and_stops_on_a_closed
             "sys.exit(main(['run', 'perception', '--version', '1.2.4', '--headless', '--demo', "
             "'--scenario', 'healthy', '--speed', '1000']))")
     full = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    verdicts = [line for line in full.stdout.splitlines() if "perception  verdict " in line]
-    assert full.returncode == 0 and 0 < len(verdicts) < 10, full.stdout[-1500:]
+    # the outcome of each verdict line ("…  perception  verdict   pass: reason"); how often it changes
+    # depends on how the wall-scaled clock slices the windows, so the rule is checked, not a count
+    outcomes = [line.split(" verdict ", 1)[1].split(":", 1)[0].strip() for line in full.stdout.splitlines()
+                if "perception  verdict " in line]
+    assert full.returncode == 0 and outcomes and outcomes[-1] == "pass", full.stdout[-1500:]
+    assert all(a != b for a, b in zip(outcomes, outcomes[1:])), outcomes
     head = subprocess.run(f"{sys.executable} -c \"{code}\" | head -2", shell=True, capture_output=True,
                           text=True, timeout=120)
     assert len(head.stdout.splitlines()) == 2
