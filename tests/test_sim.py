@@ -85,6 +85,19 @@ def test_no_ready_canary_pod_means_its_share_gets_503s():
     assert world.counters("perception", "canary").requests["503"] == early.requests
 
 
+def test_traffic_sent_once_the_canary_is_ready_gets_no_503_in_that_second():
+    """The controller sends traffic the moment a snapshot shows the pod Ready, often within the same whole
+    second the pod turned Ready: that second must not be charged as 503s (it once rolled back a canary)."""
+    world = world_of("healthy")
+    canary_at(world, 0)
+    ready = next(T0 + i / 100 for i in range(1000, 3100) if world.pods("perception", T0 + i / 100)[-1].ready)
+    assert ready % 1 > 0  # Ready mid-second: the case that went wrong
+    world.set_weight("perception", 10, ready)
+    served = world.window("perception", "canary", ready + 30, 30)
+    assert served.requests > 100
+    assert world.counters("perception", "canary").requests["503"] == 0
+
+
 def test_a_never_started_canary_has_no_window():
     world = world_of("healthy")
     assert world.window("perception", "canary", T0 + 600, 300) is None

@@ -28,6 +28,11 @@ class SimPod:
     def ready(self, t: float) -> bool:
         return self.ready_at <= t < self.crash_at
 
+    def serves_during(self, k: int) -> bool:
+        """Whether the pod is Ready at any moment of second ``k``: the world applies a write to the whole
+        second it happens in, so a canary that turned Ready in that second serves the traffic sent to it."""
+        return self.ready_at < k + 1 and k < self.crash_at
+
     def _restarts(self, t: float) -> tuple[int, bool]:
         """(restarts so far, whether the pod is waiting in back-off) at ``t``."""
         if t < self.crash_at:

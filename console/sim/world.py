@@ -259,7 +259,7 @@ class SimWorld:
             n = poisson(mean_rps * (1.0 + DAILY_SWING * sin(_SWING_RAD * k)), unit(key, c))
             if n == 0:
                 store.put(0, 0, 0, present, 0.0, _ALL_FAIL)
-            elif any(p.ready_at <= k < p.crash_at for p in pods):
+            elif any(p.serves_during(k) for p in pods):
                 rate = sc.REGRESSION_ERROR_RATE if k >= regression_from else base_error
                 errors = min(n, poisson(n * rate, unit(key, c + 1)))
                 offset = unit(key, c + 2)
