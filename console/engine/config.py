@@ -127,6 +127,8 @@ class Kube(_Strict):
     image: str = "ghcr.io/254-studioz/butterfly-${SERVICE}"
     lease_seconds: float = 15.0
     promote_deadline: float = 600.0
+    # send a kubeconfig's bearer token to an http:// API server (tests against a loopback double only)
+    allow_token_over_http: bool = False
 
     _dur = field_validator("lease_seconds", "promote_deadline", mode="before")(
         lambda cls, v: parse_duration(v))

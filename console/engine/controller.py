@@ -422,7 +422,7 @@ class RolloutController(Intents):
     def _say_orphaned(self, snapshot: ServiceSnapshot) -> None:
         """A rollout under way that no console drives: say since when, who drove it last, how to drive it."""
         record = snapshot.record
-        if (self._blocked() or snapshot.driver or record is None or record.state.terminal
+        if (snapshot.driver or record is None or record.state.terminal
                 or self.state.terminal or not snapshot.canary_exists):
             return
         since = record.updated_at or record.phase_started_at

@@ -21,7 +21,7 @@ TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
 
 
 class Intents:
-    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, take_over."""
+    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, drive, take_over."""
 
     def _refuse(self, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
@@ -174,6 +174,16 @@ class Intents:
         self.weight, self.phase = 0, -1
         self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
         return IntentResult(True, f"{self.service}: canary deleted")
+
+    async def drive(self) -> IntentResult:
+        """Drive the service from this console (``run SERVICE`` on a rollout under way, or a rollout no one
+        drives): refused only when something blocks this console (read-only, another console's Lease)."""
+        blocked = self._blocked()
+        if blocked:
+            return self._refuse(f"{blocked}; drive refused")
+        self._drive_here()
+        self._publish_status()
+        return IntentResult(True, f"{self.service}: this console drives it")
 
     async def take_over(self) -> IntentResult:
         """Drive a service another console drives (its Lease), after the person confirmed: the other

@@ -29,7 +29,7 @@ from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus,
 from console.engine.ports import Cluster, LogLine, Metrics
 
 INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
-           "take_over")
+           "drive", "take_over")
 
 
 class Session:
