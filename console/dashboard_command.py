@@ -71,12 +71,31 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
                     freeze_gc=True)
+    installed = _close_on_signals(app)
     try:
         await app.run_async()
     finally:
-        for world in worlds:
+        for sig in installed:
+            asyncio.get_running_loop().remove_signal_handler(sig)
+        for world in worlds:  # saves each driven service's final record, then releases its Lease
             await world.aclose()
     return _after(failures, app.return_code or 0)
+
+
+def _close_on_signals(app: Any) -> list[Any]:
+    """SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does, so the world is closed:
+    final records saved, Leases released."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            loop.add_signal_handler(sig, app.exit)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    return installed
 
 
 def _after(failures: list[Exception], code: int) -> int:

@@ -114,7 +114,8 @@ class RolloutController(Intents):
             stable_version=snap.stable_version if snap else None,
             canary_version=self.version or (snap.canary_version if snap else None),
             snapshot=snap, metrics=self.metrics, driver=snap.driver if snap else None,
-            read_only=self._blocked() is not None, at=self.clock.now(), driving=self._acting())
+            read_only=self._blocked() is not None, at=self.clock.now(), driving=self._acting(),
+            unusable=self.unusable())
 
     @property
     def outcome(self) -> str | None:

@@ -290,6 +290,7 @@ class RolloutStatus:
     read_only: bool = False
     at: float = 0.0
     driving: bool = False  # this console drives the service (started, resumed, took over or was told to)
+    unusable: str | None = None  # why the data behind a manual advance is missing now (it then asks first)
 
     @property
     def time_left(self) -> float:
