@@ -318,14 +318,16 @@ def _unreachable(verdict: Verdict) -> bool:
 async def action(config: Config, options: Options, name: str, service: str, *, yes: bool, force: bool,
                  as_json: bool) -> int:
     needs_confirmation = name.replace("_", "-") in CONFIRMED or (name == "advance" and force)
-    if needs_confirmation and not yes and not options.read_only:
-        if not confirm(f"{name} {service}{' (forced)' if force else ''}?"):
-            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
-            return EXIT_USAGE
-    world = await _prepared(config, options, [service])
+    world = await _prepared(config, options, [service])  # the first step only observes
     if isinstance(world, int):
         return world
     session = world.session
+    if needs_confirmation and not yes and not options.read_only:
+        why = _forced_because(session.controllers[service]) if force else ""
+        if not confirm(f"{name} {service}{f' (forced: {why})' if why else ' (forced)' if force else ''}?"):
+            await world.aclose()
+            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
+            return EXIT_USAGE
     kwargs: dict[str, Any] = {"force": True} if force else {}
     try:
         before = session.controllers[service].status
@@ -344,6 +346,14 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _forced_because(controller: Any) -> str:
+    """What a forced action overrides: the failing verdict, or the missing data (said in the question)."""
+    verdict = controller.verdict
+    if verdict is not None and verdict.outcome is Outcome.FAIL:
+        return f"the checks fail: {verdict.reason}"
+    return controller.unusable() or ""
 
 
 async def _settle(world: World, service: str) -> None:

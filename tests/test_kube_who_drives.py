@@ -251,3 +251,16 @@ async def test_a_deleted_canary_deployment_is_named(tmp_path):
     assert state is State.PAUSED
     assert "canary Deployment perception-canary was deleted outside the console" in reason
     assert notes[WEIGHT] == "0"
+
+
+async def test_a_plain_advance_without_usable_data_is_refused_and_says_why(tmp_path):
+    async with seeded_double() as double:
+        async with console_on(double, tmp_path, name="gone") as gone:
+            await gone.start_canary("odyssey", "1.0.1", 10)
+            await gone.save_record("odyssey", RolloutRecord(State.OBSERVING, 0, 10, 1_700_000_000.0, 0.0, "1.0.1"))
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        code, out, err = await _cli("advance", "odyssey", "--kubeconfig", kubeconfig)  # no Prometheus at all
+        notes = _notes(double, "odyssey")
+    assert code == 2, out + err
+    assert "cannot advance: no Prometheus configured" in err and "force" in err
+    assert notes[WEIGHT] == "10"
