@@ -264,3 +264,62 @@ async def test_a_plain_advance_without_usable_data_is_refused_and_says_why(tmp_p
     assert code == 2, out + err
     assert "cannot advance: no Prometheus configured" in err and "force" in err
     assert notes[WEIGHT] == "10"
+
+
+async def _under_way(double, tmp_path: Path, service: str, record: RolloutRecord) -> None:
+    async with console_on(double, tmp_path, name="earlier") as earlier:
+        await earlier.start_canary(service, record.version, record.weight)
+        await earlier.save_record(service, record)
+
+
+def _expire_lease(double, service: str) -> None:
+    lease = double.obj("leases", f"canary-console-{service}")
+    if lease and lease["spec"].get("holderIdentity"):
+        lease["spec"]["renewTime"] = lease["spec"]["acquireTime"] = micro_time(1000)  # expired (no 30 s wait)
+        double.store.put("leases", "butterfly", lease, created=False)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
+async def test_a_run_stopped_at_25_percent_is_resumed_at_25_by_the_next(tmp_path, stop):
+    async with seeded_double() as double:
+        await _under_way(double, tmp_path, "capsule",
+                         RolloutRecord(State.OBSERVING, 1, 25, 1_700_000_000.0, 120.0, "2.0.0", driver="earlier"))
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        first = await _spawn_run("capsule", "2.0.0", kubeconfig)
+        await _until(lambda: _holder(double, "capsule") not in (None, "earlier"), "the first run driving", first)
+        first.send_signal(stop)
+        await first.wait()
+        holder = _holder(double, "capsule")
+        _expire_lease(double, "capsule")  # only a SIGKILLed run leaves it held
+        second = await _spawn_run("capsule", "2.0.0", kubeconfig)
+        await _until(lambda: _holder(double, "capsule") not in (None, "earlier", holder), "the second run", second)
+        second.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(second.communicate(), timeout=60)
+        notes = _notes(double, "capsule")
+    assert (holder is None) == (stop is not signal.SIGKILL)  # SIGTERM/SIGHUP released the Lease
+    assert "resuming capsule: observing at 25%" in err.decode(), err
+    assert notes[WEIGHT] == "25" and notes[PREFIX + "phase"] == "1" and notes[PREFIX + "state"] == "observing"
+    assert float(notes[PREFIX + "phase-elapsed"]) >= 120.0
+
+
+async def test_a_run_stopped_while_promoting_is_finished_by_the_next(tmp_path):
+    async with seeded_double(auto_rollout=False) as double:  # the stable rollout never completes at first
+        await _under_way(double, tmp_path, "odyssey",
+                         RolloutRecord(State.PROMOTING, 4, 100, 1_700_000_000.0, 300.0, "1.0.1", driver="earlier"))
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        first = await _spawn_run("odyssey", "1.0.1", kubeconfig)
+        await _until(lambda: (double.obj("deployments", "odyssey") or {}).get("spec", {}).get("template", {})
+                     .get("spec", {}).get("containers", [{}])[0].get("image", "").endswith(":1.0.1"),
+                     "the stable image patched", first)
+        first.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(first.communicate(), timeout=60)
+        saved = _notes(double, "odyssey")
+        double.auto_rollout = True
+        double.reconcile("odyssey")
+        code, out2, err2 = await _cli("run", "odyssey", "--version", "1.0.1", "--headless", "--kubeconfig",
+                                      kubeconfig, env=FAST)
+        gone = double.obj("ingresses", "odyssey-canary")
+    assert first.returncode == 3, (out, err)
+    assert saved[PREFIX + "state"] == "promoting" and saved[PREFIX + "driver"] == ""
+    assert code == 0, out2 + err2
+    assert "promoted" in out2 and gone is None
