@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
@@ -21,6 +21,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
+from console.signals import handle_signals
 from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
 
 OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
@@ -118,25 +119,14 @@ class _Printer:
         self.emit(line, sys.stderr if self.as_json else sys.stdout)
 
 
-SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
-
-
-def _on_signals(printer: _Printer) -> list[signal.Signals]:
+def _on_signals(printer: _Printer) -> Callable[[], None]:
     """SIGTERM, SIGHUP (a dropped SSH session) and SIGINT stop the run cleanly: saved, then released."""
-    loop = asyncio.get_running_loop()
-    installed = []
 
     def stop(sig: signal.Signals) -> None:
         printer.signalled = sig.name
         printer.stopped.set()
 
-    for sig in SIGNALS:
-        try:
-            loop.add_signal_handler(sig, stop, sig)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
-            pass
-    return installed
+    return handle_signals(stop)
 
 
 async def _begin(world: World, service: str, version: str, printer: _Printer) -> str | None:
@@ -186,7 +176,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
     printer = _Printer(service, world.clock.now(), as_json)
     session.bus.subscribe(printer)
     stop = asyncio.Event()
-    installed = _on_signals(printer)
+    restore_signals = _on_signals(printer)
     runner: asyncio.Task[None] | None = None
     try:
         refused = await _begin(world, service, version, printer)
@@ -196,8 +186,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
         runner = asyncio.create_task(session.run(stop))
         await printer.stopped.wait()
     finally:
-        for sig in installed:
-            asyncio.get_running_loop().remove_signal_handler(sig)
+        restore_signals()
         if runner is None:
             await world.aclose()
         else:

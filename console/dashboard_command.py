@@ -66,36 +66,29 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
         return world.session
 
     async def on_ready() -> None:
+        session = worlds[0].session
+        if start is not None:  # run SERVICE: one look first, so a rollout under way is resumed, not refused
+            await session.step()
         for service, version in starts.items():
-            await worlds[0].session.intent(service, "start", version=version)
+            controller = session.controllers[service]
+            if start is not None and not controller.state.terminal:
+                await session.intent(service, "drive")
+            else:
+                await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
                     freeze_gc=True)
-    installed = _close_on_signals(app)
+    from console.signals import handle_signals
+
+    # SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does: records saved, Leases released
+    restore_signals = handle_signals(lambda _sig: app.exit(), ("SIGTERM", "SIGHUP"))
     try:
         await app.run_async()
     finally:
-        for sig in installed:
-            asyncio.get_running_loop().remove_signal_handler(sig)
+        restore_signals()
         for world in worlds:  # saves each driven service's final record, then releases its Lease
             await world.aclose()
     return _after(failures, app.return_code or 0)
-
-
-def _close_on_signals(app: Any) -> list[Any]:
-    """SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does, so the world is closed:
-    final records saved, Leases released."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            loop.add_signal_handler(sig, app.exit)
-            installed.append(sig)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass
-    return installed
 
 
 def _after(failures: list[Exception], code: int) -> int:
