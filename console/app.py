@@ -356,7 +356,7 @@ class CanaryApp(App[int]):
     async def action_quit(self) -> None:
         """Quit; while this console drives rollouts, say which stop progressing and ask first."""
         driven = [s for s in self.latest.values() if s.driving and not s.state.terminal]
-        if not driven:
+        if not driven or getattr(self.session, "ephemeral", False):  # the demo's world ends with the app
             self.exit()
             return
         names = ", ".join(f"{s.service} ({s.state.label} at {s.weight}%)" for s in driven)

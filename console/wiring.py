@@ -143,6 +143,7 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
         sim_read_only = options.read_only or config.read_only  # the command's own simulation: as asked
         session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=sim_read_only,
                           journal=journal, drive=drive, actor_kind=actor_kind)
+        session.ephemeral = True
         return World(session=session, clock=clock, closers=closers, demo=True)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile

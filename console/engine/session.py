@@ -47,6 +47,7 @@ class Session:
             for name in config.service_names}
         self.extras = {s.name: {c.name: c.query for c in s.checks} for s in config.services if s.checks}
         self.steps = 0
+        self.ephemeral = False  # the world ends with this process (the demo): nothing is left undriven
         self._stepping = asyncio.Lock()
         self._problems: dict[str, str | None] = {"cluster": None, "metrics": None}
         self._snapshots: dict[str, ServiceSnapshot] = {}
