@@ -226,6 +226,12 @@ def test_a_stable_quantile_of_zero_is_no_data_not_a_division():
         assert check.result is N and check.reason == f"stable {label} is 0"
 
 
+def test_a_canary_quantile_of_zero_is_no_data_not_a_math_error():
+    verdict = judge(canary(3000, 15, p95=0.0, p99=0.0))
+    assert verdict.check("p95_latency").result is N and verdict.check("p95_latency").reason == "canary P95 is 0"
+    assert verdict.check("p99_latency").reason == "canary P99 is 0"
+
+
 def test_latency_checks_carry_their_numbers_and_action():
     verdict = judge(canary(3000, 15, p95=0.30, p99=0.90))
     p95, p99 = verdict.check("p95_latency"), verdict.check("p99_latency")
