@@ -76,13 +76,29 @@ def results(scratch: Path, module: str) -> dict[str, str]:
     return {name: STATUS.get(code, "suspicious") for name, code in codes.items()}
 
 
-def changed_line(scratch: Path, name: str, env: dict[str, str]) -> str:
-    """The one line a mutant changes, from ``mutmut show`` (its unified diff)."""
-    shown = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=scratch, env=env,
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+module = sys.argv[1]
+for name in json.load(sys.stdin):
+    try:
+        print(json.dumps([name, get_diff_for_mutant(name, path=module)]))
+    except Exception as exc:  # a diff is only for the reader: say why it is missing
+        print(json.dumps([name, f"(no diff: {exc})"]))
+"""
+
+
+def changed_lines(scratch: Path, module: str, names: list[str], env: dict[str, str]) -> dict[str, str]:
+    """mutant → "removed lines  →  added lines", from mutmut's own diffs (one process for all)."""
+    shown = subprocess.run([sys.executable, "-c", _DIFFS, module], cwd=scratch, env=env, input=json.dumps(names),
                            capture_output=True, text=True)
-    minus = [line[1:].strip() for line in shown.stdout.splitlines() if line.startswith("-") and not line.startswith("---")]
-    plus = [line[1:].strip() for line in shown.stdout.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    return f"{' / '.join(minus)}  →  {' / '.join(plus)}" if minus or plus else shown.stdout.strip()[:200]
+    lines: dict[str, str] = {}
+    for row in shown.stdout.splitlines():
+        name, diff = json.loads(row)
+        minus = [x[1:].strip() for x in diff.splitlines() if x.startswith("-") and not x.startswith("---")]
+        plus = [x[1:].strip() for x in diff.splitlines() if x.startswith("+") and not x.startswith("+++")]
+        lines[name] = f"{' / '.join(minus)}  →  {' / '.join(plus)}" if minus or plus else diff.strip()[:200]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         survivors = sorted(name for name, s in status.items() if s not in KILLED)
         print()
         print("mutation: " + ", ".join(f"{s} {n}" for s, n in sorted(tally.items())))
+        diffs = changed_lines(scratch, module, survivors, env)
         for name in survivors:
-            print(f"  {status[name]:<10} {name}: {changed_line(scratch, name, env)}")
+            print(f"  {status[name]:<10} {name}: {diffs.get(name, '(no diff)')}")
         if args.keep:
             print(f"mutation: scratch copy kept in {scratch}")
         killed, total = sum(tally[s] for s in KILLED), len(status)

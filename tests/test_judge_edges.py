@@ -382,3 +382,54 @@ def test_manual_review_outranks_no_data_and_fail_outranks_manual_review():
     assert review.outcome is Outcome.MANUAL_REVIEW and review.reason.startswith("kafka_lag: ")
     failing = judge(canary(3000, 300), config=config, extras={"kafka_lag": 5000})
     assert failing.outcome is Outcome.FAIL and failing.reason.startswith("error_rate: ")
+
+
+# ---------------------------------------------------------------- "need ~N canary requests"
+
+def test_the_sample_size_named_is_the_one_that_settles_the_same_question():
+    """67/3000 is above the fail allowance (1.63 %) but not significant: the fail search answers;
+    30/3000 is below the pass allowance (1.42 %) but not shown: the pass search answers."""
+    from console.engine.binomial import requests_needed, significantly_above, surely_within
+
+    fail_allowed, pass_allowed = 0.01 + 0.0062543646858336, 0.01 + 0.004209241673216627
+    to_fail = requests_needed(67 / 3000, lambda k, n: significantly_above(k, n, fail_allowed, 0.005)[0])
+    to_pass = requests_needed(30 / 3000, lambda k, n: surely_within(k, n, pass_allowed, 0.025))
+    assert to_fail > 3000 and to_pass > 3000
+    assert judge(canary(3000, 67)).check("error_rate").reason.endswith(
+        f"too few to tell: need ~{to_fail} canary requests, have 3000")
+    assert judge(canary(3000, 30)).check("error_rate").reason.endswith(
+        f"too few to tell: need ~{to_pass} canary requests, have 3000")
+
+
+def test_the_sample_size_named_is_never_below_min_requests_nor_the_sample_at_hand():
+    high = judge(canary(10, 4), stable=None).check("success_rate")  # 40 %: a handful would fail it
+    assert high.reason.endswith("too few to judge (min 50): need ~50 canary requests, have 10")
+    flicker = judge(canary(84, 4), stable=None).check("success_rate")  # fewer would settle, by rounding
+    assert flicker.reason.endswith("too few to tell: need ~85 canary requests, have 84")
+
+
+def test_a_canary_at_the_limit_is_told_no_sample_settles_it():
+    reason = judge(canary(3000, 30), stable=None).check("success_rate").reason  # exactly 1 %
+    assert reason.endswith("too few to tell: canary rate at the limit, no sample size settles it soon, have 3000")
+
+
+# ---------------------------------------------------------------- no data and defaults
+
+def test_no_data_checks_keep_their_threshold_action_and_query():
+    verdict = judge(None, config=extra_config("above", Action.WARN), extras={"kafka_lag": None})
+    assert [(c.name, c.result, c.canary, c.stable, c.threshold, c.action, c.value) for c in verdict.checks] == [
+        ("error_rate", N, None, None, 0.01, Action.ROLLBACK, None),
+        ("p95_latency", N, None, None, 0.20, Action.ROLLBACK, None),
+        ("p99_latency", N, None, None, 0.50, Action.MANUAL_REVIEW, None),
+        ("success_rate", N, None, None, 0.99, Action.ROLLBACK, None),
+        ("kafka_lag", N, None, None, 1000, Action.WARN, None),
+    ]
+    assert all(c.reason == "no canary metrics in this window" for c in verdict.checks[:4])
+    assert "histogram_quantile(0.99" in verdict.check("p99_latency").query
+    assert verdict.check("success_rate").query.startswith("1 - ")
+    assert verdict.check("kafka_lag").query == 'sum(kafka_lag{service="perception",track="canary"})'
+
+
+def test_a_verdict_is_at_time_zero_unless_told():
+    assert judge(canary(3000, 15)).at == 0.0
+    assert judge(canary(3000, 15), at=42.5).at == 42.5
