@@ -132,8 +132,12 @@ class Session:
             return self._refuse(service, f"unknown service {service!r} (known: {', '.join(self.controllers)})")
         if name not in INTENTS:
             return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(INTENTS)})")
+        driving = controller.driving
         try:
-            return await getattr(controller, name)(**kwargs)
+            result = await getattr(controller, name)(**kwargs)
+            if not result.ok and not driving:  # a refused or failed intent makes no one the driver
+                controller.driving = False
+            return result
         except TypeError as exc:
             return self._refuse(service, f"{name}: bad arguments: {exc}")
         except Exception as exc:
