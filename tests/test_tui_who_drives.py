@@ -13,17 +13,28 @@ from tests.kubedouble.harness import console_on, seeded_double
 from tests.test_tui_support import fake_session, run_for, screen_text, settle, start_all
 
 
-async def test_q_while_driving_names_the_rollouts_that_stop_and_asks():
-    session, clock, _cluster = fake_session()
-    await start_all(session, ["perception", "capsule"])
+async def _asked(app: CanaryApp, pilot, key: str) -> str:
+    """Press ``key`` on the settled app; the question the confirmation screen asks."""
+    await settle(app, pilot)
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmScreen)
+    return app.screen.question
+
+
+async def _driven(services: list[str]):
+    """Canaries started (so driven) on ``services`` over the fakes, a minute of checks done."""
+    session, clock, cluster = fake_session()
+    await start_all(session, services)
     await run_for(session, clock, 60)
+    return session, clock, cluster
+
+
+async def test_q_while_driving_names_the_rollouts_that_stop_and_asks():
+    session, _clock, _cluster = await _driven(["perception", "capsule"])
     app = CanaryApp(session, autorun=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        question = app.screen.question
+        question = await _asked(app, pilot, "q")
         assert "perception (observing at 10%)" in question and "capsule (observing at 10%)" in question
         assert "stop progressing" in question and "plato" not in question
         await pilot.press("n")
@@ -45,18 +56,13 @@ async def test_q_with_nothing_driven_quits_at_once():
 
 
 async def test_advance_while_prometheus_is_unreachable_asks_with_the_reason():
-    session, clock, cluster = fake_session()
-    await start_all(session, ["perception"])
-    await run_for(session, clock, 60)
+    session, clock, cluster = await _driven(["perception"])
     session.metrics.fail_polls = 1000  # every poll from now: connection refused
     await run_for(session, clock, 20)
     app = CanaryApp(session, autorun=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "without usable data" in app.screen.question and "Prometheus unreachable" in app.screen.question
+        question = await _asked(app, pilot, "a")
+        assert "without usable data" in question and "Prometheus unreachable" in question
         await pilot.press("n")
         await settle(app, pilot)
         assert cluster.services["perception"].weight == 10
