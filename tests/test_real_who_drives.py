@@ -9,6 +9,7 @@ only where the test moves them (a forced advance, a forced promote)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -19,12 +20,11 @@ from pathlib import Path
 import pytest
 
 from console.adapters.kube_objects import PREFIX, WEIGHT
-from console.app import CanaryApp
 from console.engine.config import load_config
-from console.wiring import Options, open_world
+from console.wiring import Options
 from tests.controlplane.console_run import EXE, by_user, console, service_account, short_config, writes
 from tests.controlplane.launcher import NAMESPACE, SERVICES, ControlPlane
-from tests.test_tui_support import settle
+from tests.test_tui_who_drives import every_key_on_the_read_only_dashboard
 
 pytestmark = pytest.mark.controlplane
 DRIVER = "canary-console-driver"
@@ -101,8 +101,6 @@ def test_read_commands_and_the_read_only_dashboard_write_nothing(controlplane: C
     status = console("status", *common)
     status_json = console("status", "perception", "--json", *common)
     analyze = console("analyze", "perception", *common)
-    import asyncio
-
     asyncio.run(_read_only_dashboard_with_keys(config, kubeconfig))
     written = writes(by_user(controlplane.audit_events(mark), service_account(DRIVER)))
     assert status.returncode == 0 and status_json.returncode == 0, status.stderr + status_json.stderr
@@ -112,18 +110,8 @@ def test_read_commands_and_the_read_only_dashboard_write_nothing(controlplane: C
 
 
 async def _read_only_dashboard_with_keys(config_path: Path, kubeconfig: str) -> None:
-    config = load_config(config_path, env={})
-    world = await open_world(config, Options(read_only=True, kubeconfig=kubeconfig, namespace=NAMESPACE))
-    app = CanaryApp(world.session, read_only=True, autorun=False)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(3):
-                await world.session.step()
-                await settle(app, pilot)
-                await pilot.press("a", "p", "r", "y", "P", "y", "v", "T", "y", "D", "y", "m", "s", "escape")
-                await settle(app, pilot)
-    finally:
-        await world.aclose()
+    options = Options(read_only=True, kubeconfig=kubeconfig, namespace=NAMESPACE)
+    await every_key_on_the_read_only_dashboard(load_config(config_path, env={}), options)
 
 
 def test_a_person_setting_weight_0_mid_phase_stops_the_driver(controlplane: ControlPlane, tmp_path: Path) -> None:

@@ -101,18 +101,25 @@ async def test_the_read_only_dashboard_sends_no_write_whatever_keys_are_pressed(
         config = Config()
         config.kube.allow_token_over_http = True
         kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
-        world = await open_world(config, Options(read_only=True, kubeconfig=kubeconfig))
         before = len(double.writes())
-        app = CanaryApp(world.session, read_only=True, autorun=False)
-        try:
-            async with app.run_test(size=(120, 40)) as pilot:
-                for _ in range(3):
-                    await world.session.step()
-                    await settle(app, pilot)
-                    await pilot.press("a", "p", "r", "y", "P", "y", "v", "T", "y", "D", "y", "m", "s", "escape")
-                    await settle(app, pilot)
-                assert "perception" in screen_text(app)
-        finally:
-            await world.aclose()
+        shown = await every_key_on_the_read_only_dashboard(config, Options(read_only=True, kubeconfig=kubeconfig))
         writes = double.writes()[before:]
     assert writes == []
+    assert "perception" in shown
+
+
+async def every_key_on_the_read_only_dashboard(config: Config, options: Options) -> str:
+    """Open the read-only dashboard on ``options``' cluster, press every write key (and yes to every question)
+    over three checks; the screen's text at the end."""
+    world = await open_world(config, options)
+    app = CanaryApp(world.session, read_only=True, autorun=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(3):
+                await world.session.step()
+                await settle(app, pilot)
+                await pilot.press("a", "p", "r", "y", "P", "y", "v", "T", "y", "D", "y", "m", "s", "escape")
+                await settle(app, pilot)
+            return screen_text(app)
+    finally:
+        await world.aclose()
