@@ -14,6 +14,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
                          json_line, print_json)
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
+from console.engine.notable import NotableRule
 from console.engine.ports import ClusterError, MetricsError
 from console.wiring import Options, World, open_world, prometheus_for, warm_demo
 
@@ -21,8 +22,6 @@ OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_
                 "awaiting_approval": EXIT_WAITING, "paused": EXIT_WAITING, "incomplete": EXIT_WAITING}
 VERDICT_EXIT = {Outcome.PASS: EXIT_OK, Outcome.FAIL: EXIT_FAILED, Outcome.MANUAL_REVIEW: EXIT_WAITING,
                 Outcome.INCONCLUSIVE: EXIT_WAITING}
-STOP_STATES = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.FAILED: "failed",
-               State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}
 
 
 def _err(message: str) -> None:
@@ -57,6 +56,7 @@ class _Printer:
         self.stop_state: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
+        self.notable = NotableRule()
 
     def __call__(self, event: Event) -> None:
         if event.service != self.service:
@@ -70,11 +70,11 @@ class _Printer:
             self.emit(event.to_line(self.origin))
 
     def _note_stop(self, event: Event) -> None:
-        if event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
-            self.stop_state = "awaiting_approval"  # shadow mode: the judge would roll back; a person decides
-            self.stopped.set()
-        if event.kind is EventKind.STATE and event.data.get("to") in {s.value for s in STOP_STATES}:
-            self.stop_state = STOP_STATES[State(event.data["to"])]
+        """Stop where the one rule (console.engine.notable) says a headless run ends: promoted, rolled back,
+        failed, awaiting a person (a shadow "would roll back" included) or paused."""
+        notice = self.notable.see(event)
+        if notice is not None and notice.stop_at:
+            self.stop_state = notice.stop_at
             self.stopped.set()
 
     def _worth_a_line(self, event: Event) -> bool:
@@ -117,6 +117,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
     runner = asyncio.create_task(session.run(stop))
     try:
         await session.step()
+        session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
         result = await session.intent(service, "start", version=version)
         if not result.ok:
             _err(f"cannot start {service}: {result.message}")
@@ -164,10 +165,11 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
         return world
     try:
         statuses = [world.session.controllers[s].status for s in services]
+        sinks = [h.to_json() for h in world.session.sinks.health() if h.kind not in ("kubernetes", "report")]
     finally:
         await world.aclose()
     if as_json:
-        print_json({"services": [s.to_json() for s in statuses]})
+        print_json({"services": [s.to_json() for s in statuses], "notifications": sinks})
     else:
         print(f"{'SERVICE':<12} {'STATE':<18} {'WEIGHT':>6}  {'STABLE':<9} {'CANARY':<9} {'PODS S/C':<10} VERDICT")
         for s in statuses:
@@ -336,3 +338,46 @@ async def sandbox(config: Config, options: Options, port: int, *, start: bool) -
         server.shutdown()
         await world.aclose()
     return EXIT_OK
+
+
+# --- report ----------------------------------------------------------------------------------------------
+
+async def report(config: Config, options: Options, service: str, rollout: str | None, out_dir: str | None, *,
+                 as_json: bool) -> int:
+    """Write a rollout's report from the journal (works after a crash) and, when the cluster answers, its
+    rollout record. Exit 0 written, 2 no journal or no such rollout."""
+    from console.engine.report import write_report
+
+    journal = config.journal_path()
+    if not journal.exists():
+        raise ConfigError(f"no journal at {journal} (config 'journal'): nothing to report")
+    record = None if options.demo else await _record_of(config, options, service)
+    try:
+        path, chosen = write_report(journal, service, rollout=rollout, record=record, out_dir=out_dir)
+    except LookupError as exc:
+        raise ConfigError(str(exc).strip("'\"")) from None
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write the report: {exc.strerror or exc}") from None
+    if as_json:
+        print_json({"service": service, "rollout": chosen.id, "outcome": chosen.outcome, "path": str(path)})
+    else:
+        print(path)
+    return EXIT_OK
+
+
+async def _record_of(config: Config, options: Options, service: str) -> Any:
+    """The cluster's rollout record of ``service``, read-only; None (said on stderr) when it cannot be had."""
+    options.read_only = True
+    try:
+        world = await open_world(config, options)
+    except Exception as exc:
+        _err(f"report without the cluster record: {exc}")
+        return None
+    try:
+        snapshots = await world.session.cluster.snapshot_all([service])
+        return snapshots[service].record if service in snapshots else None
+    except Exception as exc:
+        _err(f"report without the cluster record: {exc}")
+        return None
+    finally:
+        await world.aclose()

@@ -117,6 +117,7 @@ async def open_world(config: Config, options: Options) -> World:
         journal = _journal(config, explicit_only=True)  # the demo writes no journal unless asked to
         session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only,
                           journal=journal)
+        add_notifications(session, config)
         return World(session=session, clock=clock, closers=closers, demo=True)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
@@ -127,8 +128,24 @@ async def open_world(config: Config, options: Options) -> World:
     identity = getattr(cluster, "identity", actor)
     session = Session(config, cluster, metrics, RealClock(), actor=identity, read_only=read_only,
                       journal=None if read_only else _journal(config))
+    try:
+        add_notifications(session, config)
+    except Exception:
+        await cluster.aclose()
+        raise
     closers.insert(0, cluster.aclose)
     return World(session=session, clock=RealClock(), closers=closers)
+
+
+def add_notifications(session: Session, config: Config) -> None:
+    """The configured Slack, PagerDuty and webhook sinks, fed by the session's SinkHub. A read-only console
+    tells nobody (it drives nothing; the driving console tells). ConfigError when a secret cannot be read."""
+    if not config.notifications or session.read_only:
+        return
+    from console.adapters.notify import build_sinks
+
+    for sink, policy in build_sinks(config.notifications, config.service_names):
+        session.sinks.add(sink, policy)
 
 
 def _journal(config: Config, *, explicit_only: bool = False):

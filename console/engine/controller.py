@@ -360,7 +360,7 @@ class RolloutController(Intents):
         self.bus.publish(Event(EventKind.ACTION, self.service, self.clock.now(), message, {
             "what": what, "actor": self.actor, "why": why, "from_weight": from_weight, "to_weight": to_weight,
             "verdict": self.verdict.outcome.value if self.verdict else None, "reason": self.reason,
-            **({"shadow": True} if shadow else {})}))
+            "version": self.version, **({"shadow": True} if shadow else {})}))
 
     def _record(self) -> RolloutRecord:
         return RolloutRecord(state=self.state, phase=self.phase, weight=self.weight,

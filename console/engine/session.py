@@ -4,7 +4,9 @@
 snapshots/metrics plus ERROR events (never exceptions), then ticks every controller concurrently.
 ``run()`` steps every check_interval on the session's clock without overlapping steps. ``intent()`` routes a
 person's or a script's intent to the right controller. An optional Journal records every action, and each
-real action is also left as a Kubernetes Event through ``cluster.record_event`` (best effort).
+real action is also left as a Kubernetes Event through ``cluster.record_event`` (best effort). Both are
+sinks of ``self.sinks`` (console.engine.sinks): the journal inline and lossless, the Events queued, like
+any notification sink added with ``self.sinks.add``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ from console.engine.audit import Journal, redact
 from console.engine.bus import EventBus
 from console.engine.config import Config
 from console.engine.controller import RolloutController
+from console.engine.journal_sink import JournalSink
 from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus, ServiceMetrics,
                                   ServiceSnapshot, Track, Verdict)
+from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
+from console.engine.report import ReportSink
+from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
 
 INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
            "take_over")
@@ -44,9 +50,13 @@ class Session:
         self._snapshots: dict[str, ServiceSnapshot] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.journal = journal
-        if journal is not None:
-            journal.bind(self.bus, cluster)
-        self.bus.subscribe(self._on_event)
+        self.sinks = SinkHub(self.bus, clock, NotableRule.for_config(config), context=self._context)
+        if journal is not None:  # lossless: written on the publishing task, before any queue
+            journal.bind(self.bus, cluster, subscribe=False)
+            self.sinks.add_inline(JournalSink(journal))
+            self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=1, rate_per_minute=0))
+        if not self.read_only:
+            self.sinks.add(KubeEventSink(cluster, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
 
     # ---- polling --------------------------------------------------------------------------------
 
@@ -115,6 +125,24 @@ class Session:
             for task in (sleeper, stopper):
                 task.cancel()
 
+    def _context(self, service: str) -> tuple[RolloutStatus | None, str | None]:
+        """What a notification says besides the event: the service's status and its rollout's id."""
+        controller = self.controllers.get(service)
+        if controller is None:
+            return None, None
+        return controller.status, rollout_id(service, getattr(controller, "_started_at", None))
+
+    def announce(self, service: str, version: str) -> bool:
+        """The runbook's "Team notified": tell the notification sinks that a canary of ``service`` ``version``
+        is about to start (before the start intent). Only when notifications are configured."""
+        controller = self.controllers.get(service)
+        if controller is None or not self.config.notifications or self.read_only:
+            return False
+        self.bus.publish(Event(EventKind.INFO, service, self.clock.now(),
+                               f"canary of {service} {version} starting ({controller.actor})",
+                               {"pre_canary": True, "version": version, "actor": controller.actor}))
+        return True
+
     # ---- intents and reads ----------------------------------------------------------------------
 
     async def intent(self, service: str, name: str, **kwargs: Any) -> IntentResult:
@@ -161,6 +189,7 @@ class Session:
             await controller.drain()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.sinks.drain()
 
     async def aclose(self) -> None:
         """Cancel background work (a rollback still retrying, a promotion waiting) when the console exits."""
@@ -169,20 +198,4 @@ class Session:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    # ---- audit Events in the cluster ------------------------------------------------------------
-
-    def _on_event(self, event: Event) -> None:
-        if event.kind is not EventKind.ACTION or event.data.get("shadow") or self.read_only:
-            return
-        task = asyncio.get_running_loop().create_task(self._record_event(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _record_event(self, event: Event) -> None:
-        reason = "Canary" + str(event.data.get("what", "action")).title().replace("_", "")
-        try:
-            await self.cluster.record_event(event.service, reason, redact(event.message))
-        except Exception as exc:  # best effort: the journal still has it
-            self.bus.publish(Event(EventKind.ERROR, event.service, self.clock.now(),
-                                   redact(f"recording the Kubernetes Event failed: {exc}")))
+        await self.sinks.aclose()

@@ -1,0 +1,89 @@
+"""The journal as an inline sink: lossless, written on the publishing task, the rollout report's source.
+
+Besides the action lines (console.engine.audit.Journal.entry, unchanged, plus ``entry: "action"``, ``at``
+and ``version``) it appends what a report needs to be written after a crash, with the journal alone:
+
+- ``decision``  every decision (advance, hold, await_approval, rollback, promote) with its verdict numbers;
+- ``state``     every transition with its reason;
+- ``sample``    at most one per ``sample_every`` seconds per service while a rollout is under way: weight,
+                state, verdict and each track's requests, error rate, P95 and P99 (the report's charts);
+- ``announce``  the pre-canary "canary of SERVICE VERSION starting";
+- ``report``    the path of a rollout report written.
+
+Every line carries ``entry``, ``time`` (ISO), ``at`` (seconds on the session's clock) and ``service``, and is
+redacted before it is written.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from console.engine.audit import Journal, redact
+from console.engine.model import Event, EventKind, RolloutStatus, State, TrackWindow
+from console.engine.sinks import Delivery
+
+SAMPLE_EVERY = 60.0
+QUIET = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
+
+
+class JournalSink:
+    def __init__(self, journal: Journal, *, sample_every: float = SAMPLE_EVERY) -> None:
+        self.journal = journal
+        self.sample_every = sample_every
+        self._sampled: dict[str, float] = {}
+
+    def __call__(self, delivery: Delivery) -> None:
+        event = delivery.event
+        data = event.data
+        if event.kind is EventKind.ACTION:
+            entry = self.journal.entry(event)
+            extra = {"version": redact(data.get("version") or "")}
+            if data.get("what") == "start_canary" and delivery.status is not None:
+                extra["stable_version"] = redact(delivery.status.stable_version or "")
+            self.journal.append({"entry": "action", "at": round(event.at, 3), **entry, **extra}, event)
+        elif event.kind is EventKind.DECISION:
+            self._append(event, "decision", action=data.get("action"), weight=data.get("weight"),
+                         reason=data.get("reason"), values=data.get("values") or {})
+        elif event.kind is EventKind.STATE:
+            self._append(event, "state", **{"from": data.get("from"), "to": data.get("to"),
+                                            "reason": data.get("reason")})
+        elif event.kind is EventKind.STATUS:
+            self._sample(event)
+        elif event.kind is EventKind.INFO and data.get("report"):
+            self._append(event, "report", path=data.get("report"), rollout=data.get("rollout"))
+        elif event.kind is EventKind.INFO and data.get("pre_canary"):
+            self._append(event, "announce", version=data.get("version"), who=data.get("actor"),
+                         message=event.message)
+
+    def _append(self, event: Event, entry: str, **fields: Any) -> None:
+        line = {"entry": entry, "time": datetime.fromtimestamp(event.at, tz=UTC).isoformat(timespec="seconds"),
+                "at": round(event.at, 3), "service": event.service, **fields}
+        self.journal.append(redact(line), event)
+
+    def _sample(self, event: Event) -> None:
+        status = event.data.get("status")
+        if not isinstance(status, RolloutStatus) or status.state in QUIET:
+            return
+        last = self._sampled.get(event.service)
+        if last is not None and event.at - last < self.sample_every:
+            return
+        self._sampled[event.service] = event.at
+        metrics = status.metrics
+        self._append(event, "sample", weight=status.weight, state=status.state.value,
+                     stable_version=status.stable_version, canary_version=status.canary_version,
+                     verdict=status.verdict.outcome.value if status.verdict else None,
+                     stable=_track(metrics.stable if metrics else None),
+                     canary=_track(metrics.canary if metrics else None),
+                     problem=metrics.problem if metrics else None)
+
+
+def _track(window: TrackWindow | None) -> dict[str, Any] | None:
+    if window is None or window.requests <= 0:
+        return None
+    return {"requests": round(window.requests, 1), "error_rate": _round(window.error_rate),
+            "p95": _round(window.p95), "p99": _round(window.p99)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
