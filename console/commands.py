@@ -159,13 +159,28 @@ async def _prepared(config: Config, options: Options, services: Sequence[str]) -
     return world
 
 
+def _notifications(config: Config) -> list[dict[str, Any]]:
+    """Each configured sink (its secrets checked readable) and its last state as the journal knows it: the
+    driving console writes a line when a sink starts failing and when it delivers again."""
+    from console.adapters.notify import build_sinks
+    from console.engine.journal_sink import sink_states
+    from console.engine.report import read_journal
+
+    sinks = build_sinks(config.notifications, config.service_names)
+    known = sink_states(read_journal(config.journal_path())) if sinks else {}
+    return [{"name": sink.name, "type": sink.kind, "events": sorted(sink.item.wanted_events),
+             "services": sink.item.services or "all", "state": "unknown", "since": None, "last_error": None,
+             **known.get(sink.name, {})} for sink, _policy in sinks]
+
+
 async def status(config: Config, options: Options, services: Sequence[str], *, as_json: bool) -> int:
+    options.notify = False  # looking tells nobody
+    sinks = _notifications(config)
     world = await _prepared(config, options, services)
     if isinstance(world, int):
         return world
     try:
         statuses = [world.session.controllers[s].status for s in services]
-        sinks = [h.to_json() for h in world.session.sinks.health() if h.kind not in ("kubernetes", "report")]
     finally:
         await world.aclose()
     if as_json:
@@ -181,6 +196,9 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
             verdict = s.verdict.outcome.value if s.verdict else "unknown"
             print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
                   f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+        for sink in sinks:
+            print(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
+                  + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
     problems = [p for s in statuses for p in s.to_json()["problems"]]
     return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
 
@@ -198,6 +216,8 @@ def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
 async def analyze(config: Config, options: Options, service: str, weight: int | None, *,
                   as_json: bool) -> int:
     from console.engine.analysis import analyze_once
+
+    options.notify = False  # looking tells nobody
 
     if options.prometheus and not options.demo:  # Prometheus alone, no cluster
         metrics = prometheus_for(config, options.prometheus)

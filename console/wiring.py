@@ -39,6 +39,7 @@ class Options:
     prometheus: str | None = None
     read_only: bool = False
     virtual: bool = False  # demo on a virtual clock (status, analyze, one-shot actions: instant)
+    notify: bool = True  # feed the configured notification sinks (off for commands that only look)
 
 
 class NoMetrics:
@@ -70,7 +71,13 @@ class World:
         advance = getattr(self.clock, "advance", None)
         await (advance(seconds) if advance is not None else self.clock.sleep(seconds))
 
-    async def aclose(self) -> None:
+    async def aclose(self, notify_grace: float = 5.0) -> None:
+        """Close everything; queued notifications get up to ``notify_grace`` seconds to go out first."""
+        try:
+            await asyncio.wait_for(self.session.sinks.drain(), notify_grace)
+        except (asyncio.TimeoutError, Exception):  # what is still queued is lost, and was counted
+            pass
+        await self.session.sinks.aclose()
         for close in reversed(self.closers):
             try:
                 await close()
@@ -117,7 +124,8 @@ async def open_world(config: Config, options: Options) -> World:
         journal = _journal(config, explicit_only=True)  # the demo writes no journal unless asked to
         session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only,
                           journal=journal)
-        add_notifications(session, config)
+        if options.notify:
+            add_notifications(session, config)
         return World(session=session, clock=clock, closers=closers, demo=True)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
@@ -129,7 +137,8 @@ async def open_world(config: Config, options: Options) -> World:
     session = Session(config, cluster, metrics, RealClock(), actor=identity, read_only=read_only,
                       journal=None if read_only else _journal(config))
     try:
-        add_notifications(session, config)
+        if options.notify:
+            add_notifications(session, config)
     except Exception:
         await cluster.aclose()
         raise

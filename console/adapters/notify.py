@@ -43,8 +43,7 @@ class HttpSink:
         self._secrets = [value for value in secrets.values() if value]
         self._events = item.wanted_events
         self._services = set(item.services) if item.services is not None else None
-        self._client = client or httpx.AsyncClient(timeout=item.timeout, headers={"User-Agent": USER_AGENT},
-                                                   follow_redirects=False, trust_env=False)
+        self._client = client  # made on the first send: building a sink opens nothing
 
     def __repr__(self) -> str:  # never the URL: it may be the secret
         return f"<{type(self).__name__} {self.name}>"
@@ -68,6 +67,9 @@ class HttpSink:
         if payload is None:
             return
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.item.timeout, headers={"User-Agent": USER_AGENT},
+                                             follow_redirects=False, trust_env=False)
         response = await self._client.post(self.url, content=body, headers=self.headers(body))
         if 200 <= response.status_code < 300:
             return
@@ -88,7 +90,8 @@ class HttpSink:
         return text
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
 
 
 # ---- Slack ----------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ and ``version``) it appends what a report needs to be written after a crash, wit
 - ``sample``    at most one per ``sample_every`` seconds per service while a rollout is under way: weight,
                 state, verdict and each track's requests, error rate, P95 and P99 (the report's charts);
 - ``announce``  the pre-canary "canary of SERVICE VERSION starting";
-- ``report``    the path of a rollout report written.
+- ``report``    the path of a rollout report written;
+- ``sink``      a notification sink that started failing, or delivers again (what `status` shows).
 
 Every line carries ``entry``, ``time`` (ISO), ``at`` (seconds on the session's clock) and ``service``, and is
 redacted before it is written.
@@ -52,6 +53,9 @@ class JournalSink:
             self._sample(event)
         elif event.kind is EventKind.INFO and data.get("report"):
             self._append(event, "report", path=data.get("report"), rollout=data.get("rollout"))
+        elif event.kind in (EventKind.ERROR, EventKind.INFO) and data.get("sink"):
+            self._append(event, "sink", sink=data["sink"], state="failing" if data.get("failing") else "ok",
+                         message=event.message)
         elif event.kind is EventKind.INFO and data.get("pre_canary"):
             self._append(event, "announce", version=data.get("version"), who=data.get("actor"),
                          message=event.message)
@@ -87,3 +91,13 @@ def _track(window: TrackWindow | None) -> dict[str, Any] | None:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
+
+
+def sink_states(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The last known state of each notification sink, by name, from the journal's ``sink`` lines."""
+    states: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        if line.get("entry") == "sink" and line.get("sink"):
+            states[str(line["sink"])] = {"state": line.get("state"), "since": line.get("time"),
+                                         "last_error": line.get("message") if line.get("state") == "failing" else None}
+    return states

@@ -270,6 +270,9 @@ class SinkHub:
         self._closed = True
         self._unsubscribe()
         workers = [lane.worker for lane in self._lanes if lane.worker is not None]
+        for lane in self._lanes:  # what never went out is a counted loss
+            lane.health.dropped += len(lane.queue) + (1 if lane.busy else 0)
+            lane.queue.clear()
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
