@@ -227,8 +227,9 @@ class NotableRule:
         service, metrics = event.service, status.metrics
         if metrics is None or metrics.stable is None or metrics.canary is None:
             return None  # no data is no incident (and no recovery either)
-        both = all(w.requests >= self.min_requests and (w.error_rate or 0.0) > self.max_error_rate
-                   for w in (metrics.stable, metrics.canary))
+        if min(metrics.stable.requests, metrics.canary.requests) < self.min_requests:
+            return None  # too few requests to tell either way
+        both = all((w.error_rate or 0.0) > self.max_error_rate for w in (metrics.stable, metrics.canary))
         if both == (service in self._incident):
             return None
         numbers = {"stable_error_rate": metrics.stable.error_rate, "canary_error_rate": metrics.canary.error_rate}

@@ -294,7 +294,10 @@ def _wants(sink: Sink, delivery: Delivery) -> bool:
 
 def _describe(sink: Sink, exc: BaseException) -> str:
     describe = getattr(sink, "describe_error", None)
-    text = describe(exc) if describe is not None else f"{type(exc).__name__}: {exc}"
+    if describe is not None:
+        text = describe(exc)
+    else:
+        text = str(exc) if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
     return str(redact(text))[:300]
 
 
