@@ -5,8 +5,9 @@ and ``version``) it appends what a report needs to be written after a crash, wit
 
 - ``decision``  every decision (advance, hold, await_approval, rollback, promote) with its verdict numbers;
 - ``state``     every transition with its reason;
-- ``sample``    at most one per ``sample_every`` seconds per service while a rollout is under way: weight,
-                state, verdict and each track's requests, error rate, P95 and P99 (the report's charts);
+- ``sample``    at most one per ``sample_every`` seconds per service while a rollout is under way, and one
+                at each decision that is not a hold: weight, state, verdict and each track's requests,
+                error rate, P95 and P99 (the report's charts);
 - ``announce``  the pre-canary "canary of SERVICE VERSION starting";
 - ``report``    the path of a rollout report written;
 - ``sink``      a notification sink that started failing, or delivers again (what `status` shows).
@@ -44,6 +45,8 @@ class JournalSink:
                 extra["stable_version"] = redact(delivery.status.stable_version or "")
             self.journal.append({"entry": "action", "at": round(event.at, 3), **entry, **extra}, event)
         elif event.kind is EventKind.DECISION:
+            if data.get("action") != "hold":  # the charts get the moment of every decision
+                self._sampled.pop(event.service, None)
             self._append(event, "decision", action=data.get("action"), weight=data.get("weight"),
                          reason=data.get("reason"), values=data.get("values") or {})
         elif event.kind is EventKind.STATE:

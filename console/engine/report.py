@@ -299,7 +299,7 @@ def _charts(rollout: Rollout) -> list[str]:
     if not samples:
         return out + ["No metric samples in the journal for this rollout.", ""]
     first, last = _at(samples[0]), _at(samples[-1])
-    out += [f"One sample a minute from {_rel(first, rollout.started_at)} to {_rel(last, rollout.started_at)} "
+    out += [f"A sample a minute and at each decision, {_rel(first, rollout.started_at)} to {_rel(last, rollout.started_at)} "
             f"({len(samples)} samples); each line is scaled to its own min–max; a blank is no data.", ""]
     for title, key, show in (("Error rate", "error_rate", _pct), ("P95 latency", "p95", _ms)):
         out += [f"### {title}", "", "```"]
