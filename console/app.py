@@ -288,7 +288,8 @@ class CanaryApp(App[int]):
             self.dirty.add(event.service)
             if "port" not in event.data or text not in self._announced:  # a port problem: once, not per service
                 self._announced.add(text)
-                self.notify(f"{event.service}: {text}", severity="error", markup=False, timeout=8)
+                where = "" if event.service == "*" else f"{event.service}: "  # "*": no one service (a sink)
+                self.notify(f"{where}{text}", severity="error", markup=False, timeout=8)
         elif event.kind is EventKind.INFO and "port" in event.data:
             self._announced.clear()
         elif event.kind is EventKind.REFUSED:

@@ -313,3 +313,30 @@ def test_a_bad_notification_is_one_line_naming_the_field_and_exit_2(tmp_path, ca
     assert main(["status", "--demo", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert problem in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+# ---- the dashboard -----------------------------------------------------------------------------------------
+
+async def test_the_dashboard_alerts_by_the_same_rule_and_shows_a_failing_sink():
+    from console.app import CanaryApp
+    from tests.test_tui_support import fake_session, settle
+
+    session, clock, _cluster = fake_session()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        bells = app.bells
+        session.bus.publish(Event(EventKind.STATE, "plato", clock.now(), "observing → paused: no usable data",
+                                  {"from": "observing", "to": "paused",
+                                   "reason": "no usable data for 10m: Prometheus unreachable"}))
+        session.bus.publish(Event(EventKind.STATE, "nexus", clock.now(), "observing → paused: paused by bob",
+                                  {"from": "observing", "to": "paused", "reason": "paused by bob"}))
+        await settle(app, pilot)
+        assert app.bells == bells + 1  # stuck needs a person; bob's own pause does not ring
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith("plato stuck: no usable data") for m in messages)
+        assert not any("nexus paused" in m for m in messages)
+        session.bus.publish(Event(EventKind.ERROR, "*", clock.now(), "notifications to slack keep failing: HTTP 500",
+                                  {"sink": "slack", "failing": True}))
+        await settle(app, pilot)
+        assert "notifications to slack keep failing: HTTP 500" in [n.message for n in app._notifications]

@@ -203,6 +203,11 @@ class SinkHub:
             lane.busy = True
             try:
                 await self._deliver(lane, delivery)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a broken sink loses this delivery, never its worker
+                lane.health.given_up += 1
+                lane.health.last_error = f"{type(exc).__name__}"
             finally:
                 lane.busy = False
 
