@@ -43,7 +43,8 @@ class JournalSink:
             extra = {"version": redact(data.get("version") or "")}
             if data.get("what") == "start_canary" and delivery.status is not None:
                 extra["stable_version"] = redact(delivery.status.stable_version or "")
-            self.journal.append({"entry": "action", "at": round(event.at, 3), **entry, **extra}, event)
+            self.journal.append({"entry": "action", "at": round(event.at, 3), **entry, **extra}, event.service,
+                                event.at)
         elif event.kind is EventKind.DECISION:
             if data.get("action") != "hold":  # the charts get the moment of every decision
                 self._sampled.pop(event.service, None)
@@ -66,7 +67,7 @@ class JournalSink:
     def _append(self, event: Event, entry: str, **fields: Any) -> None:
         line = {"entry": entry, "time": datetime.fromtimestamp(event.at, tz=UTC).isoformat(timespec="seconds"),
                 "at": round(event.at, 3), "service": event.service, **fields}
-        self.journal.append(redact(line), event)
+        self.journal.append(redact(line), event.service, event.at)
 
     def _sample(self, event: Event) -> None:
         status = event.data.get("status")
