@@ -140,12 +140,9 @@ class CanaryApp(App[int]):
         self._offered: tuple[Any, ...] = ()
         self._stop = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
-<<<<<<< HEAD
         self.notable = NotableRule()  # the one rule of what needs a person (the session's config once attached)
-=======
         self.ui_errors = 0
         self._ui_errors_shown: set[str] = set()
->>>>>>> main
 
     # ------------------------------------------------------------------ lifecycle
     def get_theme_variable_defaults(self) -> dict[str, str]:
