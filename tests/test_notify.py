@@ -244,7 +244,8 @@ async def test_a_receiver_that_fails_hangs_or_is_down_changes_no_timing_and_lose
 
     with Receiver("fail") as failing, Receiver("hang") as hanging:
         sinks = sink_items(loud_dir, monkeypatch, failing.url(), hanging.url(), down_url("/hook"),
-                           timeout=0.2, retries=2, backoff=1.0)
+                           retries=2, backoff=1.0)
+        sinks[1]["timeout"] = 0.2  # the hanging receiver's requests end by this (real) timeout
         session, cluster, clock, events = make(loud_dir, canary=ERRORS_AT_25, sinks=sinks)
         rig = await run_rollout(session, clock, 2400)
         measured = timing(session, cluster, events)
@@ -268,7 +269,8 @@ async def test_a_receiver_that_fails_hangs_or_is_down_changes_no_timing_and_lose
         assert sink.delivered == 0 and sink.state == "failing" and expected in (sink.last_error or ""), sink
         assert sink.failed_attempts == 3 * sink.given_up  # every notice tried 1 + 2 retries
     assert sent_to_failing == health["slack"].failed_attempts  # the retries really went out
-    assert sent_to_hanging == health["pagerduty"].failed_attempts
+    # a request that timed out may reach the hanging receiver's handler only later (a loaded machine)
+    assert 1 <= sent_to_hanging <= health["pagerduty"].failed_attempts
     shown = [e for e in events if e.kind is EventKind.ERROR and e.data.get("sink")]
     assert {e.data["sink"] for e in shown} == {"slack", "pagerduty", "webhook"}  # once each, for the dashboard
     assert len(shown) == 3 and all("keep failing" in e.message for e in shown)
@@ -304,6 +306,7 @@ def test_status_json_lists_each_sinks_health(tmp_path, monkeypatch, capsys):
     ("type: webhook\n    url: http://127.0.0.1:9/\n    secret_file: /nonexistent/key", "notifications.0.secret_file"),
     ("type: slack\n    url_env: HOME\n    events: [rolled_bak]", "unknown event 'rolled_bak'"),
     ("type: slack\n    url_env: HOME\n    services: [kafka]", "notifications.0.services"),
+    ("type: slack\n    url_env: HOME\n  - type: slack\n    url_env: HOME", "notifications.1.name"),
 ])
 def test_a_bad_notification_is_one_line_naming_the_field_and_exit_2(tmp_path, capsys, yaml_item, problem):
     from console.cli import main

@@ -264,6 +264,11 @@ def build_sinks(notifications: list[Notification], services: list[str]) -> list[
     """The configured sinks, secrets read now; ConfigError (naming the field) when one cannot be."""
     from console.engine.config_layers import ConfigError
 
+    labels = [item.label for item in notifications]
+    for index, label in enumerate(labels):
+        if labels.index(label) != index:
+            raise ConfigError(f"field 'notifications.{index}.name': another sink is called {label!r}; "
+                              "give each its own name")
     built = []
     for index, item in enumerate(notifications):
         unknown = [s for s in item.services or [] if s not in services]
