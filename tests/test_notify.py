@@ -343,3 +343,27 @@ async def test_the_dashboard_alerts_by_the_same_rule_and_shows_a_failing_sink():
                                   {"sink": "slack", "failing": True}))
         await settle(app, pilot)
         assert "notifications to slack keep failing: HTTP 500" in [n.message for n in app._notifications]
+
+
+async def test_a_console_that_resumes_a_rollout_resolves_the_incident_its_predecessor_opened(
+        tmp_path, monkeypatch, receivers):
+    slack, pagerduty, webhook = receivers
+    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    first, cluster, clock, _events = make(tmp_path, canary=P99_REGRESSION, sinks=sinks)
+    rig = await run_rollout(first, clock, 600)
+    assert first.controllers["perception"].state is State.AWAITING_APPROVAL
+    await delivered(first, clock)
+    rig.stop.set()  # the first console dies; the record stays in the cluster, the journal on disk
+    await clock.advance(300)
+    config = first.config
+    second = Session(config, cluster, first.metrics, clock, actor="carol", journal=Journal(config.journal_path()))
+    add_notifications(second, config)
+    await second.step()
+    assert second.controllers["perception"].state is State.AWAITING_APPROVAL  # resumed from the record
+    assert (await second.intent("perception", "approve")).ok
+    await delivered(second, clock)
+    bodies = pagerduty.bodies()
+    assert [b["event_action"] for b in bodies] == ["trigger", "trigger", "resolve"]  # the resumed wait, again
+    assert len({b["dedup_key"] for b in bodies}) == 1  # one incident, opened and resolved
+    await second.aclose()
+    await first.aclose()

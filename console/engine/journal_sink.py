@@ -18,7 +18,9 @@ redacted before it is written.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from console.engine.audit import Journal, redact
@@ -34,6 +36,7 @@ class JournalSink:
         self.journal = journal
         self.sample_every = sample_every
         self._sampled: dict[str, float] = {}
+        self.started: dict[str, tuple[float, str]] = recent_starts(journal.path)  # service → (at, version)
 
     def __call__(self, delivery: Delivery) -> None:
         event = delivery.event
@@ -41,8 +44,10 @@ class JournalSink:
         if event.kind is EventKind.ACTION:
             entry = self.journal.entry(event)
             extra = {"version": redact(data.get("version") or "")}
-            if data.get("what") == "start_canary" and delivery.status is not None:
-                extra["stable_version"] = redact(delivery.status.stable_version or "")
+            if data.get("what") == "start_canary" and not data.get("shadow"):
+                self.started[event.service] = (event.at, str(data.get("version") or ""))
+                if delivery.status is not None:
+                    extra["stable_version"] = redact(delivery.status.stable_version or "")
             self.journal.append({"entry": "action", "at": round(event.at, 3), **entry, **extra}, event.service,
                                 event.at)
         elif event.kind is EventKind.DECISION:
@@ -105,3 +110,27 @@ def sink_states(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             states[str(line["sink"])] = {"state": line.get("state"), "since": line.get("time"),
                                          "last_error": line.get("message") if line.get("state") == "failing" else None}
     return states
+
+
+def recent_starts(path: Path, tail_bytes: int = 2_000_000) -> dict[str, tuple[float, str]]:
+    """(time, version) of each service's latest start in the journal's last ``tail_bytes``: a console that
+    resumes a rollout names it as the one that started it did (the same report, the same PagerDuty key)."""
+    try:
+        with Path(path).expanduser().open("rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - tail_bytes))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return {}
+    found: dict[str, tuple[float, str]] = {}
+    for raw in text.splitlines():
+        if '"start_canary"' not in raw:
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("what") == "start_canary" and not line.get("shadow") \
+                and isinstance(line.get("at"), (int, float)):
+            found[str(line.get("service"))] = (float(line["at"]), str(line.get("version") or ""))
+    return found

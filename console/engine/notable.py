@@ -20,8 +20,9 @@ paused             STATE → paused (by a person, or a canary found without a re
 stuck              STATE → paused because no usable data came for the progress deadline; and, detected
                    here, a rollout left DEPLOYING, PROMOTING or ROLLING_BACK for longer than the progress
                    deadline (a rollback write that keeps failing, a promotion that never lands)
-override           an event with ``data["override"]`` (the driver saw a change it did not make), or a
-                   transition whose reason says the canary was changed/removed outside this console
+override           an ACTION ``override`` or any event with ``data["override"]`` (the driver saw a change it
+                   did not make), or a transition whose reason says the canary was removed outside this
+                   console
 would_roll_back    ACTION ``rollback`` with ``shadow`` (the judge would roll back; nothing was done)
 rolled_back        STATE → rolled_back; automatic or by whom comes from the rollback ACTION before it
 promoted           STATE → promoted
@@ -144,8 +145,8 @@ class NotableRule:
     def _action(self, event: Event) -> Notice | None:
         data = event.data
         what, shadow = data.get("what"), bool(data.get("shadow"))
-        if data.get("override"):
-            return self._notice(Notable.OVERRIDE, event, event.message, needs_person=True)
+        if data.get("override") or what == "override":
+            return self._notice(Notable.OVERRIDE, event, f"{event.service}: {event.message}", needs_person=True)
         if what == "rollback":
             if shadow:
                 return self._notice(Notable.WOULD_ROLL_BACK, event, f"(shadow, nothing done) {event.message}",

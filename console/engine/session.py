@@ -50,10 +50,13 @@ class Session:
         self._snapshots: dict[str, ServiceSnapshot] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.journal = journal
-        self.sinks = SinkHub(self.bus, clock, NotableRule.for_config(config), context=self._context)
+        self.sinks = SinkHub(self.bus, clock, NotableRule.for_config(config), status_of=self._status_of,
+                             rollout_of=self._rollout_of)
+        self._journal_sink: JournalSink | None = None
         if journal is not None:  # lossless: written on the publishing task, before any queue
             journal.bind(self.bus, cluster, subscribe=False)
-            self.sinks.add_inline(JournalSink(journal))
+            self._journal_sink = JournalSink(journal)
+            self.sinks.add_inline(self._journal_sink)
             self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=1, rate_per_minute=0))
         if not self.read_only:
             self.sinks.add(KubeEventSink(cluster, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
@@ -125,12 +128,21 @@ class Session:
             for task in (sleeper, stopper):
                 task.cancel()
 
-    def _context(self, service: str) -> tuple[RolloutStatus | None, str | None]:
-        """What a notification says besides the event: the service's status and its rollout's id."""
+    def _status_of(self, service: str) -> RolloutStatus | None:
+        controller = self.controllers.get(service)
+        return controller.status if controller is not None else None
+
+    def _rollout_of(self, service: str) -> str | None:
+        """The rollout's id (notifications, PagerDuty's dedup_key, reports): from its start in the journal, so a
+        resumed rollout keeps its first name; else from when this console started or resumed it."""
         controller = self.controllers.get(service)
         if controller is None:
-            return None, None
-        return controller.status, rollout_id(service, getattr(controller, "_started_at", None))
+            return None
+        started = getattr(controller, "_started_at", None)
+        known = self._journal_sink.started.get(service) if self._journal_sink is not None else None
+        if known is not None and known[1] == controller.version:
+            started = known[0]
+        return rollout_id(service, started)
 
     def announce(self, service: str, version: str) -> bool:
         """The runbook's "Team notified": tell the notification sinks that a canary of ``service`` ``version``

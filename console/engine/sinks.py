@@ -130,9 +130,11 @@ class SinkHub:
     """The bus subscriber that feeds every sink. ``rule`` is the one NotableRule of this session."""
 
     def __init__(self, bus: EventBus, clock: Any, rule: NotableRule, *, rng: random.Random | None = None,
-                 context: Callable[[str], tuple[RolloutStatus | None, str | None]] | None = None) -> None:
+                 status_of: Callable[[str], RolloutStatus | None] | None = None,
+                 rollout_of: Callable[[str], str | None] | None = None) -> None:
         self.bus, self.clock, self.rule = bus, clock, rule
-        self.context = context  # service → (its status now, its rollout id), asked for notable events only
+        self.status_of = status_of  # service → its status now, asked for notable events only
+        self.rollout_of = rollout_of  # service → its rollout's id, asked after the inline sinks ran
         self._inline: list[Callable[[Delivery], None]] = []
         self._lanes: list[_Lane] = []
         self._rng = rng or random.Random()
@@ -162,17 +164,14 @@ class SinkHub:
 
     def __call__(self, event: Event) -> None:
         notice = self.rule.see(event)
-        status, rollout = None, None
-        if notice is not None and self.context is not None:
-            try:
-                status, rollout = self.context(event.service)
-            except Exception:  # no context is still a notice
-                pass
-        delivery = Delivery(event, notice, status, rollout)
+        status = _ask(self.status_of, event.service) if notice is not None else None
+        delivery = Delivery(event, notice, status)
         for inline in self._inline:
             inline(delivery)
         if self._closed:
             return
+        if notice is not None and self.rollout_of is not None:  # after the journal: a start names its rollout
+            delivery = Delivery(event, notice, status, _ask(self.rollout_of, event.service))
         for lane in self._lanes:
             if not _wants(lane.sink, delivery):
                 continue
@@ -288,6 +287,13 @@ class SinkHub:
                     await close()
                 except Exception:  # closing is best effort
                     pass
+
+
+def _ask(question: Callable[[str], Any] | None, service: str) -> Any:
+    try:
+        return question(service) if question is not None else None
+    except Exception:  # no context is still a notice
+        return None
 
 
 def _wants(sink: Sink, delivery: Delivery) -> bool:
