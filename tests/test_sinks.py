@@ -229,3 +229,11 @@ async def test_a_permanent_failure_is_not_retried(retryable):
     await clock.run_until(100)
     assert len(refused.attempts) == 1 and hub.health()[0].given_up == 1
     await hub.aclose()
+
+
+def test_a_change_the_driver_did_not_make_is_an_override_that_needs_a_person():
+    rule = NotableRule()
+    seen = rule.see(action("override", why="outside", from_weight=25, to_weight=40))
+    assert seen and seen.kind is Notable.OVERRIDE and seen.needs_person and seen.severity == "warning"
+    flagged = rule.see(Event(EventKind.INFO, "perception", 0, "weight changed by someone else", {"override": True}))
+    assert flagged and flagged.kind is Notable.OVERRIDE
