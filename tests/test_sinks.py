@@ -19,7 +19,7 @@ from console.engine.notable import Notable, NotableRule
 from console.engine.sinks import Delivery, SinkError, SinkHub, SinkPolicy
 
 
-def action(what: str, *, why: str = "auto", actor: str = "alice", shadow: bool = False, at: float = 0.0, **data) -> Event:
+def action(what: str, *, why: str = "automatic", actor: str = "alice", shadow: bool = False, at: float = 0.0, **data) -> Event:
     return Event(EventKind.ACTION, "perception", at, f"{what} ({why}, {actor})",
                  {"what": what, "why": why, "actor": actor, "version": "1.2.4",
                   **({"shadow": True} if shadow else {}), **data})

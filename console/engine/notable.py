@@ -44,6 +44,7 @@ from typing import Any
 from console.engine.model import Event, EventKind, RolloutStatus, State
 
 OUTSIDE = ("outside this console", "without a rollout record", "changed by someone else")
+AUTOMATIC = ("automatic", "auto")  # an ACTION's ``why`` when the policy acted (older journals: "auto")
 
 
 class Notable(StrEnum):
@@ -155,7 +156,7 @@ class NotableRule:
             return None  # told when the state says rolled back
         if shadow:
             return None
-        automatic = data.get("why") == "auto"
+        automatic = data.get("why") in AUTOMATIC
         actor = "" if automatic else str(data.get("actor") or "")
         simple = {"start_canary": Notable.STARTED, "set_weight": Notable.ADVANCED, "approve": Notable.APPROVED,
                   "resume": Notable.RESUMED}
@@ -181,7 +182,7 @@ class NotableRule:
             return self._notice(Notable.OVERRIDE, event, f"{service}: {reason}", needs_person=True, stop_at=stop_at)
         if state is State.ROLLED_BACK:
             action = self._rollback.pop(service, {})
-            automatic = action.get("why", "auto") == "auto"
+            automatic = action.get("why", "automatic") in AUTOMATIC
             actor = "" if automatic else str(action.get("actor") or "")
             how = "automatically" if automatic else f"by {actor or 'a person'}"
             return self._notice(Notable.ROLLED_BACK, event, f"{service} rolled back {how}: {reason}", actor=actor,

@@ -22,7 +22,7 @@ from typing import Any
 from console.engine.audit import redact
 from console.engine.config import format_duration
 from console.engine.model import Event, EventKind, RolloutRecord
-from console.engine.notable import Notable
+from console.engine.notable import AUTOMATIC, Notable
 from console.engine.sinks import Delivery, rollout_id
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -128,7 +128,7 @@ def _human(seconds: float) -> str:
 
 def _who(line: dict[str, Any]) -> str:
     who = line.get("who") or {}
-    if line.get("why") == "auto":
+    if line.get("why") in AUTOMATIC:
         return "canary-console (automatic)"
     person = who.get("actor") or who.get("user") or "?"
     return f"{person} (cluster {who['cluster']})" if who.get("cluster") else str(person)
@@ -147,7 +147,7 @@ def _outcome_line(rollout: Rollout) -> str:
         action = next((a for a in reversed(rollout.of("action")) if a.get("what") == "rollback"), None)
         reason = next((s.get("reason") for s in reversed(rollout.of("state")) if s.get("to") == "rolling_back"),
                       None) or (action or {}).get("reason", "")
-        how = "automatically" if action is None or action.get("why") == "auto" else f"by {_who(action)}"
+        how = "automatically" if action is None or action.get("why") in AUTOMATIC else f"by {_who(action)}"
         return f"rolled back {how}: {reason}"
     if outcome == "promoted":
         return "promoted: the canary version is the stable version"
@@ -199,7 +199,7 @@ def _phases(rollout: Rollout) -> list[_Phase]:
         ended_by = (nxt.get("what", "").replace("set_weight", "advance").replace("_", " ") if nxt else
                     _outcome_line(rollout) if rollout.outcome != "unfinished" else "still running")
         if nxt is not None and nxt.get("what") != "start_canary":
-            ended_by += f" ({'automatic' if nxt.get('why') == 'auto' else _who(nxt)})"
+            ended_by += f" ({'automatic' if nxt.get('why') in AUTOMATIC else _who(nxt)})"
         at_end = [d for d in decisions if _at(d) <= ended + 0.001 and d.get("values")]
         values = at_end[-1]["values"] if at_end else {}
         weight = int(move.get("to_weight") or 0)

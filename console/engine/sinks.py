@@ -6,7 +6,8 @@ once, then:
 
 - calls the *inline* sinks at once, on the publishing task, in order: the journal is one, so it is written
   synchronously and never loses a line (a journal that cannot be written says so as an ERROR event);
-- puts a ``Delivery`` on the bounded queue of every *queued* sink that wants it. Each queued sink has its own
+- puts a ``Delivery`` on the bounded queue of every *queued* sink that wants it (without its Notice when
+  this console does not drive the service: the driving console tells people, a watcher does not). Each queued sink has its own
   worker task: it sends, retries a failure with exponential backoff and full jitter on the clock, keeps at
   most ``rate_per_minute`` sends a minute, and gives up on a delivery after ``retries`` retries. A full queue
   drops its OLDEST delivery and counts it (``dropped``): a slow, hanging or dead sink never delays a check or
@@ -29,10 +30,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from console.engine.audit import redact
+from console.engine.audit import event_reason, redact
 from console.engine.bus import EventBus
 from console.engine.model import Event, EventKind, RolloutStatus
-from console.engine.notable import Notice, NotableRule
+from console.engine.notable import Notable, Notice, NotableRule
 
 FAILING_AFTER = 3
 
@@ -170,7 +171,10 @@ class SinkHub:
             inline(delivery)
         if self._closed:
             return
-        if notice is not None and self.rollout_of is not None:  # after the journal: a start names its rollout
+        if notice is not None and status is not None and not getattr(status, "driving", True) \
+                and notice.kind is not Notable.STARTING:
+            delivery = Delivery(event, None, status)  # a console that only watches tells nobody: its driver does
+        elif notice is not None and self.rollout_of is not None:  # after the journal: a start names its rollout
             delivery = Delivery(event, notice, status, _ask(self.rollout_of, event.service))
         for lane in self._lanes:
             if not _wants(lane.sink, delivery):
@@ -259,11 +263,13 @@ class SinkHub:
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
-    async def drain(self, idle_rounds: int = 3) -> None:
-        """Wait until every queue is empty and no delivery is in flight (retries included: they run on the
-        hub's clock, so under a virtual clock someone must advance it)."""
-        while any(lane.queue or lane.busy for lane in self._lanes):
-            for lane in self._lanes:
+    async def drain(self, idle_rounds: int = 3, *, kinds: tuple[str, ...] | None = None) -> None:
+        """Wait until every queue (of the sinks of ``kinds``, default all) is empty and no delivery is in
+        flight (retries included: they run on the hub's clock, so under a virtual clock someone must advance
+        it)."""
+        lanes = [lane for lane in self._lanes if kinds is None or lane.sink.kind in kinds]
+        while any(lane.queue or lane.busy for lane in lanes):
+            for lane in lanes:
                 if lane.queue:
                     self._wake(lane)
             await asyncio.sleep(0.001)
@@ -328,7 +334,7 @@ class KubeEventSink:
 
     async def send(self, delivery: Delivery) -> None:
         event = delivery.event
-        reason = "Canary" + str(event.data.get("what", "action")).title().replace("_", "")
+        reason = event_reason(str(event.data.get("what", "action")))
         try:
             await self.cluster.record_event(event.service, reason, redact(event.message))
         except Exception as exc:  # said once here; not retried (no duplicate Events in the cluster)
