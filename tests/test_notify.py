@@ -363,7 +363,29 @@ async def test_a_console_that_resumes_a_rollout_resolves_the_incident_its_predec
     assert (await second.intent("perception", "approve")).ok
     await delivered(second, clock)
     bodies = pagerduty.bodies()
-    assert [b["event_action"] for b in bodies] == ["trigger", "trigger", "resolve"]  # the resumed wait, again
+    # the second console only watched until the approval through it made it drive: it told nothing before
+    assert [b["event_action"] for b in bodies] == ["trigger", "resolve"]
     assert len({b["dedup_key"] for b in bodies}) == 1  # one incident, opened and resolved
     await second.aclose()
     await first.aclose()
+
+
+async def test_a_console_that_only_watches_tells_nobody(tmp_path, monkeypatch, receivers):
+    from console.engine.model import RolloutRecord
+
+    slack, pagerduty, webhook = receivers
+    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    watcher, cluster, clock, events = make(tmp_path, sinks=sinks)
+    svc = cluster.services["perception"]
+    svc.canary_version, svc.canary_replicas, svc.canary_created_at, svc.weight = "1.2.4", 1, -5000.0, 25
+    svc.driver = "other-console"
+    svc.record = RolloutRecord(State.AWAITING_APPROVAL, 1, 25, -900.0, 300.0, "1.2.4", "manual_review", "other-console")
+    await watcher.step()
+    svc.record = RolloutRecord(State.ROLLED_BACK, 1, 0, -900.0, 300.0, "1.2.4", "fail", "other-console")
+    await clock.advance(10)
+    await watcher.step()
+    await delivered(watcher, clock)
+    states = [e.data["to"] for e in events if e.kind is EventKind.STATE]
+    assert states == ["awaiting_approval", "rolled_back"]  # it saw both, as its screen would
+    assert slack.requests == pagerduty.requests == webhook.requests == []  # the driver tells, not a watcher
+    await watcher.aclose()
