@@ -125,6 +125,12 @@ def check_pagerduty(request_body: dict, action: str) -> None:
         assert payload["severity"] in ("critical", "error", "warning", "info")
 
 
+def wired(tmp_path: Path, monkeypatch, receivers: list[Receiver]) -> list[dict]:
+    """The three sinks, each to its own answering receiver (Slack, PagerDuty, webhook)."""
+    slack, pagerduty, webhook = receivers
+    return sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+
+
 @pytest.fixture
 def receivers():
     made = [Receiver("ok") for _ in range(3)]
@@ -136,7 +142,7 @@ def receivers():
 async def test_an_automatic_rollback_reaches_slack_pagerduty_and_the_webhook_in_their_formats(
         tmp_path, monkeypatch, receivers):
     slack, pagerduty, webhook = receivers
-    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    sinks = wired(tmp_path, monkeypatch, receivers)
     session, _cluster, clock, _events = make(tmp_path, canary=ERRORS_AT_25, sinks=sinks)
     rig = await run_rollout(session, clock, 2400)
     assert session.controllers["perception"].state is State.ROLLED_BACK
@@ -175,7 +181,7 @@ async def test_an_automatic_rollback_reaches_slack_pagerduty_and_the_webhook_in_
 
 async def test_an_approval_wait_pages_and_the_approval_resolves_the_same_incident(tmp_path, monkeypatch, receivers):
     slack, pagerduty, webhook = receivers
-    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    sinks = wired(tmp_path, monkeypatch, receivers)
     session, _cluster, clock, _events = make(tmp_path, canary=P99_REGRESSION, sinks=sinks)
     rig = await run_rollout(session, clock, 600)
     assert session.controllers["perception"].state is State.AWAITING_APPROVAL
@@ -203,7 +209,7 @@ async def test_an_approval_wait_pages_and_the_approval_resolves_the_same_inciden
 
 async def test_a_promotion_resolves_and_is_told_with_its_report(tmp_path, monkeypatch, receivers):
     slack, pagerduty, webhook = receivers
-    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    sinks = wired(tmp_path, monkeypatch, receivers)
     session, _cluster, clock, _events = make(tmp_path, sinks=sinks)
     rig = await run_rollout(session, clock, 5000)
     assert session.controllers["perception"].state is State.PROMOTED
@@ -348,7 +354,7 @@ async def test_the_dashboard_alerts_by_the_same_rule_and_shows_a_failing_sink():
 async def test_a_console_that_resumes_a_rollout_resolves_the_incident_its_predecessor_opened(
         tmp_path, monkeypatch, receivers):
     slack, pagerduty, webhook = receivers
-    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    sinks = wired(tmp_path, monkeypatch, receivers)
     first, cluster, clock, _events = make(tmp_path, canary=P99_REGRESSION, sinks=sinks)
     rig = await run_rollout(first, clock, 600)
     assert first.controllers["perception"].state is State.AWAITING_APPROVAL
@@ -374,7 +380,7 @@ async def test_a_console_that_only_watches_tells_nobody(tmp_path, monkeypatch, r
     from console.engine.model import RolloutRecord
 
     slack, pagerduty, webhook = receivers
-    sinks = sink_items(tmp_path, monkeypatch, slack.url(), pagerduty.url(), webhook.url("/hook"))
+    sinks = wired(tmp_path, monkeypatch, receivers)
     watcher, cluster, clock, events = make(tmp_path, sinks=sinks)
     svc = cluster.services["perception"]
     svc.canary_version, svc.canary_replicas, svc.canary_created_at, svc.weight = "1.2.4", 1, -5000.0, 25
