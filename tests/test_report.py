@@ -182,3 +182,18 @@ def test_no_secret_in_the_output_journal_or_report_of_a_cli_run(tmp_path, monkey
     texts += [p.read_text() for p in (tmp_path / "reports").glob("*.md")]
     for secret in SECRETS:
         assert not any(secret in text for text in texts), secret
+
+
+async def test_a_report_that_cannot_be_written_is_said_once_and_the_rollout_goes_on(tmp_path):
+    from console.engine.model import EventKind
+
+    (tmp_path / "reports").write_text("a file where the reports directory should be")
+    session, _cluster, clock, events = make(tmp_path, canary=ERRORS_AT_25)
+    rig = await run_rollout(session, clock, 2400)
+    await session.drain()
+    await rig.close()
+    assert session.controllers["perception"].state is State.ROLLED_BACK
+    failed = [e for e in events if e.kind is EventKind.ERROR and "writing the rollout report failed" in e.message]
+    assert len(failed) == 1
+    health = next(h for h in session.sinks.health() if h.kind == "report")
+    assert (health.given_up, health.failed_attempts, health.delivered) == (1, 1, 0)

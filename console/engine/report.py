@@ -23,7 +23,7 @@ from console.engine.audit import redact
 from console.engine.config import format_duration
 from console.engine.model import Event, EventKind, RolloutRecord
 from console.engine.notable import AUTOMATIC, Notable
-from console.engine.sinks import Delivery, rollout_id
+from console.engine.sinks import Delivery, SinkError, rollout_id
 
 SPARKS = "▁▂▃▄▅▆▇█"
 CHART_WIDTH = 60
@@ -371,6 +371,11 @@ class ReportSink:
     async def send(self, delivery: Delivery) -> None:
         service = delivery.event.service
         record = self.record_of(service) if self.record_of is not None else None
-        path, rollout = write_report(self.journal_path, service, record=record, generated_at=self.clock.now())
+        try:
+            path, rollout = write_report(self.journal_path, service, record=record, generated_at=self.clock.now())
+        except (OSError, LookupError) as exc:  # said at once; `canary-console report` can write it later
+            message = redact(f"writing the rollout report failed: {exc}")
+            self.bus.publish(Event(EventKind.ERROR, service, self.clock.now(), message))
+            raise SinkError(message, retryable=False) from None
         self.bus.publish(Event(EventKind.INFO, service, self.clock.now(), f"rollout report written: {path}",
                                {"report": str(path), "rollout": rollout.id, "summary": summary_line(rollout)}))

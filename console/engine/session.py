@@ -65,7 +65,7 @@ class Session:
             journal.bind(self.bus, cluster, subscribe=False)
             self._journal_sink = JournalSink(journal)
             self.sinks.add_inline(self._journal_sink)
-            self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=1, rate_per_minute=0))
+            self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
         if not self.read_only:
             self.sinks.add(KubeEventSink(cluster, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
 
@@ -209,7 +209,7 @@ class Session:
             await controller.drain()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self.sinks.drain()
+        await self.sinks.drain(kinds=("kubernetes", "report"))  # never retried: no clock needed to finish
 
     async def close_out(self) -> None:
         """Every exit path's last word: stop background work, then save each driven service's final record
