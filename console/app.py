@@ -227,19 +227,27 @@ class CanaryApp(App[int]):
         self.dirty.add(status.service)
 
     def flush(self) -> None:
-        """Push the statuses that changed since the last flush to the visible screen (skipped under a modal)."""
+        """Push the statuses that changed since the last flush to the screen that shows them: the visible one,
+        or the one behind a modal (a confirm dialog must not freeze the countdown you are deciding on)."""
         self._ring()
         if not self.dirty or not self.screen_stack:
             return
-        screen = self.screen
-        show = getattr(screen, "show_statuses", None)
-        if show is None:  # a modal is open: keep them dirty until it closes
+        show = self._status_screen()
+        if show is None:
             return
         changed = [self.latest[s] for s in self.services if s in self.dirty and s in self.latest]
         self.dirty.clear()
         show(changed)
         if any(status.service == self.current_service for status in changed):
             self.refresh_bindings_if_changed()
+
+    def _status_screen(self) -> Callable[[list[RolloutStatus]], None] | None:
+        """The show_statuses of the top-most screen that has one (through any modal on top of it)."""
+        for screen in reversed(self.screen_stack):
+            show = getattr(screen, "show_statuses", None)
+            if show is not None:
+                return show
+        return None
 
     def refresh_bindings_if_changed(self) -> None:
         """Redraw the footer only when the keys on offer changed: a footer refresh recomposes it, which
@@ -410,12 +418,13 @@ class CanaryApp(App[int]):
 
         self.push_screen(StartCanaryScreen(service), started)
 
-    def confirm(self, question: str, then: Callable[[], None], *, default: bool) -> None:
+    def confirm(self, question: str, then: Callable[[], None], *, default: bool, service: str | None = None) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 then()
 
-        self.push_screen(ConfirmScreen(question, default=default), answered)
+        self.push_screen(ConfirmScreen(question, default=default, service=service or self.current_service),
+                         answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -20,8 +20,12 @@ from widgets.service_panel import ServicePanel, attention
 
 class DashboardScreen(Screen):
     BINDINGS = [
-        Binding("down,j", "move(1)", "select the next service", show=False),
-        Binding("up,k", "move(-1)", "select the previous service", show=False),
+        Binding("down,j", "move(1)", "select the next service (stops at the last: no wrap)", show=False),
+        Binding("up,k", "move(-1)", "select the previous service (stops at the first: no wrap)", show=False),
+        Binding("home,g", "jump(0)", "select the first service", show=False, key_display="Home/g"),
+        Binding("end,G", "jump(-1)", "select the last service", show=False, key_display="End/G"),
+        Binding("pagedown", "page(1)", "select one screenful down", show=False, key_display="PgDn"),
+        Binding("pageup", "page(-1)", "select one screenful up", show=False, key_display="PgUp"),
         Binding("enter", "open", "open the service's detail", show=False),
         Binding("o", "sort", "sort by what needs a person (again: config order)", show=False),
     ]
@@ -109,9 +113,26 @@ class DashboardScreen(Screen):
         self.app.refresh_bindings()
 
     def action_move(self, step: int) -> None:
+        """Up/down stop at the ends: a selection that wraps lets `k` pressed once too often land on the
+        last service, and the next `r` `y` rolls back the wrong one."""
         count = len(self.services)
         if count:
-            self.selected = (self.selected + step) % count
+            self.selected = max(0, min(count - 1, self.selected + step))
+
+    def action_jump(self, index: int) -> None:
+        count = len(self.services)
+        if count:
+            self.selected = index % count
+
+    def action_page(self, direction: int) -> None:
+        self.action_move(direction * max(1, self.panels_per_screen()))
+
+    def panels_per_screen(self) -> int:
+        """How many panels the panel area shows at once (at least one)."""
+        panels = self.panels
+        area = self.query_one("#panels").scrollable_content_region.height
+        tallest = max((p.outer_size.height for p in panels), default=1) or 1
+        return max(1, area // tallest)
 
     def action_open(self) -> None:
         from screens.detail import ServiceDetailScreen

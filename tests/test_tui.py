@@ -51,7 +51,7 @@ async def test_dashboard_shows_all_six_services_with_state_weight_and_numbers():
         assert "1.2.3 → 1.2.4" in text
 
 
-async def test_selection_moves_with_arrows_and_jk_and_wraps():
+async def test_selection_moves_with_arrows_and_jk_and_stops_at_the_ends():
     async with observed() as (app, pilot, session, clock, cluster):
         assert app.current_service == "perception"
         await pilot.press("j", "down")
@@ -59,8 +59,8 @@ async def test_selection_moves_with_arrows_and_jk_and_wraps():
         await pilot.press("k")
         assert app.current_service == "capsule"
         await pilot.press("up", "up")
-        assert app.current_service == "synapse"
-        assert "▶ synapse" in screen_text(app)
+        assert app.current_service == "perception"
+        assert "▶ perception" in screen_text(app)
 
 
 async def test_advance_key_moves_the_selected_service_to_the_next_phase():
