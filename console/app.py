@@ -87,14 +87,16 @@ class CanaryApp(App[int]):
     def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
                  flush_seconds: float = FLUSH_SECONDS, config: Any = None,
-                 connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False) -> None:
+                 connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False,
+                 detect_colours: bool = False) -> None:
         """Either a ready ``session``, or a ``config`` and ``connect`` (awaited in a worker once the first
         frame is up; it returns the Session, or raises and the panels say why). ``config`` only needs
         ``service_names`` and ``weights`` (config_layers.FirstFrame) or ``phases`` (a validated Config): the
         session's validated config replaces it once attached. ``freeze_gc`` (the CLI's
         choice, not the tests': it keeps every object alive at that moment) moves what start-up built out of
         the collector's reach once the session is attached, so a full collection stalls the loop for a few
-        ms instead of 30–50 ms."""
+        ms instead of 30–50 ms. ``detect_colours`` (the CLI's choice; tests name their theme) picks the
+        16- or 8-colour palette when no theme is named and the terminal has no more colours than that."""
         if session is None and (config is None or connect is None):
             raise ValueError("CanaryApp needs a session, or a config and a connect() that opens one")
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
@@ -102,6 +104,10 @@ class CanaryApp(App[int]):
         super().__init__()
         if self.no_color_requested:  # NO_COLOR means no colour at all, not Textual's shades of grey
             self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
+        if theme is None and detect_colours and not self.no_color_requested:
+            # the palette for the terminal's colours (16 or 8 on a bastion's xterm, screen or vt100)
+            self._theme_name = resolve_theme(None, {"TERM": os.environ.get("TERM", "")},
+                                             color_system=self.console.color_system)
         for theme in THEMES.values():  # before the stylesheet is first parsed: set on mount, it parsed twice
             self.register_theme(theme)
         self.theme = self._theme_name
@@ -525,7 +531,7 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
                         on_ready: Callable[[], Awaitable[Any]] | None = None, config: Any = None,
                         connect: Callable[[], Awaitable[Any]] | None = None) -> int:
     app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect,
-                    freeze_gc=True)
+                    freeze_gc=True, detect_colours=True)
     await app.run_async()
     return app.return_code or 0
 
@@ -533,6 +539,7 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
 def run_app(session: Any, *, theme: str | None = None, read_only: bool = False,
             on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
     """Run the dashboard until the user quits; the exit code (0, or 1 when the app failed)."""
-    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True)
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True,
+                    detect_colours=True)
     app.run()
     return app.return_code or 0

@@ -70,7 +70,7 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
             await worlds[0].session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
-                    freeze_gc=True)
+                    freeze_gc=True, detect_colours=True)
     try:
         await app.run_async()
     finally:

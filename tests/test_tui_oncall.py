@@ -86,3 +86,40 @@ async def test_the_screen_behind_a_confirm_keeps_receiving_statuses():
         panel = dashboard.query_one("#panel-perception", ServicePanel)
         assert panel.status.at > before
         await pilot.press("n")
+
+
+# ---------------------------------------------------------------------- 2. colours that keep their meaning
+def test_a_16_or_8_colour_terminal_gets_a_palette_of_its_own_colours():
+    from rich.color import STANDARD_PALETTE, Color
+
+    from themes import THEMES, resolve_theme
+
+    assert resolve_theme(None, {"TERM": "xterm"}, color_system="standard") == "canary-16"
+    assert resolve_theme(None, {"TERM": "vt100"}, color_system="standard") == "canary-8"
+    assert resolve_theme(None, {"TERM": "xterm-256color"}, color_system="256") == "canary-dark"
+    exact = {STANDARD_PALETTE[i].hex for i in range(16)}
+    for name, allowed in (("canary-16", exact), ("canary-8", {STANDARD_PALETTE[i].hex for i in range(8)})):
+        variables = THEMES[name].variables
+        assert {variables[v] for v in ("canary", "stable", "danger", "attention", "ok", "muted")} <= allowed
+    for name in ("canary-dark", "canary-16", "canary-8"):
+        v = THEMES[name].variables
+        assert len({v["canary"], v["stable"], v["danger"], v["attention"]}) == 4, name
+        red = Color.parse(v["danger"])
+        for track in ("canary", "stable"):
+            colour = Color.parse(v[track])
+            assert colour.triplet != red.triplet and colour.triplet.red < 200 or colour.triplet.blue > 150
+
+
+async def test_awaiting_approval_is_bold_and_reverse_not_only_coloured():
+    from textual.content import Content
+
+    from console.engine.model import State
+    from widgets.service_panel import ServicePanel
+
+    async with observed() as (app, pilot, session, clock, cluster):
+        status = session.controllers["perception"].status
+        waiting = type(status)(**{**{f: getattr(status, f) for f in status.__dataclass_fields__},
+                                  "state": State.AWAITING_APPROVAL})
+        drawn: Content = ServicePanel._state(waiting)
+        styles = " ".join(str(span.style) for span in drawn.spans)
+        assert "awaiting approval" in drawn.plain and "bold" in styles and "reverse" in styles

@@ -19,8 +19,11 @@ from widgets.weight_bar import weight_bar_content
 
 DANGER_STATES = (State.ROLLING_BACK, State.ROLLED_BACK, State.FAILED)
 ATTENTION_STATES = (State.AWAITING_APPROVAL, State.PAUSED)
+#: a state's colour, never its only sign: the word is always there, and what needs a person is also bold
+#: (awaiting approval in reverse video, which every terminal shows, 8 colours or none)
 STATE_STYLE = {State.OBSERVING: "$ok", State.PROMOTED: "$ok", State.PROMOTING: "$ok",
-               State.DEPLOYING: "$stable", State.IDLE: "$muted"}
+               State.DEPLOYING: "$text", State.IDLE: "$muted",
+               State.AWAITING_APPROVAL: "$attention bold reverse"}
 VERDICT_ICON = {Outcome.PASS: ("✔", "$ok"), Outcome.FAIL: ("✘", "$danger"),
                 Outcome.MANUAL_REVIEW: ("?", "$attention"), Outcome.INCONCLUSIVE: ("…", "$muted")}
 

@@ -1,0 +1,56 @@
+"""Test room: issue 17 in a real terminal (tmux): what an on-call engineer sees over a bastion's 16-colour
+terminal and in a small window. Uses the Terminal of tests/test_tmux.py (a private tmux server, bounded
+polls of the screen, no sleeping for simulated time)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.test_tmux import Terminal, connected, demo
+
+pytestmark = pytest.mark.tmux
+
+SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+RED = {"31", "91", "38;5;1", "38;5;9", "38:5:1", "38:5:9"}
+GREY = {"37", "90", "38;5;7", "38;5;8"}
+
+
+def style_before(line: str, text: str) -> set[str]:
+    """Every SGR parameter in force where ``text`` starts on ``line`` (a captured line with escapes)."""
+    at = line.find(text)
+    assert at >= 0, f"{text!r} not on {line!r}"
+    active: set[str] = set()
+    for match in SGR.finditer(line[:at]):
+        params = match.group(1)
+        if params in ("", "0"):
+            active = set()
+            continue
+        parts = params.split(";")
+        index = 0
+        while index < len(parts):  # extended colours are one parameter: 38;5;N, 38;2;R;G;B
+            if parts[index] in ("38", "48") and index + 1 < len(parts):
+                size = 3 if parts[index + 1] == "5" else 5
+                active.add(";".join(parts[index:index + size]))
+                index += size
+            else:
+                active.add(parts[index])
+                index += 1
+    return active
+
+
+@pytest.mark.parametrize("term", ["xterm", "screen", "vt100"])
+def test_on_16_and_8_colours_canary_is_not_danger_red_and_awaiting_approval_is_not_grey(term):
+    with Terminal(demo("--seed", "1"), size=(80, 24), env={"TERM": term}) as term_:
+        term_.wait_for(lambda t: connected(t) and "awaiting approval" in t, "a service awaiting approval")
+        painted = term_.screen(escapes=True).splitlines()
+    canary_lines = [line for line in painted if "C 0." in line or "C 1." in line]
+    assert canary_lines
+    for line in canary_lines:
+        text = re.search(r"C \d+\.\d\d%", SGR.sub("", line)).group(0)  # escapes never split the number
+        assert not (style_before(line, text) & RED), f"{term}: canary value drawn red: {line!r}"
+    waiting = next(line for line in painted if "awaiting approval" in line)
+    style = style_before(waiting, "awaiting approval")
+    assert "7" in style or not (style & GREY), f"{term}: awaiting approval is grey: {style}"
+    assert "1" in style, f"{term}: awaiting approval is not bold: {style}"
