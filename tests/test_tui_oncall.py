@@ -123,3 +123,81 @@ async def test_awaiting_approval_is_bold_and_reverse_not_only_coloured():
         drawn: Content = ServicePanel._state(waiting)
         styles = " ".join(str(span.style) for span in drawn.spans)
         assert "awaiting approval" in drawn.plain and "bold" in styles and "reverse" in styles
+
+
+# ---------------------------------------------------------------------- 3. logs an on-call can read at 80 columns
+def test_a_log_line_is_time_track_short_pod_then_the_message():
+    from console.engine.model import Track
+    from widgets.log_view import log_line
+
+    raw = ("2026-11-30T19:42:33.048Z  INFO 1 --- [kafka-consumer-1] c.b.capsule.Ingest                       "
+           ": Ingested 18374 signals")
+    line = log_line("capsule-canary-hjtww55w7f-qgbvd", Track.CANARY, raw)
+    assert line.startswith("19:42:33 canary qgbvd Ingested 18374 signals")
+    assert "hjtww55w7f" not in line and "2026-11-30" not in line
+    warn = log_line("capsule-7d9f8b6c5d-x2x9z", Track.STABLE, raw.replace(" INFO", " WARN"))
+    assert warn.startswith("19:42:33 stable x2x9z WARN Ingested")
+
+
+async def logs_open(size=(80, 24)):
+    """The detail of perception over the seeded world, its logs flowing on the virtual clock."""
+    from tests.test_tui_support import sim_session
+
+    session, clock = sim_session("healthy")
+    await start_all(session, ["perception"])
+    await run_for(session, clock, 60)
+    return session, clock
+
+
+async def test_full_screen_logs_keep_the_status_line_show_the_filter_and_keep_following():
+    from widgets.log_view import LogView
+
+    session, clock = await logs_open()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        await clock.advance(300)
+        await pilot.pause(0.3)
+        await pilot.press("l")
+        await pilot.pause()
+        logs = app.screen.query_one(LogView)
+        assert "logs: both tracks · following" in screen_text(app)
+        await pilot.press("z")
+        assert "PAUSED" in screen_text(app)
+        await pilot.press("z", "slash", *"WARN")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "WARN" in text.splitlines()[1] or "filter “WARN”" in text  # the box and the status line show it
+        assert "filter “WARN”" in text
+        assert logs.lines and all("warn" in line.lower() for line in logs.lines)
+        await pilot.press("enter", "t")
+        await pilot.pause()
+        assert logs.auto_scroll and logs.is_vertical_scroll_end  # still following after the change
+        await clock.advance(300)
+        await pilot.pause(0.3)
+        assert logs.is_vertical_scroll_end and "following" in screen_text(app)
+
+
+async def test_logs_wrap_on_w_and_scroll_sideways_with_the_arrows():
+    from widgets.log_view import LogView
+
+    session, clock = await logs_open()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        await clock.advance(300)
+        await pilot.pause(0.3)
+        await pilot.press("l")
+        logs = app.screen.query_one(LogView)
+        assert max(len(line) for line in logs.lines) > 80
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert logs.scroll_x == 16
+        await pilot.press("left", "left", "w")
+        await pilot.pause()
+        assert logs.wrap and max(len(line) for line in logs.lines) <= 80
+        assert "wrapped" in screen_text(app)

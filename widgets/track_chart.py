@@ -17,7 +17,10 @@ SCALE = {"error_rate": 100.0, "p95": 1000.0, "p99": 1000.0}
 
 
 class TrackChart(PlotextPlot):
-    """``threshold(stable_value)`` gives the canary's limit for a stable value (e.g. stable × 1.2)."""
+    """``threshold(stable_value)`` gives the canary's limit for a stable value (e.g. stable × 1.2).
+    Focusable, so Tab brings each chart (P99 too) into view on a small terminal."""
+
+    can_focus = True
 
     def __init__(self, metric: str, threshold: Callable[[float], float], min_interval: float = 1.0,
                  **kwargs) -> None:
