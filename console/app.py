@@ -30,7 +30,8 @@ from screens.help import HelpScreen
 from screens.start_canary import StartCanaryScreen
 from themes import CSS_PATH, THEMES, VARIABLE_DEFAULTS, resolve_theme
 from widgets.history import MetricHistory
-from widgets.text import inert
+from widgets.text import clip, inert
+from widgets.words import humane
 
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
 SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode",
@@ -82,6 +83,7 @@ class CanaryApp(App[int]):
         Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
         Binding("D", "delete_canary", "Delete canary", key_display="D", id="delete_canary"),
         Binding("T", "take_over", "Take over", key_display="T", id="take_over"),
+        Binding("x", "dismiss_toasts", "dismiss the notifications", show=False, id="dismiss"),
     ]
 
     def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
@@ -282,7 +284,7 @@ class CanaryApp(App[int]):
             add = getattr(self.screen, "add_event", None)
             if add is not None:
                 add(event)
-        text = inert(event.message, 300)
+        text = humane(inert(event.message, 300))
         if event.kind is EventKind.ERROR:
             self.errors[event.service] = text
             self.dirty.add(event.service)
@@ -349,7 +351,7 @@ class CanaryApp(App[int]):
         explained = {action: f"{title}: {text}" for action, title, text in ACTION_HELP}
         rows = []
         for binding in [*self.BINDINGS, *getattr(self.screen, "BINDINGS", [])]:
-            if isinstance(binding, Binding):
+            if isinstance(binding, Binding) and not (self.read_only and binding.action in SERVICE_ACTIONS):
                 key = binding.key_display or binding.key.replace(",", "/").replace("down", "↓").replace("up", "↑")
                 rows.append((key, explained.get(binding.action, binding.description or binding.action)))
         return rows
@@ -433,11 +435,41 @@ class CanaryApp(App[int]):
                          answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, then every action of every service on the dashboard (the selection moves
+        to the service first, so its confirm names it), or of the detail's own service."""
         yield from super().get_system_commands(screen)
-        service = self.current_service
-        for action, title, help_text in ACTION_HELP:
-            if service and self.check_action(action, ()):
-                yield SystemCommand(f"{title} {service}", help_text, getattr(self, f"action_{action}"))
+        dashboard = next((s for s in reversed(self.screen_stack) if isinstance(s, DashboardScreen)), None)
+        detail = self.current_service
+        services = self.services if dashboard is not None and self.screen is dashboard else [detail]
+        for service in [s for s in services if s]:
+            for action, title, help_text in ACTION_HELP:
+                if self._offers(action, service):
+                    yield SystemCommand(f"{title} {service}", help_text, self._on_service(service, action))
+
+    def _offers(self, action: str, service: str) -> bool:
+        if self.read_only or self.session is None:
+            return False
+        status = self.latest.get(service)
+        return action == "start" if status is None else _allowed(action, status)
+
+    def _on_service(self, service: str, action: str) -> Callable[[], None]:
+        def run() -> None:
+            if isinstance(self.screen, DashboardScreen) and self.screen.current_service != service:
+                self.screen.jump_to(service)
+            if self.current_service == service:
+                getattr(self, f"action_{action}")()
+        return run
+
+    def action_dismiss_toasts(self) -> None:
+        self.clear_notifications()
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Toasts are short (two lines at most) and brief; `x` dismisses them all."""
+        lines = str(message).splitlines() or [""]
+        short = "\n".join(clip(line, 96) for line in lines[:2]) + (f"\n… {len(lines) - 2} more" if len(lines) > 2 else "")
+        limit = 8.0 if severity == "error" else 5.0
+        super().notify(short, title=title, severity=severity, timeout=min(timeout or limit, limit), markup=markup)
 
     # ------------------------------------------------------------------ intents
     def request_intent(self, service: str, name: str, **kwargs: Any) -> bool:

@@ -17,12 +17,12 @@ SIZE = (80, 24)
 
 
 @asynccontextmanager
-async def observed(size: tuple[int, int] = SIZE, seconds: float = 60):
+async def observed(size: tuple[int, int] = SIZE, seconds: float = 60, notifications: bool = False):
     session, clock, cluster = fake_session()
     await start_all(session)
     await run_for(session, clock, seconds)
     app = CanaryApp(session, autorun=False)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=notifications) as pilot:
         await settle(app, pilot)
         yield app, pilot, session, clock, cluster
 
@@ -201,3 +201,161 @@ async def test_logs_wrap_on_w_and_scroll_sideways_with_the_arrows():
         await pilot.pause()
         assert logs.wrap and max(len(line) for line in logs.lines) <= 80
         assert "wrapped" in screen_text(app)
+
+
+# ---------------------------------------------------------------------- 4. one vocabulary, and labels that agree
+RAW = ("awaiting_approval", "insufficient_data", "manual_review", "rolled_back", "rolling_back", "no_data",
+       "manual review: manual review", "needs review: manual review", " 0% → 0%")
+
+
+async def mixed_world(size=(80, 24), seconds: float = 150):
+    from tests.test_tui_support import sim_session
+
+    session, clock = sim_session("mixed", seed=7)
+    await start_all(session)
+    app = CanaryApp(session, autorun=False)
+    return session, clock, app
+
+
+async def test_no_raw_identifier_reaches_a_person_on_the_dashboard_detail_or_timeline():
+    session, clock, app = await mixed_world()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await run_for(session, clock, 150)
+        await settle(app, pilot)
+        screens = [screen_text(app)]
+        for service in ("nexus", "plato", "odyssey"):
+            app.screen.jump_to(service)
+            await pilot.press("enter")
+            await pilot.pause()
+            await settle(app, pilot)
+            screens.append(screen_text(app))
+            await pilot.press("escape")
+            await pilot.pause()
+        text = "\n".join(screens)
+        assert "awaiting approval" in text and "needs review" in text
+        for raw in RAW:
+            assert raw not in text, raw
+
+
+async def test_a_clock_held_for_want_of_data_says_so():
+    async with observed(seconds=20) as (app, pilot, session, clock, cluster):
+        status = session.controllers["perception"].status
+        assert status.verdict is None or not status.verdict.usable
+        row = screen_text(app).splitlines()[1]
+        assert "⏸ held" in row and "next 25% in" not in row
+
+
+async def test_a_rollback_a_person_made_is_not_failing_nor_pass():
+    async with observed() as (app, pilot, session, clock, cluster):
+        await pilot.press("r", "y")
+        await settle(app, pilot)
+        text = screen_text(app)
+        third = text.splitlines()[3]
+        assert "rolled back" in text.splitlines()[1]
+        assert "↩" in third and "pass" not in third and "✘" not in third
+        assert "0 failing" in text
+
+
+async def test_after_promote_no_same_version_arrow_and_no_canary_numbers():
+    async with observed() as (app, pilot, session, clock, cluster):
+        await pilot.press("P", "y")
+        await settle(app, pilot)
+        await run_for(session, clock, 30)
+        await settle(app, pilot)
+        lines = screen_text(app).splitlines()[1:4]
+        assert "promoted" in lines[0]
+        assert "1.2.4 → 1.2.4" not in "\n".join(lines) and "err C —" in lines[1]
+
+
+async def test_phase_marks_stay_put_whatever_the_countdown_says():
+    async with observed() as (app, pilot, session, clock, cluster):
+        bars = {line[line.index("▕"):line.index("▏") + 1] for line in screen_text(app).splitlines() if "▕" in line}
+        await run_for(session, clock, 120)
+        await pilot.press("j", "p")  # capsule paused: a different text beside its bar
+        await settle(app, pilot)
+        after = [line for line in screen_text(app).splitlines() if "▕" in line]
+        assert {line.index("▏") for line in after} == {after[0].index("▏")}
+        assert bars
+
+
+async def test_help_has_a_legend_for_every_symbol_on_screen():
+    from screens.help import LEGEND
+
+    async with observed() as (app, pilot, session, clock, cluster):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        legend = app.screen.query_one("#legend").render()
+        text = str(legend)
+        for symbol in ("▶", "↻", "✔", "✘", "↩", "?", "…", "⏸", "⚠", "┃", "↓"):
+            assert symbol in text, symbol
+        assert len(LEGEND) >= 12
+
+
+# ---------------------------------------------------------------------- 5. layout: rows used, off-screen cue, toasts
+async def test_at_120x40_the_dashboard_uses_the_rows_it_has():
+    async with observed(size=(120, 40)) as (app, pilot, session, clock, cluster):
+        panels = list(app.screen.query(ServicePanel))
+        used = sum(p.outer_size.height for p in panels)
+        assert used >= 30, used
+        assert "P99 C" in screen_text(app)
+
+
+async def test_at_60x15_a_cue_counts_the_services_below_that_need_a_person():
+    session, clock, app = await mixed_world()
+    async with app.run_test(size=(60, 15)) as pilot:
+        await run_for(session, clock, 150)
+        await settle(app, pilot)
+        await pilot.pause()
+        status_line = screen_text(app).splitlines()[-2]
+        assert status_line.lstrip().startswith("↓ 2 below, 2 need a person"), status_line
+        await pilot.press("G")
+        await settle(app, pilot)
+        assert screen_text(app).splitlines()[-2].lstrip().startswith("↑ 2 above")
+
+
+async def test_toasts_are_short_dismissible_and_never_cover_the_selected_service():
+    from textual.widgets._toast import Toast
+
+    async with observed(notifications=True) as (app, pilot, session, clock, cluster):
+        await pilot.press("G")  # the bottom service
+        await pilot.pause()
+        app.notify("x" * 400, severity="error", timeout=30)
+        await pilot.pause()
+        await pilot.pause()
+        toast = app.screen.query_one(Toast)
+        panel = app.screen.query_one("#panel-synapse", ServicePanel)
+        assert not toast.region.overlaps(panel.region)
+        assert len(str(toast.render())) <= 200
+        await pilot.press("g")
+        app.notify("hello", timeout=30)
+        await pilot.pause()
+        await pilot.pause()
+        top = app.screen.query_one("#panel-perception", ServicePanel)
+        assert all(not t.region.overlaps(top.region) for t in app.screen.query(Toast))
+        await pilot.press("x")
+        await pilot.pause()
+        assert not app._notifications
+
+
+# ---------------------------------------------------------------------- 8. k9s habits: `:` and `/` on the list
+async def test_colon_jumps_to_a_service_and_slash_filters_the_list():
+    async with observed() as (app, pilot, session, clock, cluster):
+        await pilot.press("colon", *"pla", "enter")
+        await pilot.pause()
+        assert app.current_service == "plato"
+        await pilot.press("slash", *"ne")
+        await pilot.pause()
+        shown = [p.service for p in app.screen.query(ServicePanel) if p.display]
+        assert shown == ["nexus"] and app.current_service == "nexus"
+        await pilot.press("enter", "k", "j")  # moves stay inside the filtered list
+        assert app.current_service == "nexus"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert all(p.display for p in app.screen.query(ServicePanel))
+
+
+async def test_the_palette_offers_every_services_actions():
+    async with observed() as (app, pilot, session, clock, cluster):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for service in session.config.service_names:
+            assert f"Rollback {service}" in titles and f"Pause {service}" in titles

@@ -16,6 +16,7 @@ from widgets.history import MetricHistory
 from widgets.spark import shared_range, spark_rows
 from widgets.text import clip, clock, inert, millis, percent
 from widgets.weight_bar import weight_bar_content
+from widgets.words import humane, outcome_word
 
 DANGER_STATES = (State.ROLLING_BACK, State.ROLLED_BACK, State.FAILED)
 ATTENTION_STATES = (State.AWAITING_APPROVAL, State.PAUSED)
@@ -28,11 +29,22 @@ VERDICT_ICON = {Outcome.PASS: ("✔", "$ok"), Outcome.FAIL: ("✘", "$danger"),
                 Outcome.MANUAL_REVIEW: ("?", "$attention"), Outcome.INCONCLUSIVE: ("…", "$muted")}
 
 
+RIGHT_WIDTH = 24  # the countdown column: fixed, so the weight bar's phase marks never move as its text changes
+
+
+def rolled_back_by_person(status: RolloutStatus) -> bool:
+    """A rollback a person asked for (the engine's reason names who: "rollback by root@host")."""
+    return status.state is State.ROLLED_BACK and "rollback by " in (status.reason or "")
+
+
 def attention(status: RolloutStatus | None) -> int:
-    """0 = danger (failing, rolling back, rolled back), 1 = needs a person, 2 = fine; sorts the dashboard."""
+    """0 = danger (failing, rolling back, rolled back by the engine), 1 = needs a person (a rollback a person
+    made only waits for its cleanup), 2 = fine; sorts the dashboard."""
     if status is None:
         return 2
     failing = status.verdict is not None and status.verdict.outcome is Outcome.FAIL
+    if rolled_back_by_person(status) and not failing:
+        return 1
     if status.state in DANGER_STATES or failing:
         return 0
     if status.state in ATTENTION_STATES or status.needs_person:
@@ -41,13 +53,20 @@ def attention(status: RolloutStatus | None) -> int:
 
 
 def countdown(status: RolloutStatus, weights: Sequence[int]) -> str:
-    """"next 25% in 12:30" while observing; what the rollout waits for otherwise."""
+    """"next 25% in 12:30" while observing; a held clock says it is held and why; in manual mode the end of
+    the phase waits for a person; what the rollout waits for otherwise."""
     if status.state is State.OBSERVING:
         later = [w for w in weights if w > status.weight]
+        left = clock(status.time_left)
+        if status.verdict is None or not status.verdict.usable:
+            why = "no verdict yet" if status.verdict is None else "no usable data"
+            return f"⏸ held {left}: {why}"
+        if status.mode != "auto":
+            return f"{left}, then you decide"
         step = f"next {later[0]}%" if later else "promote"
-        return f"{step} in {clock(status.time_left)}"
-    return {State.PAUSED: "paused", State.AWAITING_APPROVAL: "needs approval", State.DEPLOYING: "deploying",
-            State.ROLLING_BACK: "rolling back"}.get(status.state, "")
+        return f"{step} in {left}"
+    return {State.PAUSED: "⏸ paused (p resumes)", State.AWAITING_APPROVAL: "needs approval (v)",
+            State.DEPLOYING: "deploying", State.ROLLING_BACK: "rolling back"}.get(status.state, "")
 
 
 class ServicePanel(Widget):
@@ -88,24 +107,33 @@ class ServicePanel(Widget):
 
     # ---------------------------------------------------------------- drawing
     def render(self) -> Content:
+        # the outer width less the two edge columns, whatever the edge (padding or a coloured border): the
+        # weight bar of every panel is as wide as the others and its phase marks line up
         width = max(20, self.content_region.width or self.size.width)
         height = max(1, self.content_region.height or self.size.height)
         if self.status is None:
             return Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))
-        lines = self._roomy(width, height) if height >= 8 else self._compact(width)
+        if height >= 8:
+            lines = self._roomy(width, height)
+        else:
+            lines = self._compact(max(20, self.outer_size.width - 2) if self.outer_size.width else width, height)
         return Content("\n").join(lines[:height])
 
     @staticmethod
     def _versions(status: RolloutStatus) -> str:
         versions = inert(status.stable_version or "?", 40)
-        if status.canary_version:
+        if status.canary_version and status.canary_version != status.stable_version \
+                and status.state is not State.PROMOTED:
             versions += f" → {inert(status.canary_version, 40)}"
         mode = "" if status.mode == "auto" else " · manual"
         return versions + mode + (" · read-only" if status.read_only else "")
 
     @staticmethod
     def _state(status: RolloutStatus) -> Content:
-        style = "$danger bold" if status.state in DANGER_STATES else STATE_STYLE.get(status.state, "$attention bold")
+        if rolled_back_by_person(status):
+            style = "$attention bold"
+        else:
+            style = "$danger bold" if status.state in DANGER_STATES else STATE_STYLE.get(status.state, "$attention bold")
         return Content.styled(f"{status.state.label:<17}", style)
 
     def _title(self, status: RolloutStatus) -> Content:
@@ -113,10 +141,18 @@ class ServicePanel(Widget):
                                 " ", self._state(status), " ", (self._versions(status), "$muted"))
 
     def _bar(self, status: RolloutStatus, width: int) -> Content:
-        right = countdown(status, self.weights)
-        bar_width = max(8, width - len(right) - 7)
+        right = clip(countdown(status, self.weights), RIGHT_WIDTH)
+        bar_width = max(8, width - RIGHT_WIDTH - 7)
         return Content.assemble(weight_bar_content(status.weight, self.weights, bar_width),
                                 f" {status.weight:>3}% ", (right, "$muted"))
+
+    @staticmethod
+    def _canary_gone(status: RolloutStatus) -> bool:
+        """No canary to measure (promoted, no canary, or no canary pod at all): its numbers would be 0/0."""
+        if status.state in (State.PROMOTED, State.IDLE):
+            return True
+        snap = status.snapshot
+        return snap is not None and snap.ready_count(Track.CANARY)[1] == 0 and status.weight == 0
 
     def _pods(self, status: RolloutStatus) -> str:
         snap = status.snapshot
@@ -132,7 +168,12 @@ class ServicePanel(Widget):
         canary, stable = self.history.series(metric, "canary"), self.history.series(metric, "stable")
         low, high = shared_range(canary[-spark_width:], stable[-spark_width:])
         parts: list[tuple[str, str] | str] = [f"{label} "]
+        gone = self.status is not None and self._canary_gone(self.status)
         for name, series, style in (("C", canary, "$canary"), ("S", stable, "$stable")):
+            if name == "C" and gone:
+                parts.append(("C —", "$muted"))
+                parts.append(" ")
+                continue
             value = next((v for v in reversed(series) if v is not None), None) if series else None
             parts.append((f"{name} {fmt(value)}", style))
             if spark_width >= 3:
@@ -146,23 +187,41 @@ class ServicePanel(Widget):
         if problems:
             return Content.assemble(("⚠ ", "$danger"), (clip(inert(problems[-1]), width - 2), "$danger"))
         verdict = status.verdict
+        outcome = self._outcome(status)
+        if outcome is not None:
+            icon, style, text = outcome
+            return Content.assemble((icon + " ", style), (clip(text, width - 2), style))
         if verdict is None:
-            return Content.assemble(("· ", "$muted"), (clip(inert(status.reason or "no verdict yet"), width - 2),
-                                                       "$muted"))
+            return Content.assemble(("· ", "$muted"), (clip(humane(inert(status.reason or "no verdict yet")),
+                                                            width - 2), "$muted"))
         icon, style = VERDICT_ICON[verdict.outcome]
         reason = verdict.reason if status.state is State.OBSERVING or not status.reason else status.reason
-        text = f"{verdict.outcome.value}: {inert(reason)}"
+        text = humane(f"{outcome_word(verdict.outcome)}: {inert(reason)}")
         return Content.assemble((icon + " ", style), (clip(text, width - 2), style))
 
-    def _compact(self, width: int) -> list[Content]:
-        """Three lines: name, state, weight bar, countdown / pods and both metric pairs / versions, verdict."""
+    @staticmethod
+    def _outcome(status: RolloutStatus) -> tuple[str, str, str] | None:
+        """How a finished rollout ended, in words (not the last check's verdict: a healthy canary rolled back
+        by a person is neither "pass" nor failing)."""
+        reason = humane(inert(status.reason or ""))
+        if status.state is State.PROMOTED:
+            return "✔", "$ok", f"promoted: {inert(status.stable_version or '?', 40)} is stable"
+        if rolled_back_by_person(status):
+            return "↩", "$attention", reason or "rolled back by a person"
+        if status.state in (State.ROLLED_BACK, State.FAILED):
+            return "✘", "$danger", reason or status.state.label
+        return None
+
+    def _compact(self, width: int, height: int = 3) -> list[Content]:
+        """Three lines: name, state, weight bar, countdown / pods and both metric pairs / versions, verdict;
+        with more rows: P99 and the mode / driver, then the state's reason."""
         status = self.status
         assert status is not None
-        right = countdown(status, self.weights)
         head = Content.assemble(("▶ " if self.selected else "  ", "$accent bold"), (f"{self.service:<11}", "bold"),
                                 " ", self._state(status), " ")
-        right = f"{right:<17}"
-        bar_width = max(6, width - head.cell_length - len(right) - 6)
+        right_width = 17 if width < 100 else RIGHT_WIDTH
+        right = f"{clip(countdown(status, self.weights), right_width):<{right_width}}"
+        bar_width = max(6, width - head.cell_length - right_width - 6)
         first = Content.assemble(head, weight_bar_content(status.weight, self.weights, bar_width),
                                  f" {status.weight:>3}% ", (right, "$muted"))
         pods = self._pods(status)
@@ -171,7 +230,15 @@ class ServicePanel(Widget):
                                   self._pair("P95", "p95", millis, spark))
         versions = Content.assemble("  ", (self._versions(status), "$muted"), " ")
         third = Content.assemble(versions, self._verdict(status, width - versions.cell_length))
-        return [first.truncate(width), second.truncate(width), third.truncate(width)]
+        lines = [first.truncate(width), second.truncate(width), third.truncate(width)]
+        if height >= 4:
+            who = f" · driven by {inert(status.driver, 40)}" if status.driver and status.read_only else ""
+            lines.append(Content.assemble("  ", self._pair("P99", "p99", millis, spark),
+                                          (f"mode {status.mode}{who}", "$muted")).truncate(width))
+        if height >= 5 and status.reason:
+            lines.append(Content.assemble(("  why: ", "$muted"),
+                                          (clip(humane(inert(status.reason)), width - 7), "$muted")))
+        return lines
 
     def _roomy(self, width: int, height: int) -> list[Content]:
         status = self.status
