@@ -54,3 +54,18 @@ def test_on_16_and_8_colours_canary_is_not_danger_red_and_awaiting_approval_is_n
     style = style_before(waiting, "awaiting approval")
     assert "7" in style or not (style & GREY), f"{term}: awaiting approval is grey: {style}"
     assert "1" in style, f"{term}: awaiting approval is not bold: {style}"
+
+
+def test_demo_read_only_opens_on_the_demos_canaries_without_errors_and_help_offers_no_writes():
+    with Terminal(demo("--read-only", "--seed", "1"), size=(100, 30)) as term:
+        text = term.wait_for(lambda t: connected(t) and t.count("observing") >= 2, "canaries observing")
+        assert "no canary" not in text
+        assert "refused" not in text.lower() and "read-only console" not in text.lower()
+        term.keys("?")
+        text = term.wait_for(lambda t: "Keys" in t, "the help screen")
+        for write in ("Advance", "Rollback", "Promote", "Start canary", "Approve"):
+            assert write not in text, write
+        term.keys("Escape")
+        term.wait_for(lambda t: "Keys" not in t, "the help screen closed")
+        term.keys("q")
+        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
