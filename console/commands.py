@@ -158,7 +158,46 @@ async def _prepared(config: Config, options: Options, services: Sequence[str]) -
     return world
 
 
+PROBE_SECONDS = 3.0  # the first question to Prometheus: an unreachable one is said at once, not after retries
+
+
+async def _probe_prometheus(config: Config, options: Options) -> int | None:
+    """Ask the configured Prometheus once, briefly; exit 4 with one line when it does not answer."""
+    url = options.prometheus or config.prometheus.url
+    if not url:
+        return None
+    metrics = prometheus_for(config, url)
+    try:
+        await asyncio.wait_for(metrics.query("1"), PROBE_SECONDS)
+    except (MetricsError, TimeoutError, asyncio.TimeoutError) as exc:
+        _err(_prometheus_unreachable(exc, f"no answer from {metrics!r} within {PROBE_SECONDS:g}s"))
+        return EXIT_UNREACHABLE
+    finally:
+        await metrics.aclose()
+    return None
+
+
+def _prometheus_unreachable(exc: BaseException, fallback: str = "") -> str:
+    """`Prometheus unreachable: <why>`, said once even when the error already says it."""
+    text = str(exc) or fallback
+    return text if text.lower().startswith("prometheus unreachable") else f"Prometheus unreachable: {text}"
+
+
+#: status exit code: the worst of the services (docs/contracts.md codes): failing or rolled back 1, waiting
+#: for a person (awaiting approval, paused) 3, everything fine 0; unreachable 4 overrides them
+def status_exit(statuses: Sequence[Any]) -> int:
+    if any(s.state in (State.ROLLING_BACK, State.ROLLED_BACK, State.FAILED)
+           or (s.verdict is not None and s.verdict.outcome is Outcome.FAIL) for s in statuses):
+        return EXIT_FAILED
+    if any(s.state in (State.AWAITING_APPROVAL, State.PAUSED) for s in statuses):
+        return EXIT_WAITING
+    return EXIT_OK
+
+
 async def status(config: Config, options: Options, services: Sequence[str], *, as_json: bool) -> int:
+    probed = await _probe_prometheus(config, options)
+    if probed is not None:
+        return probed
     world = await _prepared(config, options, services)
     if isinstance(world, int):
         return world
@@ -180,7 +219,7 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
             print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
                   f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
     problems = [p for s in statuses for p in s.to_json()["problems"]]
-    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
+    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else status_exit(statuses)
 
 
 def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
@@ -234,9 +273,13 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
                  as_json: bool) -> int:
     needs_confirmation = name.replace("_", "-") in CONFIRMED or (name == "advance" and force)
     if needs_confirmation and not yes and not options.read_only:
-        if not confirm(f"{name} {service}{' (forced)' if force else ''}?"):
-            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
+        answer = confirm(f"{name} {service}{' (forced)' if force else ''}?")
+        if answer is None:  # no terminal to ask on
+            _err(f"{name} {service} needs a confirmation and there is no terminal to ask on; add --yes")
             return EXIT_USAGE
+        if not answer:  # the person said no: nothing done, as they asked (exit 3, "stopped")
+            _err(f"{name} {service} not confirmed: nothing done")
+            return EXIT_WAITING
     world = await _prepared(config, options, [service])
     if isinstance(world, int):
         return world
@@ -303,7 +346,7 @@ async def record(config: Config, options: Options, service: str, since: str, ste
         async for line in record_timeline(config, metrics, service, since_s, step_s):
             print(line, flush=True)
     except MetricsError as exc:
-        _err(f"Prometheus unreachable: {exc}")
+        _err(_prometheus_unreachable(exc))
         return EXIT_UNREACHABLE
     finally:
         await metrics.aclose()
