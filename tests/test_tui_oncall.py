@@ -359,3 +359,67 @@ async def test_the_palette_offers_every_services_actions():
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for service in session.config.service_names:
             assert f"Rollback {service}" in titles and f"Pause {service}" in titles
+
+
+# ---------------------------------------------------------------------- 5. the detail screen, all of it by keyboard
+async def detail_of_perception(size):
+    session, clock, app = await mixed_world()
+    return session, clock, app
+
+
+async def test_detail_scrolls_by_keyboard_and_tab_brings_the_p99_chart_into_view():
+    from widgets.track_chart import TrackChart
+
+    session, clock, app = await mixed_world()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_for(session, clock, 150)
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        body = app.screen.query_one("#detail-body")
+        assert body.scroll_y == 0
+        await pilot.press("pagedown")
+        assert body.scroll_y > 0
+        await pilot.press("end")
+        assert body.scroll_y == body.max_scroll_y
+        await pilot.press("home", "down")
+        assert body.scroll_y == 1
+        p99 = app.screen.query_one("#chart-p99", TrackChart)
+        for _ in range(8):
+            await pilot.press("tab")
+            await pilot.pause()
+            if app.focused is p99:
+                break
+        assert app.focused is p99
+        await pilot.pause()
+        assert "P99 latency (ms)" in screen_text(app)
+
+
+async def test_every_check_reason_reads_in_full_at_80_columns():
+    session, clock, app = await mixed_world()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_for(session, clock, 150)
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        reasons = str(app.screen.query_one("#check-reasons").render())
+        verdict = session.controllers["perception"].status.verdict
+        for check in verdict.checks:
+            tail = check.reason.split()[-1]
+            assert tail in reasons, (check.name, tail)
+
+
+async def test_at_200x50_check_text_stays_clear_of_the_chart_axis():
+    from widgets.check_table import CheckTable
+    from widgets.track_chart import TrackChart
+
+    session, clock, app = await mixed_world()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await run_for(session, clock, 150)
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = app.screen.query_one(CheckTable).region
+        chart = app.screen.query_one("#chart-p95", TrackChart).region
+        assert table.right < chart.x, (table, chart)
+        assert "P99 latency (ms)" in screen_text(app)

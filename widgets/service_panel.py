@@ -107,7 +107,7 @@ class ServicePanel(Widget):
 
     # ---------------------------------------------------------------- drawing
     def render(self) -> Content:
-        # the outer width less the two edge columns, whatever the edge (padding or a coloured border): the
+        # every edge (padding or a coloured border) takes the same two columns (themes/console.tcss), so the
         # weight bar of every panel is as wide as the others and its phase marks line up
         width = max(20, self.content_region.width or self.size.width)
         height = max(1, self.content_region.height or self.size.height)
@@ -116,7 +116,7 @@ class ServicePanel(Widget):
         if height >= 8:
             lines = self._roomy(width, height)
         else:
-            lines = self._compact(max(20, self.outer_size.width - 2) if self.outer_size.width else width, height)
+            lines = self._compact(width, height)
         return Content("\n").join(lines[:height])
 
     @staticmethod
