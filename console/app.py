@@ -1,8 +1,8 @@
 """The app room: the Textual App that wires one engine Session to the screens.
 
 It is the only place where the engine and the UI meet: the session runs in a named worker, bus events are
-turned into Textual messages (STATUS events are coalesced and pushed to the visible screen at most four
-times a second), key presses become ``session.intent(...)`` calls in named workers, one at a time per
+turned into Textual messages (STATUS events are coalesced and pushed to the screen that shows them, through
+a modal, at most twice a second), key presses become ``session.intent(...)`` calls in named workers, one at a time per
 service (a rollback is never held back), and log lines are followed in a named worker that feeds the
 detail screen's bounded log view. Errors from the engine become notifications and panel lines, never
 tracebacks.
@@ -36,7 +36,8 @@ from widgets.words import humane
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
 SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode",
                    "delete_canary", "take_over")
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 0.5
+HOLD_NUMBERS_SECONDS = 3.0  # the CLI's: a status that only moves numbers redraws its panel at most this often
 TIMELINE_SIZE = 300
 BACKFILL_SECONDS = 3600.0
 
@@ -90,7 +91,7 @@ class CanaryApp(App[int]):
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
                  flush_seconds: float = FLUSH_SECONDS, config: Any = None,
                  connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False,
-                 detect_colours: bool = False) -> None:
+                 detect_colours: bool = False, hold_numbers: float = 0.0) -> None:
         """Either a ready ``session``, or a ``config`` and ``connect`` (awaited in a worker once the first
         frame is up; it returns the Session, or raises and the panels say why). ``config`` only needs
         ``service_names`` and ``weights`` (config_layers.FirstFrame) or ``phases`` (a validated Config): the
@@ -98,7 +99,9 @@ class CanaryApp(App[int]):
         choice, not the tests': it keeps every object alive at that moment) moves what start-up built out of
         the collector's reach once the session is attached, so a full collection stalls the loop for a few
         ms instead of 30–50 ms. ``detect_colours`` (the CLI's choice; tests name their theme) picks the
-        16- or 8-colour palette when no theme is named and the terminal has no more colours than that."""
+        16- or 8-colour palette when no theme is named and the terminal has no more colours than that.
+        ``hold_numbers`` (the CLI's 3 s; 0, every status drawn, in tests on a virtual clock): how long a
+        status that only moves a panel's numbers may wait to be drawn (widgets/service_panel.py)."""
         if session is None and (config is None or connect is None):
             raise ValueError("CanaryApp needs a session, or a config and a connect() that opens one")
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
@@ -121,6 +124,7 @@ class CanaryApp(App[int]):
         self.autorun = autorun
         self.flush_seconds = flush_seconds
         self.freeze_gc = freeze_gc
+        self.hold_numbers = hold_numbers
         self.services: list[str] = list(self.config.service_names)
         self.weights: list[int] = _phase_weights(self.config)
         self.latest: dict[str, RolloutStatus] = {}
@@ -238,7 +242,13 @@ class CanaryApp(App[int]):
         """Push the statuses that changed since the last flush to the screen that shows them: the visible one,
         or the one behind a modal (a confirm dialog must not freeze the countdown you are deciding on)."""
         self._ring()
-        if not self.dirty or not self.screen_stack:
+        if not self.screen_stack:
+            return
+        if not self.dirty:  # held-back numbers (widgets/service_panel.py) are drawn once their time comes
+            for screen in self.screen_stack:
+                redraw = getattr(screen, "redraw_held", None)
+                if redraw is not None:
+                    redraw()
             return
         show = self._status_screen()
         if show is None:
@@ -563,7 +573,8 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
                         on_ready: Callable[[], Awaitable[Any]] | None = None, config: Any = None,
                         connect: Callable[[], Awaitable[Any]] | None = None) -> int:
     app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect,
-                    freeze_gc=True, detect_colours=True)
+                    freeze_gc=True, detect_colours=True,
+                    hold_numbers=HOLD_NUMBERS_SECONDS)
     await app.run_async()
     return app.return_code or 0
 
@@ -572,6 +583,6 @@ def run_app(session: Any, *, theme: str | None = None, read_only: bool = False,
             on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
     """Run the dashboard until the user quits; the exit code (0, or 1 when the app failed)."""
     app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True,
-                    detect_colours=True)
+                    detect_colours=True, hold_numbers=HOLD_NUMBERS_SECONDS)
     app.run()
     return app.return_code or 0

@@ -38,7 +38,7 @@ def dashboard(first: FirstFrame, load: Callable[[], Config], options_for: Callab
 
 async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for: Callable[[Config], Options],
                      theme: str | None, read_only: bool, start: dict[str, str] | None) -> int:
-    from console.app import CanaryApp
+    from console.app import HOLD_NUMBERS_SECONDS, CanaryApp
 
     worlds: list[World] = []
     failures: list[Exception] = []
@@ -77,7 +77,7 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
             await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
-                    freeze_gc=True, detect_colours=True)
+                    freeze_gc=True, detect_colours=True, hold_numbers=HOLD_NUMBERS_SECONDS)
     try:
         await app.run_async()
     finally:

@@ -8,6 +8,7 @@ screen from the selected service. It draws what the app gives it and does no I/O
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import monotonic
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -96,12 +97,19 @@ class DashboardScreen(Screen):
         for panel in self.panels:
             panel.show_waiting(text)
 
+    def redraw_held(self) -> None:
+        """Draw the panels whose numbers-only statuses were held back, together (one screen update)."""
+        now = monotonic()
+        for panel in self.panels:
+            panel.redraw_held(now)
+
     def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
         app = self.app
         for status in statuses:
             panel = self.panel(status.service)
             panel.error = app.errors.get(status.service)
             panel.show(status, app.histories.get(status.service))
+        self.redraw_held()
         if self.by_attention and statuses:
             self._reorder()
         self._summarise()
@@ -113,9 +121,11 @@ class DashboardScreen(Screen):
         order = "attention" if self.by_attention else "config"
         shown = f"{sum(1 for p in self.panels if p.display)}/{len(self.services)} shown (/{self.pattern})" \
             if self.pattern else f"{len(self.services)} services"
-        self.query_one("#dash-status", Static).update(
-            f"{self.off_screen_cue()}{shown} · {danger} failing · {person} need a person · order: {order} (o) · "
-            f"Enter detail · ? help")
+        text = (f"{self.off_screen_cue()}{shown} · {danger} failing · {person} need a person · order: {order} (o)"
+                f" · Enter detail · ? help")
+        if text != getattr(self, "_status_text", None):  # the line is one row: a layout per status was idle CPU
+            self._status_text = text
+            self.query_one("#dash-status", Static).update(text, layout=False)
 
     def off_screen(self) -> tuple[list[ServicePanel], list[ServicePanel]]:
         """The panels scrolled out of view: (above, below)."""

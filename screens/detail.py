@@ -117,11 +117,14 @@ class ServiceDetailScreen(Screen):
             if status.snapshot is not None:
                 self.query_one(PodTable).show(status.snapshot.pods, status.at)
             self.query_one(CheckTable).show(status.verdict)
-            self.query_one("#check-reasons", Static).update(check_reasons(status.verdict))
-            self.query_one("#steps", Static).update(step_line(status, self.app.config))
+            self._update("#check-reasons", check_reasons(status.verdict), layout=True)
+            self._update("#steps", step_line(status, self.app.config))
             for chart in self.query(TrackChart):
                 chart.show(history, force=force)
         self._log_bar()
+
+    def redraw_held(self) -> None:
+        self.query_one(ServicePanel).redraw_held()
 
     def add_event(self, event: Event) -> None:
         if event.service == self.service:
@@ -211,8 +214,19 @@ class ServiceDetailScreen(Screen):
     def _log_bar(self) -> None:
         logs = self.query_one(LogView)
         keys = "l back" if self.maximized is not None else "l full screen"
-        self.query_one("#log-bar", Static).update(
-            f"{logs.describe()}  (f follow · z pause · / filter · t track · w wrap · ←→ · {keys})")
+        self._update("#log-bar", f"{logs.describe()}  (f follow · z pause · / filter · t track · w wrap · ←→ · {keys})")
+
+    def _update(self, selector: str, content, layout: bool = False) -> None:
+        """Update a Static only when what it says changed, and without a layout when its size cannot change
+        (a layout per status was most of the idle CPU)."""
+        shown = getattr(self, "_shown_text", None)
+        if shown is None:
+            shown = self._shown_text = {}
+        key = str(content) if not hasattr(content, "plain") else content.plain
+        if shown.get(selector) == key:
+            return
+        shown[selector] = key
+        self.query_one(selector, Static).update(content, layout=layout)
 
 
 class LogBox(Vertical):

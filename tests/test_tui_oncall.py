@@ -423,3 +423,26 @@ async def test_at_200x50_check_text_stays_clear_of_the_chart_axis():
         chart = app.screen.query_one("#chart-p95", TrackChart).region
         assert table.right < chart.x, (table, chart)
         assert "P99 latency (ms)" in screen_text(app)
+
+
+# ---------------------------------------------------------------------- 9. idle CPU: numbers-only statuses wait
+async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_once():
+    from dataclasses import replace
+    from time import monotonic
+
+    from console.engine.model import State
+
+    session, clock, cluster = fake_session()
+    await start_all(session)
+    await run_for(session, clock, 60)
+    app = CanaryApp(session, autorun=False, hold_numbers=3.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        panel = app.screen.query_one("#panel-perception", ServicePanel)
+        first = panel.status
+        drawn = panel._drawn_at
+        panel.show(replace(first, phase_elapsed=first.phase_elapsed + 10, at=first.at + 10))
+        assert panel.held and panel._drawn_at == drawn  # only the numbers moved: held back
+        assert panel.redraw_held(monotonic() + 3.5) and not panel.held  # drawn once its time came
+        panel.show(replace(first, state=State.PAUSED))
+        assert not panel.held and panel._drawn_key[0] is State.PAUSED  # a new state: drawn at once

@@ -6,6 +6,7 @@ never asks anything of the engine. Untrusted strings pass through `inert` and ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import monotonic
 
 from textual.content import Content
 from textual.reactive import reactive
@@ -72,6 +73,7 @@ def countdown(status: RolloutStatus, weights: Sequence[int]) -> str:
 class ServicePanel(Widget):
     """One service. ``show(status, history)`` redraws it; ``selected`` highlights it."""
 
+
     selected: reactive[bool] = reactive(False)
 
     def __init__(self, service: str, weights: Sequence[int], *, id: str | None = None, **kwargs) -> None:
@@ -82,6 +84,9 @@ class ServicePanel(Widget):
         self.history = MetricHistory()
         self.error: str | None = None
         self.waiting = "waiting for the first status…"
+        self._drawn_key: tuple | None = None
+        self._drawn_at = float("-inf")
+        self.held = False  # a status that only moved the numbers waits for redraw_held()
 
     def show_waiting(self, text: str) -> None:
         """What the panel says before its first status ("connecting…", why the connection failed)."""
@@ -90,20 +95,56 @@ class ServicePanel(Widget):
             self.refresh()
 
     def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> None:
+        """Draw ``status``: at once when what it says changed (state, verdict, weight, mode, a problem);
+        a status that only moves the numbers and the countdown is drawn at most every ``hold_seconds`` (the
+        CLI: 3 s; k9s refreshes every 2 s): redrawing six panels on every status was most of the idle CPU."""
         self.status = status
         if history is not None:
             self.history = history
         level = attention(status)
         self.set_class(level == 0, "-danger")
         self.set_class(level == 1, "-attention")
+        key = self._meaning(status)
+        now = monotonic()
+        if key != self._drawn_key or now - self._drawn_at >= self.hold_seconds:
+            self._redraw(key, now)
+        else:
+            self.held = True  # drawn by redraw_held(), which the screen calls on every flush
+
+    def redraw_held(self, now: float | None = None) -> bool:
+        """Draw a held-back status once its time has come; True when it drew."""
+        now = monotonic() if now is None else now
+        if not self.held or self.status is None or now - self._drawn_at < self.hold_seconds:
+            return False
+        self._redraw(self._meaning(self.status), now)
+        return True
+
+    @property
+    def hold_seconds(self) -> float:
+        """How long a numbers-only status may wait: the app's ``hold_numbers`` (the CLI's 3 s; 0 in tests
+        that step a virtual clock, so every status is drawn)."""
+        try:
+            return float(getattr(self.app, "hold_numbers", 0.0))
+        except Exception:  # not mounted in an app (a unit test of render)
+            return 0.0
+
+    def _meaning(self, status: RolloutStatus) -> tuple:
+        verdict = status.verdict
+        return (status.state, status.weight, status.mode, status.read_only, status.driver, self.error,
+                verdict.outcome if verdict else None, status.snapshot.problem if status.snapshot else None,
+                status.metrics.problem if status.metrics else None)
+
+    def _redraw(self, key: tuple, now: float) -> None:
+        self._drawn_key, self._drawn_at, self.held = key, now, False
+        self.refresh()
+
+    def watch_selected(self, selected: bool) -> None:
+        self.set_class(selected, "-selected")
         self.refresh()
 
     def show_error(self, message: str | None) -> None:
         self.error = message
         self.refresh()
-
-    def watch_selected(self, selected: bool) -> None:
-        self.set_class(selected, "-selected")
 
     # ---------------------------------------------------------------- drawing
     def render(self) -> Content:
