@@ -73,18 +73,29 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
         if worlds[0].demo and session.read_only:  # "just look": someone else drives the demo's canaries
             drivers.append(await demo_driver(session, starts, stop_driver))
             return
+        if start is not None:  # run SERVICE: one look first, so a rollout under way is resumed, not refused
+            await session.step()
         for service, version in starts.items():
-            await session.intent(service, "start", version=version)
+            controller = session.controllers[service]
+            if start is not None and not controller.state.terminal:
+                await session.intent(service, "drive")
+            else:
+                await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
                     freeze_gc=True, detect_colours=True, hold_numbers=HOLD_NUMBERS_SECONDS)
+    from console.signals import handle_signals
+
+    # SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does: records saved, Leases released
+    restore_signals = handle_signals(lambda _sig: app.exit(), ("SIGTERM", "SIGHUP"))
     try:
         await app.run_async()
     finally:
+        restore_signals()
         stop_driver.set()
         for task in drivers:
             await asyncio.wait([task], timeout=2.0)
-        for world in worlds:
+        for world in worlds:  # saves each driven service's final record, then releases its Lease
             await world.aclose()
     return _after(failures, app.return_code or 0)
 

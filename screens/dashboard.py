@@ -15,14 +15,15 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from console.engine.model import RolloutStatus
+from screens.status_screen import StatusScreen
+from widgets.guard import guarded
 from widgets.service_panel import ServicePanel, attention
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(StatusScreen):
     AUTO_FOCUS = ""  # nothing focused: keys go to the dashboard, never into the hidden `:` / `/` box
     BINDINGS = [
         Binding("down,j", "move(1)", "select the next service (stops at the last: no wrap)", show=False),
@@ -84,6 +85,7 @@ class DashboardScreen(Screen):
         self.query_one("#panels").watch(self.query_one("#panels"), "scroll_y", self._on_scrolled, init=False)
         self.watch_selected(0)
         self.redraw_all()
+        self.mark_ready()
         self.call_after_refresh(self.post_message, self.Painted())
 
     def on_screen_resume(self) -> None:
@@ -93,6 +95,7 @@ class DashboardScreen(Screen):
         app = self.app
         self.show_statuses([app.latest[s] for s in self.services if s in getattr(app, "latest", {})])
 
+    @guarded("showing the connection")
     def show_waiting(self, text: str) -> None:
         for panel in self.panels:
             panel.show_waiting(text)
@@ -103,6 +106,7 @@ class DashboardScreen(Screen):
         for panel in self.panels:
             panel.redraw_held(now)
 
+    @guarded("updating the dashboard")
     def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
         app = self.app
         for status in statuses:

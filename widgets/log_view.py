@@ -24,6 +24,7 @@ from rich.text import Text
 from textual.widgets import Log
 
 from console.engine.model import Track
+from widgets.guard import guarded
 from widgets.text import inert
 
 TRACKS: tuple[Track | None, ...] = (None, Track.CANARY, Track.STABLE)
@@ -97,6 +98,7 @@ class LogView(Log):
         if self.wrap and self._wrap_width() != self._wrapped_width:
             self.redraw()
 
+    @guarded("showing a log line")
     def feed(self, line) -> None:
         """One ports.LogLine (or anything with .pod, .track, .text)."""
         track = Track(getattr(line, "track", Track.STABLE))
@@ -138,6 +140,7 @@ class LogView(Log):
         self._styled_for = theme
         self._render_line_cache.clear()
 
+    @guarded("writing logs")
     def flush(self) -> None:
         if self.paused or not self.pending:
             return
