@@ -18,26 +18,34 @@ GREY = {"37", "90", "38;5;7", "38;5;8"}
 
 
 def style_before(line: str, text: str) -> set[str]:
-    """Every SGR parameter in force where ``text`` starts on ``line`` (a captured line with escapes)."""
+    """The SGR state where ``text`` starts on ``line`` (a captured line with escapes): the one foreground
+    colour in force (a later colour replaces an earlier one) and the attributes (1 bold, 7 reverse …)."""
     at = line.find(text)
     assert at >= 0, f"{text!r} not on {line!r}"
-    active: set[str] = set()
+    foreground: str | None = None
+    attributes: set[str] = set()
     for match in SGR.finditer(line[:at]):
-        params = match.group(1)
-        if params in ("", "0"):
-            active = set()
-            continue
-        parts = params.split(";")
+        parts = match.group(1).replace(":", ";").split(";") if match.group(1) else ["0"]
         index = 0
-        while index < len(parts):  # extended colours are one parameter: 38;5;N, 38;2;R;G;B
-            if parts[index] in ("38", "48") and index + 1 < len(parts):
+        while index < len(parts):
+            part = parts[index]
+            if part in ("38", "48") and index + 1 < len(parts):  # extended colours: 38;5;N, 38;2;R;G;B
                 size = 3 if parts[index + 1] == "5" else 5
-                active.add(";".join(parts[index:index + size]))
+                if part == "38":
+                    foreground = ";".join(parts[index:index + size])
                 index += size
-            else:
-                active.add(parts[index])
-                index += 1
-    return active
+                continue
+            number = int(part or 0)
+            if number == 0:
+                foreground, attributes = None, set()
+            elif number == 39:
+                foreground = None
+            elif 30 <= number <= 37 or 90 <= number <= 97:
+                foreground = part
+            elif number < 30:
+                attributes.add(part)
+            index += 1
+    return attributes | ({foreground} if foreground else set())
 
 
 @pytest.mark.parametrize("term", ["xterm", "screen", "vt100"])
@@ -67,5 +75,5 @@ def test_demo_read_only_opens_on_the_demos_canaries_without_errors_and_help_offe
             assert write not in text, write
         term.keys("Escape")
         term.wait_for(lambda t: "Keys" not in t, "the help screen closed")
-        term.keys("q")
+        term.keys("q")  # a watcher drives nothing: q quits at once
         term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
