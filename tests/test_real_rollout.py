@@ -153,8 +153,6 @@ def test_an_automatic_rollback_on_the_real_controllers(
                          "app.kubernetes.io/name=capsule,track=canary", "--timeout=120s")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 (final save on every exit path): after `run` rolls back on its "
-                   "own, the rollout record still says state observing at 10 %, so delete-canary refuses")
 def test_delete_canary_after_an_automatic_rollback(controlplane: ControlPlane, sim_prometheus: str) -> None:
     """The runbook's manual step after the rollback above, as a separate confirmed command: the canary's
     objects deleted, their ReplicaSet through the real garbage collector."""
