@@ -433,3 +433,10 @@ def test_no_data_checks_keep_their_threshold_action_and_query():
 def test_a_verdict_is_at_time_zero_unless_told():
     assert judge(canary(3000, 15)).at == 0.0
     assert judge(canary(3000, 15), at=42.5).at == 42.5
+
+
+def test_latency_checks_say_why_there_is_nothing_to_compare():
+    assert judge(canary(3000, 15), stable=None).check("p95_latency").reason == "no stable metrics in this window"
+    silent = judge(canary(3000, 15), stable=TrackWindow(0, 0, 0.15, 0.30))
+    assert silent.check("p99_latency").reason == "stable has no traffic"
+    assert judge(canary(0, 0)).check("p95_latency").reason == "canary has no traffic"
