@@ -9,7 +9,7 @@ from typing import Any
 
 from console.engine.clock import VirtualClock
 from console.engine.config import Config, Service
-from console.engine.model import EventKind, Outcome, RolloutRecord, State, Verdict
+from console.engine.model import Check, EventKind, Outcome, RolloutRecord, State, Verdict
 from console.engine.session import Session
 from tests.fakes import FakeCluster, FakeMetrics
 
@@ -26,6 +26,7 @@ class Rollout:
         self.clock = VirtualClock()
         self.cluster = FakeCluster(self.clock, [SERVICE], identity=identity)
         self.outcome, self.judged = outcome, 0  # what the judge answers (a test may change it), and how often
+        self.checks: tuple[Check, ...] = ()
         self.metrics = FakeMetrics(self.cluster)
         self.session = Session(self.config, self.cluster, self.metrics, self.clock, read_only=read_only,
                                judge=self._judge)
@@ -35,7 +36,7 @@ class Rollout:
 
     def _judge(self, config, service, phase, stable, canary, **kwargs: Any) -> Verdict:
         self.judged += 1
-        return Verdict(self.outcome, (), "judged by the test", phase.weight, kwargs.get("at", 0.0), {})
+        return Verdict(self.outcome, self.checks, "judged by the test", phase.weight, kwargs.get("at", 0.0), {})
 
     async def resume_at(self, state: State, phase: int, *, elapsed: float = 0.0, mode: str = "auto",
                         driver: str | None = None, judged: bool = False) -> None:
