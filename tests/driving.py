@@ -18,10 +18,11 @@ WEIGHTS = [p.weight for p in Config().phases]  # 10, 25, 50, 75, 100
 
 
 class Rollout:
-    """A session driving one service, its fake cluster, the clock and every event published."""
+    """A session driving one service (``drive``, as Session takes it), its fake cluster, the clock and every
+    event published."""
 
     def __init__(self, *, outcome: Outcome = Outcome.PASS, read_only: bool = False, identity: str | None = None,
-                 **config: Any) -> None:
+                 drive: Any = "all", **config: Any) -> None:
         self.config = Config(services=[Service(name=SERVICE)], **config)
         self.clock = VirtualClock()
         self.cluster = FakeCluster(self.clock, [SERVICE], identity=identity)
@@ -29,7 +30,7 @@ class Rollout:
         self.checks: tuple[Check, ...] = ()
         self.metrics = FakeMetrics(self.cluster)
         self.session = Session(self.config, self.cluster, self.metrics, self.clock, read_only=read_only,
-                               judge=self._judge)
+                               judge=self._judge, drive=drive)
         self.events: list = []
         self.session.bus.subscribe(self.events.append)
         self.controller = self.session.controllers[SERVICE]

@@ -39,7 +39,7 @@ async def test_the_phase_ends_exactly_at_its_duration():
     assert rollout.controller.phase == 2 and rollout.writes("set_weight") == [50]
     decision = rollout.controller.decisions[-1]
     assert (decision.action, decision.reason) == ("advance", "phase early (25%) complete → 50%")
-    assert rollout.of(EventKind.ACTION)[-1].data["why"] == "auto"
+    assert rollout.of(EventKind.ACTION)[-1].data["why"] == "automatic"
 
 
 async def test_the_last_phase_complete_promotes():
@@ -342,7 +342,7 @@ async def test_actions_and_decisions_carry_their_context():
     await rollout.clock.advance(100)
     assert (await rollout.intent("start", version="1.2.4")).ok
     start = rollout.of(EventKind.ACTION)[0]
-    assert start.message == "start canary 0% → 0% (key, console)"
+    assert start.message == "canary 1.2.4 deployed at 0% (key, console)"
     assert start.data == {"what": "start_canary", "actor": "console", "why": "key", "from_weight": 0, "to_weight": 0,
                           "verdict": None, "reason": "no canary"}
     await tick(rollout, 30)
