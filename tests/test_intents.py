@@ -10,6 +10,7 @@ import pytest
 
 from console.engine.model import EventKind, Outcome, State
 from tests.driving import SERVICE, WEIGHTS, Rollout
+from tests.fakes import FakeCluster
 
 
 # ---------------------------------------------------------------- advance
@@ -369,3 +370,79 @@ async def test_take_over_refused_read_only_or_without_leases_and_a_failure_is_re
     assert (failed.ok, failed.message) == (False, "perception: take over failed: lease conflict")
     error = broken.of(EventKind.ERROR)[-1]
     assert error.message == "take over failed: lease conflict" and error.data["retryable"] is False
+
+
+# ---------------------------------------------------------------- what each intent leaves in the audit trail
+
+def actions(rollout: Rollout, what: str) -> list:
+    return [e for e in rollout.of(EventKind.ACTION) if e.data["what"] == what]
+
+
+async def test_each_write_through_an_intent_is_recorded_as_a_persons():
+    rollout = Rollout()
+    await rollout.clock.advance(100)
+    assert (await rollout.intent("start", version="1.2.4")).ok
+    start = actions(rollout, "start_canary")[-1]
+    assert (start.data["why"], start.data["from_weight"], start.data["to_weight"], start.at) == ("key", 0, 0, 100.0)
+    await rollout.session.step()
+    assert (await rollout.intent("promote")).ok
+    await rollout.controller.drain()
+    promote = actions(rollout, "promote")[-1]
+    assert (promote.data["why"], promote.data["from_weight"], promote.data["to_weight"]) == ("key", 10, 100)
+    other = Rollout()
+    await other.resume_at(State.OBSERVING, 2)
+    assert (await other.intent("rollback")).ok
+    rollback = actions(other, "rollback")[-1]
+    assert (rollback.data["why"], rollback.data["from_weight"], rollback.data["to_weight"]) == ("key", 50, 0)
+    assert (await other.intent("delete_canary")).ok
+    delete = actions(other, "delete_canary")[-1]
+    assert (delete.data["why"], delete.data["from_weight"], delete.data["to_weight"]) == ("key", 0, 0)
+
+
+async def test_refusals_and_mode_changes_name_the_service_and_the_time():
+    rollout = Rollout()
+    await rollout.clock.advance(42)
+    await rollout.intent("resume")
+    refused = rollout.of(EventKind.REFUSED)[-1]
+    assert (refused.service, refused.at) == (SERVICE, 42.0)
+    await rollout.intent("set_mode", auto=False)
+    info = rollout.of(EventKind.INFO)[-1]
+    assert (info.service, info.at) == (SERVICE, 42.0)
+
+
+async def test_a_forced_advance_from_the_last_phase_promotes_past_a_fail():
+    rollout = Rollout(outcome=Outcome.FAIL, auto_rollback=False)
+    await rollout.resume_at(State.OBSERVING, 4, judged=True)
+    assert rollout.controller.state is State.AWAITING_APPROVAL
+    assert not (await rollout.intent("advance")).ok
+    assert (await rollout.intent("advance", force=True)).ok
+    await rollout.controller.drain()
+    assert rollout.controller.state is State.PROMOTED
+
+
+class WithoutLeases:
+    """A cluster with no console leases at all (no take_over), as a plain kubeconfig without Lease RBAC."""
+
+    def __init__(self, inner: FakeCluster) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        if name == "take_over":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+async def test_take_over_without_leases_is_refused():
+    rollout = Rollout()
+    rollout.controller.cluster = WithoutLeases(rollout.cluster)
+    result = await rollout.intent("take_over")
+    assert (result.ok, result.message) == (False, "no console leases here: there is nothing to take over")
+
+
+async def test_take_over_records_the_weight_and_who_drove_before():
+    rollout = Rollout()
+    await rollout.resume_at(State.PAUSED, 1)
+    assert (await rollout.intent("take_over")).ok
+    action = actions(rollout, "take_over")[-1]
+    assert (action.data["from_weight"], action.data["to_weight"]) == (25, 25)
+    assert action.message.startswith("took over perception from nobody (console)")
