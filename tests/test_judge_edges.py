@@ -440,3 +440,9 @@ def test_latency_checks_say_why_there_is_nothing_to_compare():
     silent = judge(canary(3000, 15), stable=TrackWindow(0, 0, 0.15, 0.30))
     assert silent.check("p99_latency").reason == "stable has no traffic"
     assert judge(canary(0, 0)).check("p95_latency").reason == "canary has no traffic"
+
+
+def test_an_allowed_rate_never_exceeds_one_hundred_percent():
+    """A stable failing every request: its lower bound plus the 1 pp limit would pass 100.6 %; capped at 100 %."""
+    check = judge(canary(3000, 3000), stable=TrackWindow(1000, 1000, 0.15, 0.30)).check("error_rate")
+    assert check.result is P and check.reason.endswith("canary error rate ≤ 100.00 % at 97.5 % confidence")
