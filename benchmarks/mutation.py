@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS: dict[str, tuple[str, ...]] = {
     "console/engine/judge.py": ("tests/test_judge*.py",),
     "console/engine/binomial.py": ("tests/test_binomial*.py", "tests/test_judge*.py"),
-    "console/engine/intents.py": ("tests/test_intents*.py", "tests/test_controller.py"),
+    "console/engine/intents.py": ("tests/test_intents*.py", "tests/test_controller*.py"),
     "console/engine/controller.py": ("tests/test_controller*.py", "tests/test_intents*.py"),
 }
 
