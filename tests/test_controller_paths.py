@@ -344,7 +344,7 @@ async def test_actions_and_decisions_carry_their_context():
     start = rollout.of(EventKind.ACTION)[0]
     assert start.message == "canary 1.2.4 deployed at 0% (key, console)"
     assert start.data == {"what": "start_canary", "actor": "console", "why": "key", "from_weight": 0, "to_weight": 0,
-                          "verdict": None, "reason": "no canary"}
+                          "verdict": None, "reason": "no canary", "version": "1.2.4"}
     await tick(rollout, 30)
     first = rollout.controller.decisions[0]
     assert (first.t, first.action, first.weight, first.reason) == (30.0, "advance", 10, "canary 1.2.4 ready: 10% of traffic")

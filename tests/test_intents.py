@@ -345,7 +345,7 @@ async def test_take_over_makes_this_console_the_driver():
     assert (result.ok, result.message) == (True, "perception: this console drives it now (was alice@laptop)")
     assert rollout.controller.snapshot.driver == "me@host" and rollout.cluster.services[SERVICE].driver == "me@host"
     action = rollout.of(EventKind.ACTION)[-1]
-    assert action.message == "took over perception from alice@laptop (console) (key, console)"
+    assert action.message == "took over perception from alice@laptop (key, console)"
     assert (action.data["what"], action.data["why"]) == ("take_over", "key")
     assert (await rollout.intent("resume")).ok
 
@@ -445,4 +445,4 @@ async def test_take_over_records_the_weight_and_who_drove_before():
     assert (await rollout.intent("take_over")).ok
     action = actions(rollout, "take_over")[-1]
     assert (action.data["from_weight"], action.data["to_weight"]) == (25, 25)
-    assert action.message.startswith("took over perception from nobody (console)")
+    assert action.message.startswith("took over perception from nobody (")
