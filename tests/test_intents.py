@@ -446,3 +446,41 @@ async def test_take_over_records_the_weight_and_who_drove_before():
     action = actions(rollout, "take_over")[-1]
     assert (action.data["from_weight"], action.data["to_weight"]) == (25, 25)
     assert action.message.startswith("took over perception from nobody (")
+
+
+# ---------------------------------------------------------------- a canary with no ready pod
+
+async def without_ready_pod() -> Rollout:
+    rollout = Rollout()
+    await rollout.resume_at(State.PAUSED, 1)
+    rollout.cluster.ready_after = 1e9
+    await rollout.clock.advance(10)
+    await rollout.session.step()
+    assert rollout.controller.weight == 0  # its traffic taken away
+    return rollout
+
+
+async def test_resume_advance_and_promote_are_refused_while_no_canary_pod_is_ready():
+    rollout = await without_ready_pod()
+    resume = await rollout.intent("resume")
+    assert (resume.ok, resume.message) == (False, "cannot resume: no ready canary pod (1 listed); "
+                                                  "it would answer its traffic with 503s")
+    for intent in ("advance", "promote"):
+        refused = await rollout.intent(intent)
+        assert (refused.ok, refused.message) == (False, f"cannot {intent}: no ready canary pod (0/1); "
+                                                        "force to do it anyway")
+    assert (await rollout.intent("advance", force=True)).ok and rollout.controller.weight == 50
+
+
+async def test_resume_after_the_pod_is_ready_again_restores_the_phase_weight():
+    rollout = await without_ready_pod()
+    rollout.cluster.ready_after = 0.0
+    await rollout.clock.advance(10)
+    await rollout.session.step()
+    rollout.cluster.fail_next("set_weight")
+    failed = await rollout.intent("resume")
+    assert (failed.ok, failed.message) == (False, "perception: resume failed; see the error")
+    assert rollout.controller.state is State.PAUSED and rollout.controller.weight == 0
+    assert (await rollout.intent("resume")).ok
+    assert rollout.controller.weight == 25 and rollout.writes("set_weight")[-1] == 25
+    assert rollout.controller.state is State.OBSERVING
