@@ -229,6 +229,23 @@ class PrometheusSettings(_Strict):
 
     _dur = field_validator("timeout", mode="before")(_bounded(0.05, 300.0))
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            raise ValueError("not a URL (its host or port cannot be read)") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            # the URL itself is not repeated: it may carry user:password
+            raise ValueError(f"not an http:// or https:// URL (scheme {parts.scheme[:20]!r})")
+        return value
+
 
 class Config(_Strict):
     services: list[Service] = Field(default_factory=lambda: [Service(name=s) for s in SERVICES])
