@@ -6,6 +6,7 @@ console.dashboard_command.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
 from console.engine.ports import ClusterError, MetricsError
+from console.engine.text import inert
 from console.wiring import Options, World, open_world, prometheus_for, warm_demo
 
 OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
@@ -242,23 +244,67 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
         return world
     session = world.session
     kwargs: dict[str, Any] = {"force": True} if force else {}
+    errors: list[str] = []
+    unsubscribe = session.bus.subscribe(
+        lambda e: errors.append(e.message) if e.service == service and e.kind is EventKind.ERROR else None)
+    failure: str | None = None
     try:
         before = session.controllers[service].status
         result = await session.intent(service, name, **kwargs)
         if result.ok:
-            await _settle(world, service)
+            failure = _write_failed(session.controllers[service].state, name, errors)
+            if failure is None:
+                await _settle(world, service)
+                failure = await _not_landed(world, service, name)
         after = session.controllers[service].status
     finally:
+        unsubscribe()
         await world.aclose()
+    ok = result.ok and failure is None
     if as_json:
-        print_json({"service": service, "action": name, "ok": result.ok, "message": result.message,
+        print_json({"service": service, "action": name, "ok": ok, "message": failure or result.message,
                     "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
-    elif result.ok:
-        print(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
+    elif ok:
+        print(inert(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%"))
     if not result.ok:
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
+    if failure is not None:
+        _err(f"{name} {service} failed: {failure}")
+        return EXIT_UNREACHABLE if _SERVER_SIDE.search(failure) else EXIT_USAGE
     return EXIT_OK
+
+
+_SERVER_SIDE = re.compile(r"(?i)\berror 5\d\d\b|unreachable|connection lost|timed out|\b429\b")
+
+
+def _write_failed(state: State, name: str, errors: list[str]) -> str | None:
+    """Why the action's write did not land, when the controller says so (a rollback still in flight means
+    its write failed; its record says so, and the next console that drives the service retries it)."""
+    if name == "rollback" and state is State.ROLLING_BACK:
+        writes = [e for e in errors if e.startswith("rollback failed")]
+        why = writes[-1] if writes else (errors[-1] if errors else "the rollback write did not land")
+        saved = not any(e.startswith("saving the rollout record failed") for e in errors)
+        return why + ("; the rollout record says rolling back: the next console that drives it retries" if saved
+                      else "; the rollout record could not be saved either")
+    return None
+
+
+async def _not_landed(world: World, service: str, name: str) -> str | None:
+    """Read the cluster back: None when it shows what the action meant to do, else what it shows."""
+    controller = world.session.controllers[service]
+    if name not in ("rollback", "advance") or controller.state is State.PROMOTING:
+        return None
+    try:
+        snapshot = (await world.session.cluster.snapshot_all([service]))[service]
+    except ClusterError as exc:
+        return f"cannot read the result back: {exc}"
+    if snapshot.problem:
+        return f"cannot read the result back: {snapshot.problem}"
+    expected = 0 if name == "rollback" else controller.weight
+    if snapshot.canary_exists and snapshot.weight != expected:
+        return f"the cluster shows weight {snapshot.weight}%, not {expected}%"
+    return None
 
 
 async def _settle(world: World, service: str) -> None:

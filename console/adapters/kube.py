@@ -209,14 +209,22 @@ class KubeCluster:
     async def rollback(self, service: str) -> None:
         """Weight 0 and the canary scaled to 0, sent together; a canary already gone counts as done."""
         await self._writing(service)
-        scale = self._path("deployments", self.kube.canary_name(service)) + "/scale"
+        name = self.kube.canary_name(service)
+        scale = self._path("deployments", name) + "/scale"
         results = await asyncio.gather(
             self._patch_weight(service, 0),
             self.api.call("PATCH", scale, body={"spec": {"replicas": 0}}, content_type=MERGE),
             return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, NotFound):
-                raise result
+        parts = (f"weight 0 on Ingress {name}", f"scale to 0 of Deployment {name}")
+        failed = [(part, result) for part, result in zip(parts, results)
+                  if isinstance(result, BaseException) and not isinstance(result, NotFound)]
+        if failed:  # say which part did not land, with the API's own reason
+            first = failed[0][1]
+            if not isinstance(first, ClusterError):
+                raise first
+            kind = ReadOnlyError if isinstance(first, ReadOnlyError) else ClusterError
+            raise kind("; ".join(f"{part}: {exc}" for part, exc in failed), retryable=first.retryable,
+                       status=first.status)
 
     async def promote(self, service: str, version: str) -> None:
         await self._writing(service)
