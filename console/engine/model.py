@@ -84,6 +84,7 @@ class TrackWindow:
     p95: float | None = None
     p99: float | None = None
     seconds: float = 300.0
+    age: float = 0.0  # seconds since the window ended: 0 for a fresh poll, more for a carried-over one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "requests", _finite(self.requests) or 0.0)
