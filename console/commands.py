@@ -16,7 +16,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
 from console.engine.ports import ClusterError, MetricsError
-from console.engine.text import inert
+from console.engine.text import inert, inert_lines
 from console.wiring import Options, World, open_world, prometheus_for, warm_demo
 
 OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
@@ -28,7 +28,7 @@ STOP_STATES = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", Sta
 
 
 def _err(message: str) -> None:
-    print(f"canary-console: {message}", file=sys.stderr)
+    print(inert(f"canary-console: {message}"), file=sys.stderr)
 
 
 def _unreachable_cluster(exc: ClusterError) -> int:
@@ -90,7 +90,7 @@ class _Printer:
 
     def emit(self, line: str, stream: Any = None) -> None:
         try:
-            print(line, file=stream or sys.stdout, flush=True)
+            print(inert_lines(line), file=stream or sys.stdout, flush=True)
         except BrokenPipeError:  # the reader went away (| head): stop the run, say nothing more
             self.closed = True
             self.stopped.set()
@@ -179,10 +179,13 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
                 (sr, st), (cr, ct) = snap.ready_count(Track.STABLE), snap.ready_count(Track.CANARY)
                 pods = f"{sr}/{st} {cr}/{ct}"
             verdict = s.verdict.outcome.value if s.verdict else "unknown"
-            print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
-                  f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+            print(inert(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
+                        f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}"))
+        for problem in dict.fromkeys(p for s in statuses if s.snapshot and (p := s.snapshot.problem)):
+            _err(problem)
     problems = [p for s in statuses for p in s.to_json()["problems"]]
-    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
+    unread = any(s.snapshot is not None and s.snapshot.unread for s in statuses)  # a failed read: not the world
+    return EXIT_UNREACHABLE if unread or any("unreachable" in p for p in problems) else EXIT_OK
 
 
 def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
@@ -190,9 +193,9 @@ def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
         print_json({"service": service, "weight": verdict.weight, "verdict": verdict.outcome.value,
                     "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks]})
         return
-    print(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
+    print(inert(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}"))
     for check in verdict.checks:
-        print(f"  {check.name:<22} {check.result.value:<17} {check.reason}")
+        print(inert(f"  {check.name:<22} {check.result.value:<17} {check.reason}"))
 
 
 async def analyze(config: Config, options: Options, service: str, weight: int | None, *,
@@ -299,8 +302,10 @@ async def _not_landed(world: World, service: str, name: str) -> str | None:
         snapshot = (await world.session.cluster.snapshot_all([service]))[service]
     except ClusterError as exc:
         return f"cannot read the result back: {exc}"
-    if snapshot.problem:
+    if "ingresses" in snapshot.unread or (snapshot.problem and not snapshot.unread):
         return f"cannot read the result back: {snapshot.problem}"
+    if snapshot.problem:  # the weight was read back; say what else could not be
+        _err(f"warning: {snapshot.problem}")
     expected = 0 if name == "rollback" else controller.weight
     if snapshot.canary_exists and snapshot.weight != expected:
         return f"the cluster shows weight {snapshot.weight}%, not {expected}%"
@@ -330,7 +335,7 @@ def replay(config: Config, timeline: str, service: str | None, *, as_json: bool)
     if as_json:
         print_json(result.to_json())
     else:
-        print(result.table())
+        print(inert_lines(result.table()))
     return OUTCOME_EXIT.get(result.outcome, EXIT_WAITING)
 
 

@@ -20,6 +20,7 @@ from console.adapters import kube_objects as ko
 from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper, holder_of
 from console.adapters.kube_logs import PodLogFollower
+from console.adapters.kube_reads import read_kinds
 from console.adapters.kube_watch import PodWatcher
 from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
@@ -87,34 +88,45 @@ class KubeCluster:
 
     # ---- reading ---------------------------------------------------------------------------------------
     async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
+        """Every service as the cluster shows it. A kind that cannot be listed is a problem on every service
+        ("cannot list deployments: …503…") and its fields keep their last known values (``unread`` names
+        it): a failed read is never an empty world, and what could be read is still used."""
         now = self.api.clock.now()
-        problem: str | None = None
-        try:
-            pods = await self._pods()
-            selector = f"{self.kube.name_label} in ({','.join(services)})"
-            deploys, ingresses, leases = await asyncio.gather(
-                self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}),
-                self.api.call("GET", self._path("ingresses")), self.api.call("GET", self.leases.path()))
-        except ClusterError as exc:
-            problem = clean(str(exc)) if exc.retryable is False else f"{clean(str(exc))}; retrying"
-            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=problem, at=now)
-                    for s in services}
-        problem = self.watcher.problem
-        by_name = {o["metadata"]["name"]: o for o in deploys.get("items", [])}
-        ingress_by_name = {o["metadata"]["name"]: o for o in ingresses.get("items", [])}
-        lease_by_name = {o["metadata"]["name"]: o for o in leases.get("items", [])}
+        selector = f"{self.kube.name_label} in ({','.join(services)})"
+        read = await read_kinds({
+            "pods": self._pods(),
+            "deployments": self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}),
+            "ingresses": self.api.call("GET", self._path("ingresses")),
+            "leases": self.api.call("GET", self.leases.path())})
+        if not read.ok:  # nothing at all could be read: the last picture, said to be stale
+            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=read.problem, at=now,
+                               unread=tuple(read.failed)) for s in services}
+        problem = "; ".join(p for p in (read.problem, self.watcher.problem if "pods" not in read.failed else None)
+                            if p) or None
+        pods = read.value("pods", {})
+        by_name = read.by_name("deployments")
+        ingress_by_name = read.by_name("ingresses")
+        lease_by_name = read.by_name("leases")
         result = {}
         for service in services:
+            last = self._last.get(service) or ServiceSnapshot(service=service)
             canary = self.kube.canary_name(service)
-            ingress = ingress_by_name.get(canary)
-            notes = ko.annotations(ingress)
-            result[service] = self._last[service] = ServiceSnapshot(
-                service=service, stable_version=ko.deployment_version(by_name.get(service), service),
-                canary_version=ko.deployment_version(by_name.get(canary), service),
-                canary_exists=canary in by_name or ingress is not None, weight=ko.weight_of(notes),
-                pods=tuple(pods.get(service, ())), record=ko.record_from(notes),
-                driver=self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now),
-                problem=problem, at=now)
+            fresh: dict[str, Any] = {}
+            if "deployments" not in read.failed:
+                fresh.update(stable_version=ko.deployment_version(by_name.get(service), service),
+                             canary_version=ko.deployment_version(by_name.get(canary), service))
+            if "ingresses" not in read.failed:
+                notes = ko.annotations(ingress_by_name.get(canary))
+                fresh.update(weight=ko.weight_of(notes), record=ko.record_from(notes))
+            if "pods" not in read.failed:
+                fresh["pods"] = tuple(pods.get(service, ()))
+            if "leases" not in read.failed:
+                fresh["driver"] = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
+            present = [canary in table for kind, table in (("deployments", by_name), ("ingresses", ingress_by_name))
+                       if kind not in read.failed]
+            exists = any(present) or (len(present) < 2 and last.canary_exists)
+            result[service] = self._last[service] = replace(
+                last, **fresh, canary_exists=exists, problem=problem, at=now, unread=tuple(sorted(read.failed)))
         return result
 
     def _driver(self, service: str, lease: dict[str, Any] | None, now: float) -> str | None:

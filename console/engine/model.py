@@ -163,6 +163,7 @@ class ServiceSnapshot:
     driver: str | None = None  # who holds this service's lease, if anyone
     problem: str | None = None  # e.g. "API server unreachable; retrying"
     at: float = 0.0
+    unread: tuple[str, ...] = ()  # kinds that could not be read this time ("deployments"): their fields are old
 
     def pods_of(self, track: Track) -> tuple[Pod, ...]:
         return tuple(p for p in self.pods if p.track == track)
