@@ -254,8 +254,11 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 def json_line(data: Any) -> str:
-    """One JSON object on one line, the shape every --json output and NDJSON stream uses."""
-    return json.dumps(data, separators=(", ", ": "), default=str)
+    """One JSON object on one line, the shape every --json output and NDJSON stream uses; secrets a server
+    echoed are redacted (json.dumps escapes control characters)."""
+    from console.engine.audit import redact
+
+    return json.dumps(redact(data), separators=(", ", ": "), default=str)
 
 
 def print_json(data: Any) -> None:

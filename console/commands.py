@@ -13,6 +13,7 @@ from typing import Any
 
 from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
                          json_line, print_json)
+from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
 from console.engine.ports import ClusterError, MetricsError
@@ -27,8 +28,13 @@ STOP_STATES = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", Sta
                State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}
 
 
+def _out(text: str) -> None:
+    """A line for people on stdout: secrets redacted, outside text inert."""
+    print(inert_lines(redact(text)))
+
+
 def _err(message: str) -> None:
-    print(inert(f"canary-console: {message}"), file=sys.stderr)
+    print(inert(redact(f"canary-console: {message}")), file=sys.stderr)
 
 
 def _unreachable_cluster(exc: ClusterError) -> int:
@@ -90,7 +96,7 @@ class _Printer:
 
     def emit(self, line: str, stream: Any = None) -> None:
         try:
-            print(inert_lines(line), file=stream or sys.stdout, flush=True)
+            print(inert_lines(redact(line)), file=stream or sys.stdout, flush=True)
         except BrokenPipeError:  # the reader went away (| head): stop the run, say nothing more
             self.closed = True
             self.stopped.set()
@@ -179,8 +185,8 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
                 (sr, st), (cr, ct) = snap.ready_count(Track.STABLE), snap.ready_count(Track.CANARY)
                 pods = f"{sr}/{st} {cr}/{ct}"
             verdict = s.verdict.outcome.value if s.verdict else "unknown"
-            print(inert(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
-                        f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}"))
+            _out(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
+                 f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
         for problem in dict.fromkeys(p for s in statuses if s.snapshot and (p := s.snapshot.problem)):
             _err(problem)
     problems = [p for s in statuses for p in s.to_json()["problems"]]
@@ -193,9 +199,9 @@ def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
         print_json({"service": service, "weight": verdict.weight, "verdict": verdict.outcome.value,
                     "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks]})
         return
-    print(inert(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}"))
+    _out(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
     for check in verdict.checks:
-        print(inert(f"  {check.name:<22} {check.result.value:<17} {check.reason}"))
+        _out(f"  {check.name:<22} {check.result.value:<17} {check.reason}")
 
 
 async def analyze(config: Config, options: Options, service: str, weight: int | None, *,
@@ -268,7 +274,7 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
         print_json({"service": service, "action": name, "ok": ok, "message": failure or result.message,
                     "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
     elif ok:
-        print(inert(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%"))
+        _out(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
     if not result.ok:
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
@@ -335,7 +341,7 @@ def replay(config: Config, timeline: str, service: str | None, *, as_json: bool)
     if as_json:
         print_json(result.to_json())
     else:
-        print(inert_lines(result.table()))
+        _out(result.table())
     return OUTCOME_EXIT.get(result.outcome, EXIT_WAITING)
 
 

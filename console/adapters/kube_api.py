@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from console.engine.audit import redact, register_secret
 from console.engine.clock import Clock
 from console.engine.ports import ClusterError, ReadOnlyError
 
@@ -94,13 +95,14 @@ def error_for(status: int, body: bytes | str, method: str, path: str, *, watch: 
 
 
 def _status_message(body: bytes | str) -> tuple[str, str]:
+    """(message, reason) of a Status body: secrets redacted before it is cut, then made plain text."""
     try:
         data = json.loads(body)
     except (ValueError, TypeError):
-        return clean(body if isinstance(body, str) else body.decode("utf-8", "replace"), 200), ""
+        return clean(redact(body if isinstance(body, str) else body.decode("utf-8", "replace")), 200), ""
     if not isinstance(data, dict):
         return "", ""
-    return clean(str(data.get("message", "")), 200), str(data.get("reason", ""))
+    return clean(redact(str(data.get("message", ""))), 200), clean(str(data.get("reason", "")), 60)
 
 
 def guard_writes(api_client: Any, is_read_only: Callable[[], bool]) -> None:
@@ -130,12 +132,19 @@ class KubeApi:
     def host(self) -> str:
         return str(self.client.configuration.host)
 
+    def _register_credentials(self) -> None:
+        """The kubeconfig's token (it may be refreshed) and password are secrets redact() must mask."""
+        configuration = self.client.configuration
+        token = str((getattr(configuration, "api_key", None) or {}).get("BearerToken") or "")
+        register_secret(token, token.removeprefix("Bearer ").strip(), getattr(configuration, "password", None))
+
     async def raw(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
                   content_type: str = "application/json",
                   timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT) -> aiohttp.ClientResponse:
         """One request, no retry; the caller reads (and releases) the response. Transport failures and
         timeouts become ClusterError(retryable=True)."""
         self.requests += 1
+        self._register_credentials()
         try:
             return await self.client.call_api(
                 path, method, query_params=list((query or {}).items()),
