@@ -271,6 +271,8 @@ class Timeline:
         if len(present) < 2:
             return present
         step = self.step(service)
+        if step <= 0:  # times closer than a microsecond: no grid to check through
+            return present
         count = int((present[-1] - present[0]) / step + 1e-9) + 1
         if count > MAX_CHECKS:
             raise TimelineError(f"field 't': a step of {step:g} s over {present[-1] - present[0]:g} s is {count:,} "
@@ -281,7 +283,7 @@ class Timeline:
     def step(self, service: str) -> float:
         """The timeline's regular step: the commonest gap between consecutive sample times."""
         present = sorted({s.t for s in self.samples if s.service == service})
-        gaps = Counter(round(b - a, 6) for a, b in zip(present, present[1:]))
+        gaps = Counter(gap for a, b in zip(present, present[1:]) if (gap := round(b - a, 6)) > 0)
         return gaps.most_common(1)[0][0] if gaps else 0.0
 
     def metrics(self, service: str, t: float, window_s: float) -> ServiceMetrics:
