@@ -49,3 +49,25 @@ async def test_an_emergency_rollback_acts_on_what_it_can_read_while_deployments_
     assert code == 0, out + err
     assert (weight, replicas) == ("0", 0)
     assert "cannot list deployments" in err  # said, even though the rollback landed
+
+
+async def test_a_slow_list_costs_one_check_interval_and_the_rollback_still_lands(tmp_path: Path) -> None:
+    import time
+
+    from console.engine.config import Config
+
+    config = Config(check_interval=1)
+    config.kube.lease_seconds = 86400.0
+    async with seeded_double() as double, console_on(double, tmp_path, config=config) as cluster:
+        await cluster.start_canary("perception", "1.2.4", 25)
+        await cluster.snapshot_all(["perception"])
+        double.slow[r"/deployments$"] = 20.0  # every Deployment list takes 20 s
+        began = time.monotonic()
+        snap = (await cluster.snapshot_all(["perception"]))["perception"]
+        took = time.monotonic() - began
+        await cluster.rollback("perception")
+        weight = double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT]
+    assert took < 5, took  # one request limit (the 1 s check interval), not 20 s nor retries of it
+    assert "cannot list deployments" in snap.problem and "within 1s" in snap.problem, snap.problem
+    assert snap.weight == 25 and snap.canary_exists
+    assert weight == "0"

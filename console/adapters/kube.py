@@ -18,7 +18,7 @@ from typing import Any
 
 from console.adapters import kube_objects as ko
 from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
-from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper, holder_of
+from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper
 from console.adapters.kube_logs import PodLogFollower
 from console.adapters.kube_reads import read_kinds
 from console.adapters.kube_watch import PodWatcher
@@ -95,9 +95,11 @@ class KubeCluster:
         selector = f"{self.kube.name_label} in ({','.join(services)})"
         read = await read_kinds({
             "pods": self._pods(),
-            "deployments": self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}),
-            "ingresses": self.api.call("GET", self._path("ingresses")),
-            "leases": self.api.call("GET", self.leases.path())})
+            # no retry: the next check is the retry, so a slow or failing server costs one check at most
+            "deployments": self.api.call("GET", self._path("deployments"), query={"labelSelector": selector},
+                                         retries=0),
+            "ingresses": self.api.call("GET", self._path("ingresses"), retries=0),
+            "leases": self.api.call("GET", self.leases.path(), retries=0)})
         if not read.ok:  # nothing at all could be read: the last picture, said to be stale
             return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=read.problem, at=now,
                                unread=tuple(read.failed)) for s in services}
@@ -130,7 +132,7 @@ class KubeCluster:
         return result
 
     def _driver(self, service: str, lease: dict[str, Any] | None, now: float) -> str | None:
-        holder = holder_of(lease, now)
+        holder, _left = self.leases.observed_holder(service, lease)
         if holder == self.console_id:
             return self.identity
         if holder:
@@ -153,11 +155,12 @@ class KubeCluster:
         return grouped
 
     # ---- writing ---------------------------------------------------------------------------------------
-    async def _writing(self, service: str) -> None:
-        """Every write for a service asks here first: read-only, and this console must hold its Lease."""
+    async def _writing(self, service: str, *, rollback: bool = False) -> None:
+        """Every write for a service asks here first: read-only, and this console must hold its Lease (a
+        rollback also while a renewal is failing, until the lease expires)."""
         if self.read_only:
             raise ReadOnlyError("read-only: this console only watches")
-        await self.leases.ensure(service)
+        await self.leases.ensure(service, rollback=rollback)
         if self.renew_leases and (self._renewer is None or self._renewer.done()):
             self._renewer = asyncio.create_task(self.leases.run(), name="lease-renewal")
 
@@ -220,7 +223,7 @@ class KubeCluster:
 
     async def rollback(self, service: str) -> None:
         """Weight 0 and the canary scaled to 0, sent together; a canary already gone counts as done."""
-        await self._writing(service)
+        await self._writing(service, rollback=True)
         name = self.kube.canary_name(service)
         scale = self._path("deployments", name) + "/scale"
         results = await asyncio.gather(
@@ -366,6 +369,9 @@ async def connect(config: Config, *, read_only: bool, kubeconfig: str | None = N
     from console.adapters.kube_config import load_client
 
     api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context)
-    api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only)
+    # every request is limited to one check interval (1 to 15 s): a slow server delays a check, and so a
+    # rollback, by about one check, not by minutes
+    api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only,
+                  request_timeout=min(15.0, max(1.0, config.check_interval)))
     return KubeCluster(api, config, namespace=namespace or config.kube.namespace, kube_user=kube_user,
                        console_id=console_id, renew_leases=renew_leases)

@@ -121,10 +121,12 @@ def guard_writes(api_client: Any, is_read_only: Callable[[], bool]) -> None:
 class KubeApi:
     """JSON in, JSON out, over a kubernetes-asyncio ApiClient; ``clock`` paces the retries."""
 
-    def __init__(self, api_client: Any, clock: Clock, *, read_only: bool) -> None:
+    def __init__(self, api_client: Any, clock: Clock, *, read_only: bool,
+                 request_timeout: float = REQUEST_TIMEOUT.total or 15.0) -> None:
         self.client = api_client
         self.clock = clock
         self.read_only = read_only
+        self.request_timeout = request_timeout  # seconds per request: connect() sizes it to the check interval
         self.requests = 0
         guard_writes(api_client, lambda: self.read_only)
 
@@ -140,11 +142,13 @@ class KubeApi:
 
     async def raw(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
                   content_type: str = "application/json",
-                  timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT) -> aiohttp.ClientResponse:
+                  timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
         """One request, no retry; the caller reads (and releases) the response. Transport failures and
         timeouts become ClusterError(retryable=True)."""
         self.requests += 1
         self._register_credentials()
+        if timeout is None:
+            timeout = self.timeout(self.request_timeout)
         try:
             return await self.client.call_api(
                 path, method, query_params=list((query or {}).items()),
@@ -153,17 +157,27 @@ class KubeApi:
         except ReadOnlyError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                raise ClusterError(f"API server unreachable at {self.host}: no answer within "
+                                   f"{timeout.total or timeout.sock_read or 0:g}s", retryable=True) from None
             detail = clean(str(exc) or type(exc).__name__, 160)
             raise ClusterError(f"API server unreachable at {self.host}: {detail}", retryable=True) from None
 
+    @staticmethod
+    def timeout(seconds: float) -> aiohttp.ClientTimeout:
+        """A whole-request limit of ``seconds`` (connect included)."""
+        return aiohttp.ClientTimeout(total=seconds, sock_connect=min(5.0, seconds))
+
     async def call(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
-                   content_type: str = "application/json", retries: int = len(BACKOFF)) -> Any:
+                   content_type: str = "application/json", retries: int = len(BACKOFF),
+                   timeout_s: float | None = None) -> Any:
         """One logical request: JSON answer on 2xx; 5xx, 429 and transport failures retried ``retries``
-        times with backoff; anything else raised at once as the ClusterError it means."""
+        times with backoff; anything else raised at once as the ClusterError it means. Each attempt is
+        limited to ``timeout_s`` (default: the API's request timeout)."""
         attempt = 0
         while True:
             try:
-                return await self._once(method, path, query, body, content_type)
+                return await self._once(method, path, query, body, content_type, timeout_s)
             except ClusterError as exc:
                 if not exc.retryable or exc.status in (409, 410) or attempt >= retries:
                     raise
@@ -171,8 +185,9 @@ class KubeApi:
             attempt += 1
 
     async def _once(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
-                    content_type: str) -> Any:
-        response = await self.raw(method, path, query=query, body=body, content_type=content_type)
+                    content_type: str, timeout_s: float | None = None) -> Any:
+        response = await self.raw(method, path, query=query, body=body, content_type=content_type,
+                                  timeout=None if timeout_s is None else self.timeout(timeout_s))
         try:
             data = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

@@ -87,6 +87,7 @@ class KubeDouble:
     # that ends every watch stream at once
     watch_headers_held: asyncio.Event | None = None
     end_watches_at_once: bool = False
+    slow: dict[str, float] = field(default_factory=dict)  # path regex → seconds before answering (a slow server)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -175,6 +176,9 @@ class KubeDouble:
         verb = self._verb(request, route)
         if (verb, route.full) in self.denied:
             return st.forbidden(self.user, verb, route.full, route.group, route.namespace, route.name)
+        for pattern, seconds in self.slow.items():
+            if re.search(pattern, request.path) and request.query.get("watch") != "true":
+                await asyncio.sleep(seconds)  # the injected fault itself: the server is slow, the client waits
         for fault in self.faults:
             if fault.times > 0 and re.search(fault.path, request.path) and fault.method in (None, request.method):
                 fault.times -= 1
