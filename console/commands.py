@@ -16,6 +16,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
 from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
+from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterError, MetricsError
 from console.engine.text import inert, inert_lines
 from console.wiring import Options, World, open_world, prometheus_for, warm_demo
@@ -65,6 +66,7 @@ class _Printer:
         self.stop_state: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
+        self._outage = OutageWatch()
 
     def __call__(self, event: Event) -> None:
         if event.service != self.service:
@@ -103,7 +105,13 @@ class _Printer:
 
     def _progress(self, event: Event) -> None:
         status = event.data.get("status")
-        if status is None or event.at < self.next_progress:
+        if status is None:
+            return
+        if (outage := self._outage.update(status, event.at)) is not None:  # one line as it starts, one as it ends
+            minutes, seconds = divmod(int(max(0.0, event.at - self.origin)), 60)
+            self.emit(json_line({"service": self.service, "at": event.at, "kind": "outage", "message": outage})
+                      if self.as_json else f"+{minutes:4d}m{seconds:02d}s {self.service:<11} {'outage':<9} {outage}")
+        if event.at < self.next_progress:
             return
         self.next_progress = event.at + 60.0
         left = int(status.time_left)
