@@ -9,8 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from console.engine.config_layers import ConfigError
-from console.engine.ports import ClusterError
+from console.engine.ports import ClusterConfigError, ClusterError
 
 _LISTS = ("clusters", "contexts", "users")
 _STRINGS = {"users": ("token", "username", "password", "client-certificate", "client-key",
@@ -23,32 +22,32 @@ _INNER = {"users": "user", "clusters": "cluster", "contexts": "context"}
 def check_kubeconfig(path: Path) -> None:
     """Refuse a kubeconfig whose shape the client library would trip over (with a traceback, or worse, by
     sending a token that is not one): not UTF-8 YAML, not a mapping, lists that are not lists of mappings,
-    fields that must be strings and are not. Raises ConfigError naming the file and the field."""
+    fields that must be strings and are not. Raises ClusterConfigError (exit 2) naming the file and the field."""
     import yaml
 
     try:
         data = yaml.safe_load(path.read_bytes().decode("utf-8"))
     except OSError as exc:
-        raise ConfigError(f"kubeconfig {path}: cannot read it: {exc.strerror or exc}") from None
+        raise ClusterConfigError(f"kubeconfig {path}: cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"kubeconfig {path}: not a text file (not UTF-8)") from None
+        raise ClusterConfigError(f"kubeconfig {path}: not a text file (not UTF-8)") from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"kubeconfig {path}: not valid YAML{where}") from None
+        raise ClusterConfigError(f"kubeconfig {path}: not valid YAML{where}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"kubeconfig {path}: the top level must be a mapping, not {type(data).__name__}")
+        raise ClusterConfigError(f"kubeconfig {path}: the top level must be a mapping, not {type(data).__name__}")
     for key in _LISTS:
         entries = data.get(key) or []
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-            raise ConfigError(f"kubeconfig {path}: field '{key}' must be a list of named entries")
+            raise ClusterConfigError(f"kubeconfig {path}: field '{key}' must be a list of named entries")
         for index, entry in enumerate(entries):
             inner = entry.get(_INNER[key]) or {}
             if not isinstance(inner, dict):
-                raise ConfigError(f"kubeconfig {path}: field '{key}[{index}].{_INNER[key]}' must be a mapping")
+                raise ClusterConfigError(f"kubeconfig {path}: field '{key}[{index}].{_INNER[key]}' must be a mapping")
             for name in _STRINGS[key]:
                 if name in inner and not isinstance(inner[name], str):
-                    raise ConfigError(f"kubeconfig {path}: field '{key}[{index}].{_INNER[key]}.{name}' must "
+                    raise ClusterConfigError(f"kubeconfig {path}: field '{key}[{index}].{_INNER[key]}.{name}' must "
                                       "be a string")
 
 
@@ -63,7 +62,18 @@ def _kubeconfig_path(explicit: str | None) -> Path | None:
     return default if default.exists() else None
 
 
-async def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
+def refuse_token_over_http(configuration: Any, allow: bool) -> None:
+    """A bearer token never travels over plain http (anyone on the path could replay it), unless the
+    configuration says so explicitly (kube.allow_token_over_http, for tests against a loopback double)."""
+    host = str(getattr(configuration, "host", "") or "")
+    tokens = getattr(configuration, "api_key", None) or {}
+    if host.lower().startswith("http://") and tokens and not allow:
+        raise ClusterConfigError(f"refusing to send the kubeconfig's bearer token over plain http to {host}: "
+                                 "use https (or set kube.allow_token_over_http: true for a test server)")
+
+
+async def load_client(kubeconfig: str | None, context: str | None,
+                      allow_token_over_http: bool = False) -> tuple[Any, str]:
     """(ApiClient, the Kubernetes user name to show in audit). Never returns or logs a token."""
     from kubernetes_asyncio import client, config
     from kubernetes_asyncio.config.config_exception import ConfigException
@@ -87,7 +97,8 @@ async def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any,
                                                client_configuration=configuration, persist_config=False)
     except (ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         message = " ".join(str(exc).split("\n")[0].split())[:200] or type(exc).__name__
-        raise ConfigError(f"kubeconfig {path}: {message}") from None
+        raise ClusterConfigError(f"kubeconfig {path}: {message}") from None
+    refuse_token_over_http(configuration, allow_token_over_http)
     current = loader.current_context or {}
     user = (current.get("context") or {}).get("user") or "unknown"
     return client.ApiClient(configuration), str(user)

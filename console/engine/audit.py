@@ -1,9 +1,11 @@
-"""The audit room: the journal of actions (one JSON line per ACTION event) and token redaction.
+"""The audit room: the journal of actions (one JSON line per ACTION event), the Kubernetes Event reason
+of each action, and token redaction.
 
 Each line says when (ISO time), which service, who (the local user, plus the cluster identity when the
-cluster has one), what was done, why ("key" for a person's intent, "auto" for a policy decision), the
-weight before and after and the verdict behind it. Anything that looks like a secret is redacted before it
-is written. A failed write is reported as an ERROR event, never raised.
+cluster has one), what was done, the actor's kind (``ACTOR_KINDS``: "key" for a dashboard key, "command"
+for a one-shot command, "automatic" for the policy, "controller" for the in-cluster driver, "outside" for a
+change someone else made), the weight before and after and the verdict behind it. Anything that looks like
+a secret is redacted before it is written. A failed write is reported as an ERROR event, never raised.
 """
 
 from __future__ import annotations
@@ -36,6 +38,21 @@ def register_secret(*values: str | None) -> None:
     for value in values:
         if value and len(value.strip()) >= MIN_SECRET:
             _KNOWN.add(value.strip())
+
+
+ACTOR_KINDS = ("key", "command", "automatic", "controller", "outside")
+
+# what an ACTION event did → the reason of its Kubernetes Event (CamelCase, as `kubectl get events` shows)
+EVENT_REASONS = {
+    "start_canary": "CanaryStarted", "set_weight": "CanaryWeightChanged", "rollback": "CanaryRolledBack",
+    "promote": "CanaryPromoted", "pause": "CanaryPaused", "resume": "CanaryResumed", "approve": "CanaryApproved",
+    "delete_canary": "CanaryDeleted", "take_over": "CanaryTakenOver", "override": "CanaryOverridden",
+}
+
+
+def event_reason(what: str) -> str:
+    """The Event reason of an action: the table's, else "Canary" + the CamelCase of its name."""
+    return EVENT_REASONS.get(what) or "Canary" + "".join(part.capitalize() for part in what.split("_"))
 
 
 def redact(value: Any) -> Any:
@@ -95,8 +112,12 @@ class Journal:
         })
 
     def write(self, event: Event) -> bool:
+        return self.append(self.entry(event), event.service, event.at)
+
+    def append(self, entry: dict[str, Any], service: str = "", at: float = 0.0) -> bool:
+        """Append one redacted JSON line (an action's entry, or a problem such as a UI error's traceback)."""
         try:
-            line = json.dumps(self.entry(event), ensure_ascii=False, default=str)
+            line = json.dumps(redact(entry), ensure_ascii=False, default=str)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
@@ -105,5 +126,5 @@ class Journal:
             self.failures += 1
             if self.bus is not None:
                 message = redact(f"journal write to {self.path} failed: {exc}")
-                self.bus.publish(Event(EventKind.ERROR, event.service, event.at, message, {"journal": True}))
+                self.bus.publish(Event(EventKind.ERROR, service, at, message, {"journal": True}))
             return False
