@@ -4,8 +4,8 @@ Normally the current stable window. Two cases carry the last FULL stable window 
 the judge's sample minimums: requests for the error checks, latency samples for P95 and P99), always with
 its age (``TrackWindow.age``, seconds since it was current) so the verdict can say how old its baseline is:
 
-- at weight 100, where stable gets no traffic, for at most ``max_age`` (the progress deadline, at least the
-  window plus the last phase): after that the baseline is too old to stand for today's stable;
+- at weight 100, where stable gets no traffic, for at most ``max_age`` (the progress deadline + the window +
+  twice the last phase, 25 m by default): after that the baseline is too old to stand for today's stable;
 - below 100, while the current window exists but is too thin for the judge or fading at an unchanged weight
   (it lost over half its requests within one window length), for at most one window length.
 
@@ -28,7 +28,9 @@ class StableBaseline:
     def __init__(self, config: Config) -> None:
         judging = config.judging
         self.window_s = config.window
-        self.max_age = max(config.progress_deadline, config.window + config.phases[-1].duration)
+        # the last phase counts only checked, passing time, so it may take longer than its duration on the
+        # clock: twice its duration, the window that must drain, and the progress deadline (25 m by default)
+        self.max_age = config.progress_deadline + config.window + 2 * config.phases[-1].duration
         self.need = max(judging.min_requests, judging.min_latency_samples_p95, judging.min_latency_samples_p99)
         self.full: TrackWindow | None = None
         self.full_at = 0.0
