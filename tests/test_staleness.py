@@ -30,9 +30,10 @@ def test_a_thinning_stable_is_stood_in_for_one_window_at_most_and_says_how_old_t
     baseline = StableBaseline(config)
     baseline.choose(FULL, 75, 0)
     thin = TrackWindow(120, 1, 0.15, None)
-    chosen, carried = baseline.choose(thin, 75, 30)
-    assert carried and chosen.requests == FULL.requests and chosen.age == 30
-    chosen, carried = baseline.choose(thin, 75, config.window + 1)
+    chosen, carried = baseline.choose(thin, 75, 10)
+    assert carried and chosen.requests == FULL.requests and chosen.age == 10
+    for t in range(20, int(config.window) + 20, 10):  # checks every 10 s for one window and more
+        chosen, carried = baseline.choose(thin, 75, t)
     assert chosen is thin and not carried
 
 
@@ -40,11 +41,20 @@ def test_at_100_the_carried_baseline_has_a_bounded_age() -> None:
     config = Config()
     baseline = StableBaseline(config)
     baseline.choose(FULL, 75, 0)
-    chosen, carried = baseline.choose(TrackWindow(3, 0, 0.1, 0.2), 100, 60)
-    assert carried and chosen.age == 60
-    late = baseline.max_age + 1
-    chosen, carried = baseline.choose(None, 100, late)
+    chosen, carried = baseline.choose(TrackWindow(3, 0, 0.1, 0.2), 100, 10)
+    assert carried and chosen.age == 10
+    t = 10
+    while t <= baseline.max_age:
+        t += 10
+        chosen, carried = baseline.choose(None, 100, t)
     assert chosen is None and not carried
+
+
+def test_the_age_is_checked_time_so_a_stalled_clock_jump_does_not_age_it_at_once() -> None:
+    baseline = StableBaseline(Config())
+    baseline.choose(FULL, 75, 0)
+    chosen, carried = baseline.choose(None, 100, 10_000)  # one check after a long gap: one capped step
+    assert carried and chosen.age == 2 * Config().check_interval
 
 
 def _timeline(stable_until: float, end: float = 90 * 60, step: float = 10) -> list[str]:

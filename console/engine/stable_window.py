@@ -2,7 +2,10 @@
 
 Normally the current stable window. Two cases carry the last FULL stable window over instead (one that met
 the judge's sample minimums: requests for the error checks, latency samples for P95 and P99), always with
-its age (``TrackWindow.age``, seconds since it was current) so the verdict can say how old its baseline is:
+its age (``TrackWindow.age``, seconds since it was current) so the verdict can say how old its baseline is.
+Age is checked time, as the phase clock counts it (at most two check intervals per check): the same as the
+clock while checks run on time, and never faster than the rollout progresses on a loaded machine or a fast
+simulated clock, where the bounds below would otherwise expire before the last phase could complete.
 
 - at weight 100, where stable gets no traffic, for at most ``max_age`` (the progress deadline + the window +
   twice the last phase, 25 m by default): after that the baseline is too old to stand for today's stable;
@@ -32,9 +35,13 @@ class StableBaseline:
         # clock: twice its duration, the window that must drain, and the progress deadline (25 m by default)
         self.max_age = config.progress_deadline + config.window + 2 * config.phases[-1].duration
         self.need = max(judging.min_requests, judging.min_latency_samples_p95, judging.min_latency_samples_p99)
+        self.step_cap = 2 * config.check_interval
         self.full: TrackWindow | None = None
         self.full_at = 0.0
         self.full_weight = -1
+        self.checked = 0.0  # checked time: like the phase clock, at most two check intervals per check
+        self.full_checked = 0.0
+        self._last_call: float | None = None
 
     def reset(self) -> None:
         self.full, self.full_weight = None, -1
@@ -47,23 +54,27 @@ class StableBaseline:
         return (self.full is not None and weight == self.full_weight and now - self.full_at < self.window_s
                 and window.requests < FADING * self.full.requests)
 
-    def _carried(self, now: float, limit: float) -> TrackWindow | None:
-        if self.full is None or now - self.full_at > limit:
+    def _carried(self, limit: float) -> TrackWindow | None:
+        age = self.checked - self.full_checked
+        if self.full is None or age > limit:
             return None
-        return replace(self.full, age=now - self.full_at)
+        return replace(self.full, age=age)
 
     def choose(self, current: TrackWindow | None, weight: int, now: float) -> tuple[TrackWindow | None, bool]:
         """(the window to compare with, whether it was carried over from an earlier check)."""
+        if self._last_call is not None:
+            self.checked += min(max(0.0, now - self._last_call), self.step_cap)
+        self._last_call = now
         if weight >= 100:
-            carried = self._carried(now, self.max_age)
+            carried = self._carried(self.max_age)
             return (carried, True) if carried is not None else (current, False)
         if current is None:
             return None, False  # a missing track is no data, never the last window
         if current.requests > 0 and self.is_full(current) and not self._fading(current, weight, now):
-            self.full, self.full_at, self.full_weight = current, now, weight
+            self.full, self.full_at, self.full_weight, self.full_checked = current, now, weight, self.checked
             return current, False
         if current.requests > 0:
-            carried = self._carried(now, self.window_s)
+            carried = self._carried(self.window_s)
             if carried is not None:
                 return carried, True
         return current, False
