@@ -8,6 +8,9 @@ Expiry is judged by locally observed time, as client-go's leader election does: 
 renewTime, acquireTime, transitions, duration) is expired only when it has not changed for its duration by
 this console's own monotonic clock since this console first saw it so. A console whose clock runs ahead
 therefore cannot take a live lease (issue 13 found two consoles both writing weight 25 with 30 s of skew).
+One exception keeps a new console from waiting a whole lease on a long-dead holder: a record renewed more
+than its duration plus ``SKEW_TOLERANCE`` (5 minutes) ago by our wall clock is expired at once, so only
+clocks more than 5 minutes apart could still take a live lease.
 
 A renewal that fails (a slow or failing API server) stops every write except a rollback, which is allowed
 for as long as the lease is still legitimately ours (renewed less than its duration ago): a flaky Lease
@@ -23,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from console.adapters.kube_api import Conflict, KubeApi, NotFound
-from console.adapters.kube_objects import micro_time
+from console.adapters.kube_objects import micro_time, parse_time
 from console.engine.ports import ClusterError, ReadOnlyError
 
 LEASE_PREFIX = "canary-console-"
+SKEW_TOLERANCE = 300.0  # a renewTime older than duration + this by our wall clock is dead without waiting
 
 
 @dataclass
@@ -73,6 +77,9 @@ class LeaseKeeper:
             seen = self._observed[service] = (key, now)
         duration = float(spec.get("leaseDurationSeconds") or 0)
         left = duration - (now - seen[1])
+        renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+        if renewed is not None and renewed + duration + SKEW_TOLERANCE < self.api.clock.now():
+            left = 0.0  # renewed so long ago that no plausible clock skew keeps it alive: no need to wait
         return (holder, left) if left > 0 or holder == self.identity else (None, 0.0)
 
     def name(self, service: str) -> str:
