@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from console.engine.config_layers import ENV_PREFIX, SERVICES, ConfigError, read_layers
 from console.engine.model import Action
+from console.engine.notify_config import Notification
 
 __all__ = ["ENV_PREFIX", "SERVICES", "ConfigError", "Config", "load_config", "parse_duration"]
 
@@ -278,6 +279,7 @@ class Config(_Strict):
     kube: Kube = Field(default_factory=Kube)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     theme: str | None = None
+    notifications: list[Notification] = Field(default_factory=list, description="Slack, PagerDuty, webhooks")
 
     _interval = field_validator("check_interval", mode="before")(_bounded(0.5, 3600.0))
     _window = field_validator("window", mode="before")(_bounded(1.0, DAY))
