@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pydantic (~70 ms) is imported only to validate: the dashboa
     from console.engine.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70  # a bug in the console (EX_SOFTWARE): one line, the traceback only with --debug
 SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
              "low-traffic", "metrics-gap")
 ACTIONS = ("advance", "pause", "resume", "approve", "rollback", "promote", "delete-canary", "take-over")
@@ -41,6 +42,7 @@ exit codes:
   2  usage or configuration error, or an action refused (the message says why)
   3  inconclusive, awaiting approval, paused or stopped; a confirmation answered "n" (nothing done)
   4  cluster or Prometheus unreachable
+  70 an internal error (a bug): one line; --debug shows the traceback
 
 examples:
   canary-console --demo                                   the dashboard on the simulated world
@@ -135,6 +137,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument("--read-only", action="store_true", default=d(False), help="watch only: no write ever leaves the console")
     group.add_argument("--theme", default=d(None), metavar="NAME", help="dashboard theme: dark (default), light, mono")
     group.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
+    group.add_argument("--debug", action="store_true", default=d(False),
+                       help="on an internal error, show the traceback")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -262,13 +266,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_service(config, service)
         return _dispatch(args, config)
     except ConfigError as exc:
-        _say(in_our_words(str(exc)))
+        from console.engine.text import inert
+
+        _say(inert(" ".join(in_our_words(str(exc)).split()), 500))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _say("interrupted")
         return EXIT_WAITING
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # the crash reporter: one line, no traceback unless asked for
+        if getattr(args, "debug", False):
+            raise
+        from console.engine.audit import redact
+        from console.engine.text import inert
+
+        detail = inert(redact(" ".join(str(exc).split())), 300)
+        _say(f"internal error: {type(exc).__name__}: {detail} (run again with --debug for the traceback)")
+        return EXIT_INTERNAL
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -322,8 +337,11 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 def json_line(data: Any) -> str:
-    """One JSON object on one line, the shape every --json output and NDJSON stream uses."""
-    return json.dumps(data, separators=(", ", ": "), default=str)
+    """One JSON object on one line, the shape every --json output and NDJSON stream uses; secrets a server
+    echoed are redacted (json.dumps escapes control characters)."""
+    from console.engine.audit import redact
+
+    return json.dumps(redact(data), separators=(", ", ": "), default=str)
 
 
 def print_json(data: Any) -> None:

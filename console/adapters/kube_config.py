@@ -11,6 +11,45 @@ from typing import Any
 
 from console.engine.ports import ClusterConfigError, ClusterError
 
+_LISTS = ("clusters", "contexts", "users")
+_STRINGS = {"users": ("token", "username", "password", "client-certificate", "client-key",
+                      "client-certificate-data", "client-key-data", "tokenFile"),
+            "clusters": ("server", "certificate-authority", "certificate-authority-data"),
+            "contexts": ("cluster", "user", "namespace")}
+_INNER = {"users": "user", "clusters": "cluster", "contexts": "context"}
+
+
+def check_kubeconfig(path: Path) -> None:
+    """Refuse a kubeconfig whose shape the client library would trip over (with a traceback, or worse, by
+    sending a token that is not one): not UTF-8 YAML, not a mapping, lists that are not lists of mappings,
+    fields that must be strings and are not. Raises ClusterConfigError (exit 2) naming the file and the field."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ClusterConfigError(f"kubeconfig {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ClusterConfigError(f"kubeconfig {path}: not a text file (not UTF-8)") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ClusterConfigError(f"kubeconfig {path}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ClusterConfigError(f"kubeconfig {path}: the top level must be a mapping, not {type(data).__name__}")
+    for key in _LISTS:
+        entries = data.get(key) or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise ClusterConfigError(f"kubeconfig {path}: field '{key}' must be a list of named entries")
+        for index, entry in enumerate(entries):
+            inner = entry.get(_INNER[key]) or {}
+            if not isinstance(inner, dict):
+                raise ClusterConfigError(f"kubeconfig {path}: field '{key}[{index}].{_INNER[key]}' must be a mapping")
+            for name in _STRINGS[key]:
+                if name in inner and not isinstance(inner[name], str):
+                    raise ClusterConfigError(f"kubeconfig {path}: field '{key}[{index}].{_INNER[key]}.{name}' must "
+                                      "be a string")
+
 
 def _kubeconfig_path(explicit: str | None) -> Path | None:
     if explicit:
@@ -52,12 +91,13 @@ async def load_client(kubeconfig: str | None, context: str | None,
                            "in a pod with a service account", retryable=False)
     if not path.exists():
         raise ClusterError(f"kubeconfig {path} does not exist", retryable=False)
+    check_kubeconfig(path)
     try:
         loader = await config.load_kube_config(config_file=str(path), context=context,
                                                client_configuration=configuration, persist_config=False)
-    except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
-        message = str(exc).split("\n")[0]
-        raise ClusterError(f"kubeconfig {path}: {message}", retryable=False) from None
+    except (ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        message = " ".join(str(exc).split("\n")[0].split())[:200] or type(exc).__name__
+        raise ClusterConfigError(f"kubeconfig {path}: {message}") from None
     refuse_token_over_http(configuration, allow_token_over_http)
     current = loader.current_context or {}
     user = (current.get("context") or {}).get("user") or "unknown"

@@ -299,6 +299,9 @@ class RolloutController(Intents):
         if outcome is Outcome.INCONCLUSIVE:
             self._on_no_data(metrics, verdict, now)
             return
+        if snapshot.problem:  # the cluster cannot be read (unreachable, unauthorized, a failed list): hold
+            self._decide("hold", f"phase clock held: {snapshot.problem}")
+            return
         if self._last_tick is not None:
             self.phase_elapsed += min(now - self._last_tick, 2 * self.config.check_interval)
         await self._on_progress()
