@@ -20,6 +20,7 @@ from console.adapters import kube_objects as ko
 from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper, holder_of
 from console.adapters.kube_logs import PodLogFollower
+from console.adapters.kube_requests import KubeRequestBox
 from console.adapters.kube_watch import PodWatcher
 from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
@@ -46,6 +47,7 @@ class KubeCluster:
         names = ",".join(config.service_names)
         self.watcher = PodWatcher(api, namespace, f"{self.kube.name_label} in ({names})")
         self.leases = LeaseKeeper(api, namespace, self.console_id, self.kube.lease_seconds)
+        self.requests = KubeRequestBox(api, namespace)  # asking the driver of a service driven elsewhere
         self.last_event_error: str | None = None
         self._last: dict[str, ServiceSnapshot] = {}
         self._renewer: asyncio.Task[None] | None = None
@@ -358,7 +360,7 @@ async def connect(config: Config, *, read_only: bool, kubeconfig: str | None = N
     from console.adapters.kube_config import load_client
 
     api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context,
-                                              config.kube.allow_token_over_http)
+                                              config.kube.allow_token_over_http, config.kube.serviceaccount_dir)
     api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only)
     return KubeCluster(api, config, namespace=namespace or config.kube.namespace, kube_user=kube_user,
                        console_id=console_id, renew_leases=renew_leases)

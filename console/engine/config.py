@@ -142,6 +142,8 @@ class Kube(_Strict):
     promote_deadline: float = 600.0
     # send a kubeconfig's bearer token to an http:// API server (tests against a loopback double only)
     allow_token_over_http: bool = False
+    # in a pod (no kubeconfig, KUBERNETES_SERVICE_HOST set): where the ServiceAccount token and CA are
+    serviceaccount_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     _dur = field_validator("lease_seconds", "promote_deadline", mode="before")(
         lambda cls, v: parse_duration(v))
