@@ -37,7 +37,7 @@ REQUESTER = "canary-console-requester"
 CONTROLLER_SA = "canary-console-controller"
 
 
-def poll(check: Callable[[], Any], what: str, tries: int = 900, every: float = 0.2) -> Any:
+def poll(check: Callable[[], Any], what: str, tries: int = 120, every: float = 0.5) -> Any:
     """Poll ``check`` until it returns something truthy (a bound against hanging, not a wait for time)."""
     last = None
     for _ in range(tries):
@@ -108,7 +108,13 @@ class Controller:
         self._queue.put(None)
 
     def get(self, path: str) -> httpx.Response:
-        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=5)
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=30)
+
+    def answers(self, path: str) -> int:
+        try:
+            return self.get(path).status_code
+        except httpx.HTTPError:
+            return 0
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -160,7 +166,7 @@ def test_the_controller_with_a_pods_environment_drives_a_requested_rollout_to_pr
     controller = Controller(controller_env, config, "perception", sim_prometheus)
     scraper = None
     try:
-        poll(lambda: controller.get("/readyz").status_code == 200, "/readyz 200")
+        poll(lambda: controller.answers("/readyz") == 200, "/readyz 200")
         assert controller.get("/healthz").status_code == 200
         asked = console("start", "perception", "--version", "1.2.4", "--kubeconfig",
                         str(deployed.kubeconfigs[REQUESTER]), "--namespace", NAMESPACE, "--config", str(config))
@@ -198,7 +204,7 @@ def test_requests_from_a_person_with_the_requester_role_are_served_and_the_ingre
     person = deployed.kubeconfigs[REQUESTER]
     args = ["--kubeconfig", str(person), "--namespace", NAMESPACE, "--config", str(config)]
     try:
-        poll(lambda: controller.get("/readyz").status_code == 200, "/readyz 200")
+        poll(lambda: controller.answers("/readyz") == 200, "/readyz 200")
         assert console("start", "capsule", "--version", "1.2.4", *args).returncode == 0
         poll(lambda: _status(deployed, "capsule").get("state") == "observing", "capsule observing")
         mark = deployed.audit_mark()
