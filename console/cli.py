@@ -178,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("advance", "promote"):
             action.add_argument("--force", action="store_true", help="even while the verdict is fail (asks to confirm)")
 
+    start = sub("start", "ask the driver of a service (a controller or another console) to start a canary")
+    start.add_argument("service")
+    start.add_argument("--version", required=True, help="the canary version to roll out")
+
+    ctl = sub("controller", "drive every configured service in the cluster until SIGTERM (the in-cluster driver)")
+    ctl.add_argument("--services", dest="drive_services", default="", metavar="A,B", help="drive only these services (default: all)")
+    ctl.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT",
+                     help="where /healthz, /readyz and /metrics are served (default 0.0.0.0:8080)")
+
     replay = sub("replay", "the policy on a recorded timeline (what-if)")
     replay.add_argument("timeline", help="NDJSON timeline file, or - for standard input")
     replay.add_argument("--service", default=None, metavar="S", help="the service to replay (default: the only one)")
@@ -323,6 +332,16 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
                                            args.command.replace("-", "_"),
                                            args.service, yes=args.yes, force=getattr(args, "force", False),
                                            as_json=args.json))
+    if args.command == "start":
+        return asyncio.run(commands.request_start(config, _options(args, config, virtual=True), args.service,
+                                                  args.version, as_json=args.json))
+    if args.command == "controller":
+        from console.controller_command import controller
+
+        services = [s for s in args.drive_services.split(",") if s]
+        for service in services:
+            _check_service(config, service)
+        return asyncio.run(controller(config, _options(args, config), services, args.listen))
     if args.command == "replay":
         return commands.replay(config, args.timeline, args.service, as_json=args.json)
     if args.command == "record":

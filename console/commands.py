@@ -25,6 +25,7 @@ from console.engine.model import Event, EventKind, Outcome, State, Track, Verdic
 from console.engine.notable import STOP_AT, NotableRule
 from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
+from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
 from console.engine.text import inert, inert_lines
 from console.signals import handle_signals
 from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
@@ -410,7 +411,10 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     failure: str | None = None
     try:
         before = session.controllers[service].status
-        result = await session.intent(service, name, **kwargs)
+        if name in REQUESTABLE and session.controllers[service].driven_elsewhere():
+            result = await session.request(service, name, wait=True, **kwargs)  # its driver does it
+        else:
+            result = await session.intent(service, name, **kwargs)
         if result.ok:
             failure = _write_failed(session.controllers[service].state, name, errors)
             if failure is None:
@@ -467,6 +471,27 @@ async def _not_landed(world: World, service: str, name: str) -> str | None:
     if snapshot.canary_exists and snapshot.weight != expected:
         return f"the cluster shows weight {snapshot.weight}%, not {expected}%"
     return None
+
+
+async def request_start(config: Config, options: Options, service: str, version: str, *, as_json: bool) -> int:
+    """`start SERVICE --version V`: ask the service's driver (a controller replica or another console) to
+    start a canary. 0 done; 2 refused or no driver (nothing is written then); 3 nobody answered in time."""
+    world = await _prepared(config, options, [service])
+    if isinstance(world, int):
+        return world
+    try:
+        result = await world.session.request(service, "start", wait=True, version=version)
+    finally:
+        await world.aclose()
+    if as_json:
+        print_json({"service": service, "action": "start", "version": version, "ok": result.ok,
+                    "message": result.message})
+    elif result.ok:
+        print(f"{service}: {result.message}")
+    if result.ok:
+        return EXIT_OK
+    _err(f"start {service} {version}: {result.message}")
+    return EXIT_WAITING if UNANSWERED in result.message and NO_DRIVER not in result.message else EXIT_USAGE
 
 
 def _forced_because(controller: Any) -> str:

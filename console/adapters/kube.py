@@ -21,6 +21,7 @@ from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper
 from console.adapters.kube_logs import PodLogFollower
 from console.adapters.kube_reads import read_kinds
+from console.adapters.kube_requests import KubeRequestBox
 from console.adapters.kube_watch import PodWatcher
 from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
@@ -47,6 +48,7 @@ class KubeCluster:
         names = ",".join(config.service_names)
         self.watcher = PodWatcher(api, namespace, f"{self.kube.name_label} in ({names})")
         self.leases = LeaseKeeper(api, namespace, self.console_id, self.kube.lease_seconds)
+        self.requests = KubeRequestBox(api, namespace)  # asking the driver of a service driven elsewhere
         self.last_event_error: str | None = None
         self._last: dict[str, ServiceSnapshot] = {}
         self._renewer: asyncio.Task[None] | None = None
@@ -384,7 +386,7 @@ async def connect(config: Config, *, read_only: bool, kubeconfig: str | None = N
     from console.adapters.kube_config import load_client
 
     api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context,
-                                              config.kube.allow_token_over_http)
+                                              config.kube.allow_token_over_http, config.kube.serviceaccount_dir)
     # every request is limited to one check interval (1 to 15 s): a slow server delays a check, and so a
     # rollback, by about one check, not by minutes
     api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only,

@@ -72,8 +72,8 @@ def refuse_token_over_http(configuration: Any, allow: bool) -> None:
                                  "use https (or set kube.allow_token_over_http: true for a test server)")
 
 
-async def load_client(kubeconfig: str | None, context: str | None,
-                      allow_token_over_http: bool = False) -> tuple[Any, str]:
+async def load_client(kubeconfig: str | None, context: str | None, allow_token_over_http: bool = False,
+                      serviceaccount_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount") -> tuple[Any, str]:
     """(ApiClient, the Kubernetes user name to show in audit). Never returns or logs a token."""
     from kubernetes_asyncio import client, config
     from kubernetes_asyncio.config.config_exception import ConfigException
@@ -81,11 +81,15 @@ async def load_client(kubeconfig: str | None, context: str | None,
     configuration = client.Configuration()
     path = _kubeconfig_path(kubeconfig)
     if path is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        from kubernetes_asyncio.config.incluster_config import InClusterConfigLoader
+
+        account = Path(serviceaccount_dir)  # config kube.serviceaccount_dir: tests give the pod's files
         try:
-            config.load_incluster_config(client_configuration=configuration)
+            InClusterConfigLoader(token_filename=str(account / "token"),
+                                  cert_filename=str(account / "ca.crt")).load_and_set(configuration)
         except ConfigException as exc:
             raise ClusterError(f"in-cluster configuration failed: {exc}", retryable=False) from None
-        return client.ApiClient(configuration), "serviceaccount"
+        return client.ApiClient(configuration), _token_subject(account / "token")
     if path is None:
         raise ClusterError("no kubeconfig: pass --kubeconfig, set KUBECONFIG, create ~/.kube/config, or run "
                            "in a pod with a service account", retryable=False)
@@ -102,3 +106,17 @@ async def load_client(kubeconfig: str | None, context: str | None,
     current = loader.current_context or {}
     user = (current.get("context") or {}).get("user") or "unknown"
     return client.ApiClient(configuration), str(user)
+
+
+def _token_subject(path: Path) -> str:
+    """Who a ServiceAccount token says it is (its `sub`, e.g. system:serviceaccount:butterfly:NAME), for the
+    audit trail only: the claim is read, not verified (the API server verifies it); the token is never kept."""
+    import base64
+    import json
+
+    try:
+        payload = path.read_text().strip().split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims.get("sub") or "serviceaccount")
+    except (OSError, IndexError, ValueError):
+        return "serviceaccount"

@@ -181,6 +181,8 @@ class Kube(_Strict):
     promote_deadline: float = 600.0
     # send a kubeconfig's bearer token to an http:// API server (tests against a loopback double only)
     allow_token_over_http: bool = False
+    # in a pod (no kubeconfig, KUBERNETES_SERVICE_HOST set): where the ServiceAccount token and CA are
+    serviceaccount_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     _lease = field_validator("lease_seconds", mode="before")(_bounded(5.0, DAY))
     _promote = field_validator("promote_deadline", mode="before")(_bounded(10.0, DAY))

@@ -434,6 +434,14 @@ class RolloutController(Intents):
         self.reason = (f"no driver since {time.strftime('%H:%M', time.localtime(since))} (last: {last}); "
                        f"drive it here: T, or canary-console run {self.service}")
 
+    def driven_elsewhere(self) -> str | None:
+        """The live driver of this service when it is another console or controller, else None."""
+        driver = self.snapshot.driver if self.snapshot else None
+        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None),
+                                     getattr(self.cluster, "console_id", None)):
+            return driver
+        return None
+
     def _blocked(self) -> str | None:
         """Why this console may not write, or None when it drives the service."""
         if self.read_only:
