@@ -216,7 +216,9 @@ def test_requests_from_a_person_with_the_requester_role_are_served_and_the_ingre
         assert any("pause" in e["message"] and REQUESTER in e["message"] for e in done), [e["message"] for e in done]
         rolled = console("rollback", "capsule", "--yes", *args)
         assert rolled.returncode == 0, rolled.stderr
-        assert poll(lambda: _status(deployed, "capsule").get("state") == "rolled_back", "capsule rolled back")
+        rollback = controller.read_until(lambda line: line.get("kind") == "action" and line.get("what") == "rollback",
+                                         "the controller rolling capsule back")
+        assert REQUESTER in rollback["actor"] and rollback["to_weight"] == 0
         person_writes = writes(by_user(deployed.audit_events(mark), service_account(REQUESTER)))
         assert {(w["verb"], w["objectRef"]["resource"]) for w in person_writes} == {("create", "configmaps")}
         refused = deployed.kubectl("annotate", "ingress", "capsule-canary", "-n", NAMESPACE, "--overwrite",
