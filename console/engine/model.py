@@ -135,7 +135,8 @@ class Pod:
 
 @dataclass(frozen=True, slots=True)
 class RolloutRecord:
-    """The rollout's state as persisted in the cluster (annotations on the canary Ingress)."""
+    """The rollout's state as persisted in the cluster (the ConfigMap ``<service>-canary-rollout``; records
+    written by earlier releases are read from the canary Ingress' annotations)."""
 
     state: State
     phase: int
@@ -162,6 +163,11 @@ class ServiceSnapshot:
     driver: str | None = None  # who holds this service's lease, if anyone
     problem: str | None = None  # e.g. "API server unreachable; retrying"
     at: float = 0.0
+    # ``weight`` is the router's live weight. ``override`` says, in one line, that it differs from what the
+    # console last wrote or was writing (a change it did not make), None otherwise; ``router`` names the
+    # router and the object that carries the weight ("gateway: HTTPRoute perception").
+    override: str | None = None
+    router: str = ""
 
     def pods_of(self, track: Track) -> tuple[Pod, ...]:
         return tuple(p for p in self.pods if p.track == track)
