@@ -58,7 +58,7 @@ class ServiceDetailScreen(Screen):
         yield ServicePanel(self.service, self.weights, id="detail-head")
         with VerticalScroll(id="detail-body", can_focus=False):
             with Vertical(id="detail-left"):
-                yield Static("Pods", classes="section-title")
+                yield Static("Pods", classes="section-title", id="pods-title", markup=False)
                 yield PodTable(id="pods")
                 yield Static("Checks", classes="section-title")
                 yield CheckTable(id="checks")
@@ -99,6 +99,8 @@ class ServiceDetailScreen(Screen):
             head.show(status, history)
             if status.snapshot is not None:
                 self.query_one(PodTable).show(status.snapshot.pods, status.at)
+                route = status.snapshot.router  # which router and object carry the weight
+                self.query_one("#pods-title", Static).update(f"Pods · traffic: {route}" if route else "Pods")
             self.query_one(CheckTable).show(status.verdict)
             for chart in self.query(TrackChart):
                 chart.show(history, force=force)

@@ -317,6 +317,8 @@ class RolloutStatus:
             "canary": track(Track.CANARY, self.canary_version),
             "problems": [p for p in ((snap.problem if snap else None),
                                      (self.metrics.problem if self.metrics else None)) if p],
+            **({"router": snap.router} if snap and snap.router else {}),
+            **({"override": snap.override} if snap and snap.override else {}),
         }
 
 

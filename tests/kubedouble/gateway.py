@@ -38,3 +38,26 @@ def httproute_problem(obj: dict[str, Any]) -> str | None:
             if not isinstance(weight, int) or not 0 <= weight <= 1_000_000:
                 return f"{where}.weight: Invalid value: {weight!r}: must be an integer from 0 to 1000000"
     return None
+
+
+def gateway_config(gateway: list[str], nginx: list[str] | None = None, *, lease_seconds: float = 86400.0) -> Any:
+    """A Config whose ``gateway`` services use router: gateway and the others router: nginx."""
+    from console.engine.config import Config, Service
+
+    services = [Service(name=s, router="gateway", gateway="butterfly-gateway") for s in gateway]
+    config = Config(services=services + [Service(name=s) for s in nginx or []])
+    config.kube.lease_seconds = lease_seconds
+    return config
+
+
+def seed_httproute(double: Any, service: str, *, keep_ingress: bool = False, namespace: str = "butterfly") -> None:
+    """Move a seeded service behind Gateway API: its HTTPRoute in, its Ingress out (unless kept)."""
+    double.store.put("httproutes", namespace, stable_httproute(service), created=True)
+    if not keep_ingress:
+        double.store.delete("ingresses", namespace, service)
+
+
+def backend_weights(double: Any, service: str) -> dict[str, int]:
+    """{backend name: weight} of the HTTPRoute's first rule, as `kubectl get httproute -o yaml` shows it."""
+    route = double.obj("httproutes", service)
+    return {ref["name"]: ref.get("weight", 1) for ref in route["spec"]["rules"][0]["backendRefs"]}
