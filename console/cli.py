@@ -126,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--since", default="2h", help="how far back (default 2h)")
     record.add_argument("--step", default="30s", help="sample step (default 30s)")
 
+    migrate = sub("migrate-router", "between rollouts: print (--apply: create) the HTTPRoute equivalent of a "
+                                    "service's Ingress")
+    migrate.add_argument("service")
+    migrate.add_argument("--to", required=True, choices=["gateway"], help="the router to move to")
+    migrate.add_argument("--gateway", default=None, metavar="NAME",
+                         help="the parent Gateway (default: the service's gateway: setting)")
+    migrate.add_argument("--apply", action="store_true", help="create the HTTPRoute (default: only print it)")
+
     sandbox = sub("sandbox", "serve the simulated world's metrics for a real Prometheus to scrape")
     sandbox.add_argument("--port", type=int, default=9464, help="exporter port on 127.0.0.1 (default 9464)")
     sandbox.add_argument("--start", action="store_true", help="start a canary on every service at once")
@@ -233,6 +241,12 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "record":
         return asyncio.run(commands.record(config, _options(args, config), args.service, args.since,
                                            args.step))
+    if args.command == "migrate-router":
+        from console.migrate_command import migrate_router
+
+        return asyncio.run(migrate_router(config, args.service, to=args.to, gateway=args.gateway, apply=args.apply,
+                                          kubeconfig=args.kubeconfig, context=args.context,
+                                          namespace=args.namespace))
     if args.command == "sandbox":
         return asyncio.run(commands.sandbox(config, _options(args, config), args.port, start=args.start))
     raise ConfigError(f"unknown command {args.command!r}")

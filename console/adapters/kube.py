@@ -114,8 +114,11 @@ class KubeCluster:
         """The service's router; ``auto`` is decided once, from the listings, and said in router_notes."""
         if service in self.routers:
             return self.routers[service]
-        settings = self.config.service(service)
-        kind, note = detect(service, listings.get(INGRESSES), listings.get(HTTPROUTES), settings.route or service)
+        if self._router_kind(service) != "auto":  # a service the config does not name: today's nginx
+            self.routers[service] = self._make_router(service, self._router_kind(service))
+            return self.routers[service]
+        route = self.config.service(service).route or service
+        kind, note = detect(service, listings.get(INGRESSES), listings.get(HTTPROUTES), route)
         self.router_notes[service] = note
         if kind is None:
             return None
@@ -142,7 +145,7 @@ class KubeCluster:
         return self.routers[service]
 
     async def _live(self, router: TrafficRouter) -> RouteState:
-        obj = await self._get(router.resource, getattr(router, "name"))
+        obj = await self._get(router.resource, router.name)
         return router.read({obj["metadata"]["name"]: obj} if obj else {})
 
     # ---- reading ---------------------------------------------------------------------------------------

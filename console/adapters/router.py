@@ -28,6 +28,7 @@ class RouteState:
 class TrafficRouter(Protocol):
     kind: str  # "nginx" | "gateway"
     resource: str  # the listing it reads: "ingresses" | "httproutes"
+    name: str  # the object carrying the weight: the canary Ingress, or the service's HTTPRoute
 
     @property
     def describe(self) -> str:
