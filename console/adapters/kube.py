@@ -57,6 +57,7 @@ class KubeCluster:
         self._renewer: asyncio.Task[None] | None = None
         self.routers: dict[str, TrafficRouter] = {}  # per service; ``router: auto`` ones once detected
         self.router_notes: dict[str, str] = {}  # what auto detection found, or why it refused
+        self._shifting: set[str] = set()  # services with a weight write of ours in flight
         for service in config.services:
             if service.router != "auto":
                 self.routers[service.name] = self._make_router(service.name, service.router)
@@ -180,8 +181,9 @@ class KubeCluster:
             listing = listings.get(router.resource) if router else None
             route_problem = None if router else self.router_notes.get(service)
             state = router.read(listing or {}) if router else RouteState()
-            record, override = await self._reconciled(service, router, cm_by_name.get(kr.configmap_name(service)),
-                                                      state)
+            driver = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
+            record, override, unfinished = await self._reconciled(
+                service, router, cm_by_name.get(kr.configmap_name(service)), state)
             described = router.describe if router else "router: auto, undecided"
             if router and service in self.router_notes:
                 described += " (detected by router: auto)"
@@ -190,24 +192,24 @@ class KubeCluster:
                 canary_version=ko.deployment_version(by_deploy.get(canary), service),
                 canary_exists=canary in by_deploy or state.exists, weight=state.weight,
                 pods=tuple(pods.get(service, ())), record=record,
-                driver=self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now),
-                problem=route_problem or problem, at=now, override=override, router=described)
+                driver=driver, problem=route_problem or unfinished or problem, at=now, override=override,
+                router=described)
         return result
 
     async def _reconciled(self, service: str, router: TrafficRouter | None, cm: dict[str, Any] | None,
-                          state: RouteState) -> tuple[RolloutRecord | None, str | None]:
-        """The record as the intent log says to read it; the driver (and only it) finishes its own
-        interrupted write here."""
+                          state: RouteState) -> tuple[RolloutRecord | None, str | None, str | None]:
+        """(record, override, problem): the record as the intent log says to read it. The driver (and only
+        it) finishes its own interrupted write here, unless a write of its own is in flight."""
         stored = kr.Stored.from_configmap(cm) if cm else kr.Stored.from_legacy(state.legacy_notes)
-        where = router.describe.split(": ", 1)[-1] if router else "the route"
-        found = kr.reconcile(stored, state.weight, where)
+        found = kr.reconcile(stored, state.weight, _where(router))
         holding = self.leases.held.get(service)
-        if found.action and router and not self.read_only and holding and not holding.lost:
+        if (found.action and router and not self.read_only and holding and not holding.lost
+                and service not in self._shifting):
             try:
                 await self._finish(service, router, stored, found.action)
             except ClusterError as exc:
-                self.last_event_error = f"finishing the interrupted weight write failed: {exc}"
-        return found.record, found.override
+                return found.record, found.override, f"finishing an interrupted weight write failed: {clean(str(exc))}"
+        return found.record, found.override, None
 
     async def _finish(self, service: str, router: TrafficRouter, stored: kr.Stored, action: str) -> None:
         """Confirm (or re-apply, then confirm) the pending weight of our own interrupted write."""
@@ -258,7 +260,7 @@ class KubeCluster:
             return
         router = await self._router(service)
         stored = kr.Stored.from_configmap(cm)
-        found = kr.reconcile(stored, (await self._live(router)).weight, router.describe)
+        found = kr.reconcile(stored, (await self._live(router)).weight, _where(router))
         if found.action:
             await self._finish(service, router, stored, found.action)
 
@@ -354,13 +356,17 @@ class KubeCluster:
 
     async def _shift(self, service: str, weight: int, move: Any, state: State | None = None) -> None:
         router = await self._router(service)
-        replaced = await self._intend(service, router, weight, state)
+        self._shifting.add(service)
         try:
-            await move(router)
-        except BaseException:
-            await self._abandon(service, router, weight, replaced)
-            raise
-        await self._confirm(service, weight)
+            replaced = await self._intend(service, router, weight, state)
+            try:
+                await move(router)
+            except BaseException:
+                await self._abandon(service, router, weight, replaced)
+                raise
+            await self._confirm(service, weight)
+        finally:
+            self._shifting.discard(service)
 
     async def set_weight(self, service: str, weight: int) -> None:
         await self._writing(service)
@@ -510,6 +516,11 @@ class KubeCluster:
         follower = PodLogFollower(self.api, self._path("pods", pod.name) + "/log", pod, container.get("name"),
                                   queue, alive=lambda: uid in self.watcher.pods)
         await follower.run()
+
+
+def _where(router: TrafficRouter | None) -> str:
+    """The object carrying the weight, for override messages: "HTTPRoute perception"."""
+    return router.describe.split(": ", 1)[-1] if router else "the route"
 
 
 def _local_user() -> str:
