@@ -5,6 +5,8 @@ a hand edit reported as an override, router: auto detection, and the weight arit
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from console.adapters import kube_record as kr
 from console.adapters.router_gateway import canary_share, with_weight, without_canary
@@ -33,6 +35,17 @@ def test_weights_sum_to_the_rules_total_at_every_phase(stable_weight, total):
     back = without_canary(rules, "nexus", "nexus-canary")
     assert back[0]["backendRefs"] == [{"name": "nexus", "port": 8080, "weight": total}]
     assert canary_share({"spec": {"rules": back}}, "nexus", "nexus-canary").exists is False
+
+
+@given(st.one_of(st.none(), st.integers(0, 1_000_000)), st.lists(st.integers(0, 100), min_size=1, max_size=8))
+def test_any_weight_reads_back_exactly_and_the_total_is_kept(stable_weight, weights):
+    rules = _rules(stable_weight)
+    total = max(1 if stable_weight is None else stable_weight, 100)
+    for weight in weights:
+        rules = with_weight(rules, "nexus", "nexus-canary", weight)
+        assert canary_share({"spec": {"rules": rules}}, "nexus", "nexus-canary").weight == weight
+        assert sum(r["weight"] for r in rules[0]["backendRefs"]) == total
+    assert without_canary(rules, "nexus", "nexus-canary")[0]["backendRefs"][0]["weight"] == total
 
 
 def test_router_config_is_validated_with_the_field_named(tmp_path):

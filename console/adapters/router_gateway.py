@@ -1,6 +1,7 @@
 """The Gateway API router (HTTPRoute, gateway.networking.k8s.io/v1): the service's HTTPRoute gets, in every
 rule that sends traffic to the stable Service, a second backendRef to the canary Service; the two weights
-sum to the rule's total (100 unless the stable backendRef already carried a larger weight). Rollback sets
+sum to the rule's total (100 unless the stable backendRef already carried a larger weight: with a total of
+at least 100 the share read back is always the percentage written). Rollback sets
 the canary weight to 0; promote and cleanup remove the canary backendRef and give stable the whole total.
 
 Every change is a JSON merge patch of ``spec.rules`` carrying the resourceVersion it was computed from, so
@@ -58,7 +59,7 @@ def with_weight(rules: list[dict[str, Any]], service: str, canary: str, weight: 
             continue
         s = int(stable.get("weight", 1)) if stable else 0
         c = int(canary_ref.get("weight", 1)) if canary_ref else 0
-        total = s + c if canary_ref is not None and s + c > 0 else max(s, DEFAULT_TOTAL)
+        total = max(s + c, DEFAULT_TOTAL)  # at least 100: every percent is exact and reads back as written
         new_canary = round(total * weight / 100)
         if canary_ref is None:
             canary_ref = {"name": canary, **({"port": stable["port"]} if stable and "port" in stable else {})}
