@@ -182,3 +182,16 @@ async def test_the_gateway_router_refuses_a_route_on_another_gateway(tmp_path):
                                                    r"\(parentRefs: internal\)"):
                 await cluster.start_canary("nexus", "2.0.0", 0)
             assert len(double.obj("httproutes", "nexus")["spec"]["rules"][0]["backendRefs"]) == 1
+
+
+def test_who_last_wrote_the_rules_comes_from_managed_fields():
+    from console.adapters.router_gateway import rules_manager
+
+    route = stable_httproute("nexus")
+    assert rules_manager(route) is None
+    route["metadata"]["managedFields"] = [
+        {"manager": "canary-console", "time": "2026-11-30T10:00:00Z", "fieldsV1": {"f:spec": {"f:rules": {}}}},
+        {"manager": "kubectl-patch", "time": "2026-11-30T10:05:00Z", "fieldsV1": {"f:spec": {"f:rules": {}}}},
+        {"manager": "argocd", "time": "2026-11-30T11:00:00Z", "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
+    assert rules_manager(route) == "kubectl-patch"
+    assert canary_share(route, "nexus", "nexus-canary").changed_by == "kubectl-patch"

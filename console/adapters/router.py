@@ -23,6 +23,7 @@ class RouteState:
     exists: bool = False
     weight: int = 0
     legacy_notes: dict[str, str] = field(default_factory=dict)
+    changed_by: str | None = None  # who last wrote the weight (managedFields' manager), when known
 
 
 class TrafficRouter(Protocol):

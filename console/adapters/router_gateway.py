@@ -47,7 +47,15 @@ def canary_share(route: dict[str, Any] | None, service: str, canary: str) -> Rou
         c = int(canary_ref.get("weight", 1))
         s = int(stable.get("weight", 1)) if stable else 0
         shares.append(round(100 * c / (s + c)) if s + c > 0 else 0)
-    return RouteState(exists=bool(shares), weight=max(shares) if shares else 0)
+    return RouteState(exists=bool(shares), weight=max(shares) if shares else 0, changed_by=rules_manager(route))
+
+
+def rules_manager(route: dict[str, Any] | None) -> str | None:
+    """Who last wrote the route's rules (the weights live there), from managedFields, e.g. "kubectl-patch"."""
+    owners = [(entry.get("time") or "", entry.get("manager") or "unknown")
+              for entry in ((route or {}).get("metadata") or {}).get("managedFields") or []
+              if "f:rules" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})]
+    return max(owners)[1] if owners else None
 
 
 def with_weight(rules: list[dict[str, Any]], service: str, canary: str, weight: int) -> list[dict[str, Any]]:
