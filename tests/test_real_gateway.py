@@ -177,7 +177,7 @@ async def test_a_hand_edit_of_the_httproute_weights_is_reported_as_an_override(g
         snap = (await cluster.snapshot_all(["synapse"]))["synapse"]
         assert snap.weight == 0 and snap.record is not None and snap.record.weight == 25
         assert snap.override == ("weight 0% on HTTPRoute synapse (Gateway butterfly-gateway) set outside the console "
-                                 "(the console last set 25%)")
+                                 "by kubectl-patch (the console last set 25%)")  # managedFields name the tool
         assert snap.router == "gateway: HTTPRoute synapse (Gateway butterfly-gateway)"
         await cluster.rollback("synapse")
         await cluster.delete_canary("synapse")

@@ -201,7 +201,7 @@ class KubeCluster:
         """(record, override, problem): the record as the intent log says to read it. The driver (and only
         it) finishes its own interrupted write here, unless a write of its own is in flight."""
         stored = kr.Stored.from_configmap(cm) if cm else kr.Stored.from_legacy(state.legacy_notes)
-        found = kr.reconcile(stored, state.weight, _where(router))
+        found = kr.reconcile(stored, state.weight, _where(router), state.changed_by)
         holding = self.leases.held.get(service)
         if (found.action and router and not self.read_only and holding and not holding.lost
                 and service not in self._shifting):

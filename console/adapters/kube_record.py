@@ -96,8 +96,9 @@ class Reconciled:
 _OWN_MOVES = (State.PROMOTED, State.PROMOTING, State.IDLE)  # states in which the console itself moves the weight
 
 
-def reconcile(stored: Stored, live: int, where: str) -> Reconciled:
+def reconcile(stored: Stored, live: int, where: str, changed_by: str | None = None) -> Reconciled:
     record = stored.record
+    by = f" by {changed_by}" if changed_by else ""
     if record is None:
         return Reconciled(None)
     if stored.pending is not None:
@@ -105,9 +106,9 @@ def reconcile(stored: Stored, live: int, where: str) -> Reconciled:
             return Reconciled(replace(record, weight=live), "confirm")
         if live == stored.replaced:
             return Reconciled(replace(record, weight=stored.pending), "reapply")
-        return Reconciled(record, override=f"weight {live}% on {where} set outside the console (it was setting "
+        return Reconciled(record, override=f"weight {live}% on {where} set outside the console{by} (it was setting "
                                            f"{stored.pending}% from {stored.replaced}%)")
     if live != record.weight and record.state not in _OWN_MOVES:
-        return Reconciled(record, override=f"weight {live}% on {where} set outside the console "
+        return Reconciled(record, override=f"weight {live}% on {where} set outside the console{by} "
                                            f"(the console last set {record.weight}%)")
     return Reconciled(record)
