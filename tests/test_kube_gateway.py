@@ -195,3 +195,12 @@ def test_who_last_wrote_the_rules_comes_from_managed_fields():
         {"manager": "argocd", "time": "2026-11-30T11:00:00Z", "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
     assert rules_manager(route) == "kubectl-patch"
     assert canary_share(route, "nexus", "nexus-canary").changed_by == "kubectl-patch"
+
+
+async def test_without_gateway_api_only_the_gateway_services_have_a_problem(tmp_path):
+    async with seeded_double() as double:
+        double.fail(r"/httproutes$", 404, times=10, method="GET")  # no CRD: the API server knows no such path
+        async with console_on(double, tmp_path, config=gateway_config(["nexus"], ["perception"])) as cluster:
+            snaps = await cluster.snapshot_all(["nexus", "perception"])
+            assert snaps["perception"].problem is None and snaps["perception"].router == "nginx: Ingress perception-canary"
+            assert snaps["nexus"].problem == "the cluster serves no httproutes (are the Gateway API CRDs installed?)"

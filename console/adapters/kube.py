@@ -58,6 +58,7 @@ class KubeCluster:
         self.routers: dict[str, TrafficRouter] = {}  # per service; ``router: auto`` ones once detected
         self.router_notes: dict[str, str] = {}  # what auto detection found, or why it refused
         self._shifting: set[str] = set()  # services with a weight write of ours in flight
+        self._unlisted: dict[str, str] = {}  # resource → why the last snapshot could not list it
         for service in config.services:
             if service.router != "auto":
                 self.routers[service.name] = self._make_router(service.name, service.router)
@@ -126,14 +127,16 @@ class KubeCluster:
         self.routers[service] = router = self._make_router(service, kind)
         return router
 
-    async def _list_routes(self, resource: str, optional: bool = True) -> dict[str, dict[str, Any]] | None:
-        """A listing of Ingresses or HTTPRoutes. When only ``router: auto`` needs it (``optional``), None
-        when the kind is not served (no Gateway API CRDs) or not ours to read, so that auto can still
-        decide from the other; a router configured by name gets the error."""
+    async def _list_routes(self, resource: str) -> dict[str, dict[str, Any]] | None:
+        """A listing of Ingresses or HTTPRoutes; None when the kind is not served (no Gateway API CRDs) or
+        not ours to read, so that ``router: auto`` can still decide from the other (and the services whose
+        router needs it say why, see ``_unlisted``)."""
         try:
             return by_name(await self.api.call("GET", self._path(resource)))
         except ClusterError as exc:
-            if optional and exc.status in (403, 404):
+            if exc.status in (403, 404):
+                self._unlisted[resource] = (f"the cluster serves no {resource} (are the Gateway API CRDs "
+                                            "installed?)" if exc.status == 404 else clean(str(exc)))
                 return None
             raise
 
@@ -154,6 +157,7 @@ class KubeCluster:
         now = self.api.clock.now()
         problem: str | None = None
         kinds = {self._router_kind(s) if s not in self.routers else self.routers[s].kind for s in services}
+        self._unlisted = {}
         wanted = [r for r, needed in ((INGRESSES, kinds & {"nginx", "auto"}), (HTTPROUTES, kinds & {"gateway", "auto"}))
                   if needed]
         try:
@@ -163,8 +167,7 @@ class KubeCluster:
                 self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}),
                 self.api.call("GET", self.leases.path()),
                 self.api.call("GET", self._path("configmaps"), query={"labelSelector": kr.SELECTOR}),
-                *(self._list_routes(r, optional=not kinds & {"nginx" if r == INGRESSES else "gateway"})
-                  for r in wanted))
+                *(self._list_routes(r) for r in wanted))
         except ClusterError as exc:
             problem = clean(str(exc)) if exc.retryable is False else f"{clean(str(exc))}; retrying"
             return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=problem, at=now)
@@ -179,11 +182,18 @@ class KubeCluster:
             canary = self.kube.canary_name(service)
             router = self._resolve(service, listings)
             listing = listings.get(router.resource) if router else None
-            route_problem = None if router else self.router_notes.get(service)
-            state = router.read(listing or {}) if router else RouteState()
+            cm = cm_by_name.get(kr.configmap_name(service))
             driver = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
-            record, override, unfinished = await self._reconciled(
-                service, router, cm_by_name.get(kr.configmap_name(service)), state)
+            if router is None or listing is None:  # no live weight to read: the last good one, nothing reconciled
+                route_problem = self.router_notes.get(service) if router is None else self._unlisted[router.resource]
+                last = self._last.get(service)
+                state = RouteState(exists=last.canary_exists, weight=last.weight) if last else RouteState()
+                override, unfinished = (last.override if last else None), None
+                record = last.record if last else (kr.Stored.from_configmap(cm) if cm else kr.Stored(None)).record
+            else:
+                route_problem = None
+                state = router.read(listing)
+                record, override, unfinished = await self._reconciled(service, router, cm, state)
             described = router.describe if router else "router: auto, undecided"
             if router and service in self.router_notes:
                 described += " (detected by router: auto)"
