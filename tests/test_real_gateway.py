@@ -127,7 +127,16 @@ async def drive(session: Session, clock: StepClock, metrics: WeightedMetrics, se
                          f"{ {s: session.controllers[s].status.state.value for s in services} }")
 
 
+def _granted(*roles: str) -> set[tuple[str, str, str]]:
+    docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(launcher.RBAC.read_text()) if d}
+    return {(verb, group, resource) for name in roles for rule in docs[name]["rules"]
+            for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]}
+
+
 async def test_a_gateway_rollout_10_to_100_then_promote_seen_with_kubectl(gateway_plane, tmp_path):
+    from tests.controlplane.console_run import by_user, service_account, verb_resource
+
+    mark = gateway_plane.audit_mark()
     clock = PacedClock()
     async with driver(gateway_plane, tmp_path, gateway_config(["nexus"]), clock) as cluster:
         metrics = WeightedMetrics()
@@ -147,6 +156,10 @@ async def test_a_gateway_rollout_10_to_100_then_promote_seen_with_kubectl(gatewa
         assert kubectl_backends(gateway_plane, "nexus") == {"nexus": 100}  # promote leaves one backendRef
         gone = gateway_plane.kubectl("get", "configmap", "nexus-canary-rollout", "-n", NAMESPACE, check=False)
         assert gone.returncode != 0 and "NotFound" in gone.stderr
+    used = {verb_resource(e) for e in by_user(gateway_plane.audit_events(mark), service_account(DRIVER))}
+    assert ("patch", "gateway.networking.k8s.io", "httproutes") in used  # through the real authorizer
+    assert used <= _granted(DRIVER, "canary-console-driver-gateway"), used - _granted(DRIVER, "canary-console-driver-gateway")
+    assert not any(r == "httproutes" and v in ("create", "delete", "update") for v, _, r in used)
 
 
 async def test_an_automatic_rollback_with_router_gateway_leaves_canary_weight_zero(gateway_plane, tmp_path):
