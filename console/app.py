@@ -368,8 +368,22 @@ class CanaryApp(App[int]):
         if status is not None and status.verdict is not None and status.verdict.outcome is Outcome.FAIL:
             self.confirm(f"Force {service} to the next phase although its checks fail?",
                          lambda: self.request_intent(service, "advance", force=True), default=False)
+        elif status is not None and status.unusable:  # nothing to judge by: the person decides, knowing why
+            self.confirm(f"Advance {service} without usable data? {inert(status.unusable)}",
+                         lambda: self.request_intent(service, "advance", force=True), default=False)
         else:
             self.request_intent(service, "advance")
+
+    async def action_quit(self) -> None:
+        """Quit; while this console drives rollouts, say which stop progressing and ask first."""
+        driven = [s for s in self.latest.values() if s.driving and not s.state.terminal]
+        if not driven:
+            self.exit()
+            return
+        names = ", ".join(f"{s.service} ({s.state.label} at {s.weight}%)" for s in driven)
+        self.confirm(f"Quit? This console drives {names}: they stop progressing until a console drives them "
+                     "again (canary-console run SERVICE, or T in a dashboard). Their records are saved.",
+                     self.exit, default=False)
 
     def action_pause(self) -> None:
         if self.current_service:
@@ -416,6 +430,10 @@ class CanaryApp(App[int]):
     def action_take_over(self) -> None:
         service, status = self.current_service, self.current_status()
         if service is None or status is None:
+            return
+        if status.driver is None:  # an orphaned rollout: nobody to take it from
+            self.confirm(f"Drive {service} from this console? {inert(status.reason)}",
+                         lambda: self.request_intent(service, "take_over"), default=True)
             return
         self.confirm(f"Take over {service} from {inert(status.driver or 'the other console')}? It stops acting "
                      "at its next lease renewal.", lambda: self.request_intent(service, "take_over"), default=False)
@@ -505,7 +523,7 @@ def _is_state(event: Event, state: State) -> bool:
 
 def _is_auto_rollback(event: Event) -> bool:
     """An ACTION the engine took on its own to roll back (not a shadow "would roll back")."""
-    return (event.data.get("what") == "rollback" and event.data.get("why") == "auto"
+    return (event.data.get("what") == "rollback" and event.data.get("why") == "automatic"
             and not event.data.get("shadow"))
 
 
@@ -525,8 +543,8 @@ def _allowed(action: str, status: RolloutStatus) -> bool:
         return not state.terminal and state is not State.ROLLING_BACK
     if action == "start":
         return state.terminal
-    if action == "take_over":
-        return False  # this console drives it already
+    if action == "take_over":  # a rollout no console drives: drive it here
+        return not status.driving and not state.terminal
     if action == "delete_canary":  # the separate, confirmed step after a rollback
         snapshot = status.snapshot
         return state in (State.ROLLED_BACK, State.FAILED) and (snapshot is None or snapshot.canary_exists)

@@ -66,15 +66,27 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
         return world.session
 
     async def on_ready() -> None:
+        session = worlds[0].session
+        if start is not None:  # run SERVICE: one look first, so a rollout under way is resumed, not refused
+            await session.step()
         for service, version in starts.items():
-            await worlds[0].session.intent(service, "start", version=version)
+            controller = session.controllers[service]
+            if start is not None and not controller.state.terminal:
+                await session.intent(service, "drive")
+            else:
+                await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
                     freeze_gc=True)
+    from console.signals import handle_signals
+
+    # SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does: records saved, Leases released
+    restore_signals = handle_signals(lambda _sig: app.exit(), ("SIGTERM", "SIGHUP"))
     try:
         await app.run_async()
     finally:
-        for world in worlds:
+        restore_signals()
+        for world in worlds:  # saves each driven service's final record, then releases its Lease
             await world.aclose()
     return _after(failures, app.return_code or 0)
 

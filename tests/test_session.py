@@ -128,7 +128,7 @@ async def test_the_journal_writes_one_redacted_line_per_action(tmp_path):
                                                           "password=swordfish token=abc123")
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(e["what"], e["why"], e["from_weight"], e["to_weight"]) for e in lines] == \
-        [("start_canary", "key", 0, 0), ("set_weight", "auto", 0, 10), ("rollback", "key", 10, 0)]
+        [("start_canary", "key", 0, 0), ("set_weight", "automatic", 0, 10), ("rollback", "key", 10, 0)]
     assert lines[0]["who"]["cluster"] == "kube-admin@prod" and lines[0]["who"]["user"]
     assert lines[0]["service"] == "perception" and lines[0]["time"].startswith("1970-01-01T00:00:00")
     text = path.read_text()
@@ -137,7 +137,7 @@ async def test_the_journal_writes_one_redacted_line_per_action(tmp_path):
     assert "password=[REDACTED]" in text
     # the same actions were left as Kubernetes Events on the canary, best effort
     await session.drain()
-    assert [reason for _, reason, _ in cluster.events] == ["CanaryStartCanary", "CanarySetWeight", "CanaryRollback"]
+    assert [reason for _, reason, _ in cluster.events] == ["CanaryStarted", "CanaryWeightChanged", "CanaryRolledBack"]
     assert "swordfish" not in cluster.events[2][2]
 
 

@@ -203,7 +203,8 @@ class KubeCluster:
                 canary_exists=canary in by_deploy or state.exists, weight=state.weight,
                 pods=tuple(pods.get(service, ())), record=record,
                 driver=driver, problem=route_problem or unfinished or problem, at=now, override=override,
-                router=described)
+                router=described, canary_deployment=canary in by_deploy, canary_replicas=ko.replicas_of(
+                    by_deploy.get(canary)), weight_changed_by=state.changed_by)
         return result
 
     async def _reconciled(self, service: str, router: TrafficRouter | None, cm: dict[str, Any] | None,
@@ -273,6 +274,10 @@ class KubeCluster:
         found = kr.reconcile(stored, (await self._live(router)).weight, _where(router))
         if found.action:
             await self._finish(service, router, stored, found.action)
+
+    async def claim(self, service: str) -> None:
+        """This console drives ``service`` from now: take its Lease (free or expired) at once."""
+        await self._writing(service)
 
     async def take_over(self, service: str) -> None:
         """Take the service's Lease from whichever console holds it (the user confirmed)."""
@@ -481,8 +486,8 @@ class KubeCluster:
                  "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": self.namespace},
                  "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
                                     "namespace": self.namespace},
-                 "reason": re.sub(r"[^A-Za-z0-9]", "", reason.title()) or "CanaryConsole", "message": text,
-                 "type": "Warning" if re.search(r"(?i)rollback|rolled|fail", reason) else "Normal",
+                 "reason": _camel(reason) or "CanaryConsole", "message": text,
+                 "type": "Warning" if re.search(r"(?i)rollback|rolled|fail|overrid|paused", reason) else "Normal",
                  "source": {"component": "canary-console"}, "reportingComponent": "canary-console",
                  "reportingInstance": socket.gethostname()[:128], "count": 1,
                  "firstTimestamp": ko.rfc3339(now), "lastTimestamp": ko.rfc3339(now)}
@@ -533,6 +538,12 @@ def _where(router: TrafficRouter | None) -> str:
     return router.describe.split(": ", 1)[-1] if router else "the route"
 
 
+def _camel(reason: str) -> str:
+    """An Event reason in CamelCase, as Kubernetes writes them: "set_weight" → "SetWeight"; a reason that is
+    already CamelCase ("CanaryWeightChanged") is kept as it is."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", reason))
+
+
 def _local_user() -> str:
     try:
         return getpass.getuser()
@@ -548,7 +559,8 @@ async def connect(config: Config, *, read_only: bool, kubeconfig: str | None = N
     watch starts on first use. Raises ClusterError (retryable False) with a clear message."""
     from console.adapters.kube_config import load_client
 
-    api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context)
+    api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context,
+                                              config.kube.allow_token_over_http)
     api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only)
     return KubeCluster(api, config, namespace=namespace or config.kube.namespace, kube_user=kube_user,
                        console_id=console_id, renew_leases=renew_leases)

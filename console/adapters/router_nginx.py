@@ -41,7 +41,8 @@ class NginxRouter:
         if ingress is None:
             return RouteState()
         notes = ko.annotations(ingress)
-        return RouteState(exists=True, weight=ko.weight_of(notes), legacy_notes=notes)
+        return RouteState(exists=True, weight=ko.weight_of(notes), legacy_notes=notes,
+                          changed_by=ko.manager_of(ingress, ko.WEIGHT))
 
     async def create(self, weight: int) -> None:
         stable = await self._stable_ingress()

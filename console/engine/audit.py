@@ -1,9 +1,11 @@
-"""The audit room: the journal of actions (one JSON line per ACTION event) and token redaction.
+"""The audit room: the journal of actions (one JSON line per ACTION event), the Kubernetes Event reason
+of each action, and token redaction.
 
 Each line says when (ISO time), which service, who (the local user, plus the cluster identity when the
-cluster has one), what was done, why ("key" for a person's intent, "auto" for a policy decision), the
-weight before and after and the verdict behind it. Anything that looks like a secret is redacted before it
-is written. A failed write is reported as an ERROR event, never raised.
+cluster has one), what was done, the actor's kind (``ACTOR_KINDS``: "key" for a dashboard key, "command"
+for a one-shot command, "automatic" for the policy, "controller" for the in-cluster driver, "outside" for a
+change someone else made), the weight before and after and the verdict behind it. Anything that looks like
+a secret is redacted before it is written. A failed write is reported as an ERROR event, never raised.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ _SECRETS = (
                 r"(\"?\s*[=:]\s*\"?)[^\s,;&\"'}]+"), r"\1\2[REDACTED]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"), "[REDACTED]"),
 )
+
+
+ACTOR_KINDS = ("key", "command", "automatic", "controller", "outside")
+
+# what an ACTION event did → the reason of its Kubernetes Event (CamelCase, as `kubectl get events` shows)
+EVENT_REASONS = {
+    "start_canary": "CanaryStarted", "set_weight": "CanaryWeightChanged", "rollback": "CanaryRolledBack",
+    "promote": "CanaryPromoted", "pause": "CanaryPaused", "resume": "CanaryResumed", "approve": "CanaryApproved",
+    "delete_canary": "CanaryDeleted", "take_over": "CanaryTakenOver", "override": "CanaryOverridden",
+}
+
+
+def event_reason(what: str) -> str:
+    """The Event reason of an action: the table's, else "Canary" + the CamelCase of its name."""
+    return EVENT_REASONS.get(what) or "Canary" + "".join(part.capitalize() for part in what.split("_"))
 
 
 def redact(value: Any) -> Any:

@@ -3,7 +3,13 @@
 ``step()`` asks the Cluster and the Metrics ports concurrently, turns port failures into problems on the
 snapshots/metrics plus ERROR events (never exceptions), then ticks every controller concurrently.
 ``run()`` steps every check_interval on the session's clock without overlapping steps. ``intent()`` routes a
-person's or a script's intent to the right controller. An optional Journal records every action, and each
+person's or a script's intent to the right controller.
+
+Who drives: a session drives a service only when it was told to (``drive``: the names ``run SERVICE`` or a
+controller process names, or ``"all"``) or when an intent through it started, resumed or took the service
+over; every other service is watched (its record followed, what the policy would do said, nothing written).
+``close_out()`` is every exit path's last word: background work stopped, then each driven service's final
+record saved with the driver cleared, so the next driver resumes from it. An optional Journal records every action, and each
 real action is also left as a Kubernetes Event through ``cluster.record_event`` (best effort).
 """
 
@@ -14,7 +20,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any, Callable
 
-from console.engine.audit import Journal, redact
+from console.engine.audit import Journal, event_reason, redact
 from console.engine.bus import EventBus
 from console.engine.config import Config
 from console.engine.controller import RolloutController
@@ -23,19 +29,21 @@ from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus,
 from console.engine.ports import Cluster, LogLine, Metrics
 
 INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
-           "take_over")
+           "drive", "take_over")
 
 
 class Session:
     def __init__(self, config: Config, cluster: Cluster, metrics: Metrics, clock, *, bus: EventBus | None = None,
                  actor: str = "console", read_only: bool = False, journal: Journal | None = None,
-                 judge: Callable[..., Verdict] | None = None) -> None:
+                 judge: Callable[..., Verdict] | None = None, drive: Any = (),
+                 actor_kind: str = "key") -> None:
         self.config, self.cluster, self.metrics, self.clock = config, cluster, metrics, clock
         self.bus = bus or EventBus()
         self.read_only = read_only or config.read_only
         self.controllers: dict[str, RolloutController] = {
             name: RolloutController(name, config, cluster, clock, self.bus, actor=actor,
-                                    read_only=self.read_only, judge=judge)
+                                    read_only=self.read_only, judge=judge, actor_kind=actor_kind,
+                                    drive=not self.read_only and (drive == "all" or name in drive))
             for name in config.service_names}
         self.extras = {s.name: {c.name: c.query for c in s.checks} for s in config.services if s.checks}
         self.steps = 0
@@ -162,6 +170,16 @@ class Session:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    async def close_out(self) -> None:
+        """Every exit path's last word: stop background work, then save each driven service's final record
+        (state, weight, reason) with the driver cleared, before the cluster's Leases are released."""
+        for controller in self.controllers.values():
+            await controller.cancel_background()
+        for controller in self.controllers.values():
+            await controller.save_final()
+        while self._tasks:  # the audit Events of the last actions
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def aclose(self) -> None:
         """Cancel background work (a rollback still retrying, a promotion waiting) when the console exits."""
         for controller in self.controllers.values():
@@ -180,7 +198,7 @@ class Session:
         task.add_done_callback(self._tasks.discard)
 
     async def _record_event(self, event: Event) -> None:
-        reason = "Canary" + str(event.data.get("what", "action")).title().replace("_", "")
+        reason = event_reason(str(event.data.get("what", "action")))
         try:
             await self.cluster.record_event(event.service, reason, redact(event.message))
         except Exception as exc:  # best effort: the journal still has it
