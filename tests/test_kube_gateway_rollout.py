@@ -145,7 +145,7 @@ async def test_a_rollout_started_by_the_previous_release_resumes_and_moves_its_r
 
         async with console_on(double, tmp_path, clock=clock, name="new", config=config) as new:
             metrics = WeightedMetrics()
-            session = Session(new.config, new, metrics, clock, actor=new.identity)
+            session = Session(new.config, new, metrics, clock, actor=new.identity, drive=["capsule"])
             await session.step()
             status = session.controllers["capsule"].status
             assert status.state is State.OBSERVING and status.weight == 25 and status.phase == 1

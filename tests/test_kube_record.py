@@ -137,3 +137,27 @@ async def test_intent_writes_are_guarded_by_resource_version(tmp_path):
         cm = double.obj("configmaps", "perception-canary-rollout")
         assert cm["data"]["weight"] == "25" and kr.PENDING not in cm["data"]
         assert cm["metadata"]["annotations"] == {"note": "looked at by alice"}
+
+
+async def test_a_resumed_driver_reapplies_the_interrupted_write_and_sees_no_override(tmp_path):
+    from console.engine.session import Session
+    from tests.kubedouble.stepclock import StepClock
+    from tests.test_kube_gateway_rollout import WeightedMetrics
+
+    async with seeded_double() as double:
+        await _under_way(double, tmp_path)
+        async with console_on(double, tmp_path, name="crashing") as crashing:
+            await crashing._intend("perception", await crashing._router("perception"), 25)  # then SIGKILL
+        clock = StepClock()
+        async with console_on(double, tmp_path, name="next", clock=clock) as cluster:
+            metrics = WeightedMetrics()
+            metrics.weights["perception"] = 10
+            session = Session(cluster.config, cluster, metrics, clock, actor=cluster.identity, drive=["perception"])
+            await session.step()
+            clock.advance(10)
+            await session.step()
+            status = session.controllers["perception"].status
+            assert status.state is State.OBSERVING and status.weight == 25, status.reason
+            assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT] == "25"
+            assert kr.PENDING not in _cm(double)
+            assert not [e for e in double.store.list("events", "butterfly") if e["reason"] == "CanaryOverridden"]

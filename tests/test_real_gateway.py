@@ -235,7 +235,7 @@ async def test_a_rollout_started_by_the_previous_release_resumes(gateway_plane, 
     gateway_plane.kubectl("delete", "lease", "canary-console-capsule", "-n", NAMESPACE, "--ignore-not-found")
     async with driver(gateway_plane, tmp_path, Config(), clock, name="upgraded") as new:
         metrics = WeightedMetrics()
-        session = Session(new.config, new, metrics, clock, actor=new.identity)
+        session = Session(new.config, new, metrics, clock, actor=new.identity, drive=["capsule"])
         await session.step()  # the first check resumes from the record it finds
         status = session.controllers["capsule"].status
         assert status.state is State.OBSERVING and status.weight == 25 and status.phase == 1
