@@ -64,6 +64,7 @@ def gateway_plane(controlplane: ControlPlane) -> Iterator[ControlPlane]:
     _clean(plane)
     yield plane
     _clean(plane)
+    plane.seed()  # the stable Deployments back at the seeded version for the modules after this one
 
 
 def _clean(plane: ControlPlane) -> None:
