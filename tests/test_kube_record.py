@@ -38,6 +38,16 @@ async def _under_way(double, tmp_path) -> None:
         await a.set_weight("perception", 10)
 
 
+async def _crash_during_a_write(double, tmp_path, *, router_written: bool) -> None:
+    """A console writes 10 % → 25 % and dies after the intent (and, with ``router_written``, after the
+    router's write too), before confirming."""
+    async with console_on(double, tmp_path, name="crashing") as crashing:
+        router = await crashing._router("perception")
+        await crashing._intend("perception", router, 25)
+        if router_written:
+            await router.set_weight(25)
+
+
 def _cm(double) -> dict:
     return double.obj("configmaps", "perception-canary-rollout")["data"]
 
@@ -45,9 +55,7 @@ def _cm(double) -> dict:
 async def test_crash_before_the_router_write_is_reapplied_by_the_next_driver_only(tmp_path):
     async with seeded_double() as double:
         await _under_way(double, tmp_path)
-        async with console_on(double, tmp_path, name="crashing") as crashing:
-            router = await crashing._router("perception")
-            await crashing._intend("perception", router, 25)  # … and the process dies here
+        await _crash_during_a_write(double, tmp_path, router_written=False)
         assert _cm(double)[kr.PENDING] == "25" and _cm(double)[kr.REPLACED] == "10"
 
         async with console_on(double, tmp_path, name="watcher", read_only=True) as watcher:
@@ -68,10 +76,7 @@ async def test_crash_before_the_router_write_is_reapplied_by_the_next_driver_onl
 async def test_crash_after_the_router_write_is_confirmed_by_the_driver(tmp_path):
     async with seeded_double() as double:
         await _under_way(double, tmp_path)
-        async with console_on(double, tmp_path, name="crashing") as crashing:
-            router = await crashing._router("perception")
-            await crashing._intend("perception", router, 25)
-            await router.set_weight(25)  # … and the process dies before confirming
+        await _crash_during_a_write(double, tmp_path, router_written=True)
         async with console_on(double, tmp_path, name="b") as b:
             snap = (await b.snapshot_all(["perception"]))["perception"]
             assert snap.weight == 25 and snap.record.weight == 25 and snap.override is None
@@ -146,8 +151,7 @@ async def test_a_resumed_driver_reapplies_the_interrupted_write_and_sees_no_over
 
     async with seeded_double() as double:
         await _under_way(double, tmp_path)
-        async with console_on(double, tmp_path, name="crashing") as crashing:
-            await crashing._intend("perception", await crashing._router("perception"), 25)  # then SIGKILL
+        await _crash_during_a_write(double, tmp_path, router_written=False)
         clock = StepClock()
         async with console_on(double, tmp_path, name="next", clock=clock) as cluster:
             metrics = WeightedMetrics()
