@@ -20,6 +20,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
                          json_line, print_json)
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
+from console.engine.notable import STOP_AT, NotableRule
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
 from console.signals import handle_signals
 from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
@@ -28,8 +29,6 @@ OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_
                 "awaiting_approval": EXIT_WAITING, "paused": EXIT_WAITING, "incomplete": EXIT_WAITING}
 VERDICT_EXIT = {Outcome.PASS: EXIT_OK, Outcome.FAIL: EXIT_FAILED, Outcome.MANUAL_REVIEW: EXIT_WAITING,
                 Outcome.INCONCLUSIVE: EXIT_WAITING}
-STOP_STATES = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.FAILED: "failed",
-               State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}
 
 
 def _err(message: str) -> None:
@@ -71,6 +70,7 @@ class _Printer:
         self.signalled: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
+        self.notable = NotableRule()
 
     def __call__(self, event: Event) -> None:
         if event.service != self.service:
@@ -84,11 +84,11 @@ class _Printer:
             self.emit(event.to_line(self.origin))
 
     def _note_stop(self, event: Event) -> None:
-        if event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
-            self.stop_state = "awaiting_approval"  # shadow mode: the judge would roll back; a person decides
-            self.stopped.set()
-        if event.kind is EventKind.STATE and event.data.get("to") in {s.value for s in STOP_STATES}:
-            self.stop_state = STOP_STATES[State(event.data["to"])]
+        """Stop where the one rule (console.engine.notable) says a headless run ends: promoted, rolled back,
+        failed, awaiting a person (a shadow "would roll back" included) or paused."""
+        notice = self.notable.see(event)
+        if notice is not None and notice.stop_at:
+            self.stop_state = notice.stop_at
             self.stopped.set()
 
     def _worth_a_line(self, event: Event) -> bool:
@@ -139,6 +139,7 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
     if status.read_only:
         return status.reason if status.driver else "read-only: this console only watches"
     if controller.state.terminal:
+        session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
         result = await session.intent(service, "start", version=version)
         return None if result.ok else result.message
     if controller.version and version and controller.version != version:
@@ -149,8 +150,8 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
         return result.message
     _err(f"resuming {service}: {controller.state.label} at {status.weight}%, "
          f"{int(controller.phase_elapsed)}s counted in phase {controller.phase + 1}")
-    if controller.state in STOP_STATES:  # it waits for a person: say so and stop, as a run that got there
-        printer.stop_state = STOP_STATES[controller.state]
+    if controller.state in STOP_AT:  # it waits for a person: say so and stop, as a run that got there
+        printer.stop_state = STOP_AT[controller.state]
         printer.stopped.set()
     return None
 
@@ -232,7 +233,23 @@ async def _prepared(config: Config, options: Options, services: Sequence[str], *
     return world
 
 
+def _notifications(config: Config) -> list[dict[str, Any]]:
+    """Each configured sink (its secrets checked readable) and its last state as the journal knows it: the
+    driving console writes a line when a sink starts failing and when it delivers again."""
+    from console.adapters.notify import build_sinks
+    from console.engine.journal_sink import sink_states
+    from console.engine.report import read_journal
+
+    sinks = build_sinks(config.notifications, config.service_names)
+    known = sink_states(read_journal(config.journal_path())) if sinks else {}
+    return [{"name": sink.name, "type": sink.kind, "events": sorted(sink.item.wanted_events),
+             "services": sink.item.services or "all", "state": "unknown", "since": None, "last_error": None,
+             **known.get(sink.name, {})} for sink, _policy in sinks]
+
+
 async def status(config: Config, options: Options, services: Sequence[str], *, as_json: bool) -> int:
+    options.notify = False  # looking tells nobody
+    sinks = _notifications(config)
     world = await _prepared(config, options, services, reading=True)
     if isinstance(world, int):
         return world
@@ -241,7 +258,7 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
     finally:
         await world.aclose()
     if as_json:
-        print_json({"services": [s.to_json() for s in statuses]})
+        print_json({"services": [s.to_json() for s in statuses], "notifications": sinks})
     else:
         print(f"{'SERVICE':<12} {'STATE':<18} {'WEIGHT':>6}  {'STABLE':<9} {'CANARY':<9} {'PODS S/C':<10} VERDICT")
         for s in statuses:
@@ -253,6 +270,9 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
             verdict = s.verdict.outcome.value if s.verdict else "unknown"
             print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
                   f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+        for sink in sinks:
+            print(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
+                  + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
     problems = [p for s in statuses for p in s.to_json()["problems"]]
     return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
 
@@ -270,6 +290,8 @@ def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
 async def analyze(config: Config, options: Options, service: str, weight: int | None, *,
                   as_json: bool) -> int:
     from console.engine.analysis import analyze_once
+
+    options.notify = False  # looking tells nobody
 
     if options.prometheus and not options.demo:  # Prometheus alone, no cluster
         metrics = prometheus_for(config, options.prometheus)
@@ -420,3 +442,46 @@ async def sandbox(config: Config, options: Options, port: int, *, start: bool) -
         server.shutdown()
         await world.aclose()
     return EXIT_OK
+
+
+# --- report ----------------------------------------------------------------------------------------------
+
+async def report(config: Config, options: Options, service: str, rollout: str | None, out_dir: str | None, *,
+                 as_json: bool) -> int:
+    """Write a rollout's report from the journal (works after a crash) and, when the cluster answers, its
+    rollout record. Exit 0 written, 2 no journal or no such rollout."""
+    from console.engine.report import write_report
+
+    journal = config.journal_path()
+    if not journal.exists():
+        raise ConfigError(f"no journal at {journal} (config 'journal'): nothing to report")
+    record = None if options.demo else await _record_of(config, options, service)
+    try:
+        path, chosen = write_report(journal, service, rollout=rollout, record=record, out_dir=out_dir)
+    except LookupError as exc:
+        raise ConfigError(str(exc).strip("'\"")) from None
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write the report: {exc.strerror or exc}") from None
+    if as_json:
+        print_json({"service": service, "rollout": chosen.id, "outcome": chosen.outcome, "path": str(path)})
+    else:
+        print(path)
+    return EXIT_OK
+
+
+async def _record_of(config: Config, options: Options, service: str) -> Any:
+    """The cluster's rollout record of ``service``, read-only; None (said on stderr) when it cannot be had."""
+    options.read_only = True
+    try:
+        world = await open_world(config, options)
+    except Exception as exc:
+        _err(f"report without the cluster record: {exc}")
+        return None
+    try:
+        snapshots = await world.session.cluster.snapshot_all([service])
+        return snapshots[service].record if service in snapshots else None
+    except Exception as exc:
+        _err(f"report without the cluster record: {exc}")
+        return None
+    finally:
+        await world.aclose()

@@ -62,6 +62,10 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
         except ClusterError as exc:  # the panels say why; the exit code and stderr too, once the app closes
             failures.append(exc)
             raise
+        except ConfigError as exc:  # e.g. a notification's secret file cannot be read
+            failures.append(exc)
+            app.exit()
+            raise
         worlds.append(world)
         return world.session
 
@@ -74,6 +78,8 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
             if start is not None and not controller.state.terminal:
                 await session.intent(service, "drive")
             else:
+                if start is not None:  # `run SERVICE`: the team hears of it first (demo auto-starts do not)
+                    session.announce(service, version)
                 await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,

@@ -45,6 +45,7 @@ class Options:
     prometheus: str | None = None
     read_only: bool = False
     virtual: bool = False  # demo on a virtual clock (status, analyze, one-shot actions: instant)
+    notify: bool = True  # feed the configured notification sinks (off for commands that only look)
 
 
 class NoMetrics:
@@ -76,11 +77,16 @@ class World:
         advance = getattr(self.clock, "advance", None)
         await (advance(seconds) if advance is not None else self.clock.sleep(seconds))
 
-    async def aclose(self) -> None:
+    async def aclose(self, notify_grace: float = 5.0) -> None:
         try:  # first: the final record of every driven service, while the Leases are still ours
             await self.session.close_out()
         except Exception:  # each save reports its own failure on the bus; closing goes on
             pass
+        try:  # then queued notifications get up to ``notify_grace`` seconds to go out
+            await asyncio.wait_for(self.session.sinks.drain(), notify_grace)
+        except (asyncio.TimeoutError, Exception):  # what is still queued is lost, and was counted
+            pass
+        await self.session.sinks.aclose()
         for close in reversed(self.closers):
             try:
                 await close()
@@ -143,6 +149,9 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
         sim_read_only = options.read_only or config.read_only  # the command's own simulation: as asked
         session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=sim_read_only,
                           journal=journal, drive=drive, actor_kind=actor_kind)
+        session.ephemeral = True
+        if options.notify:
+            add_notifications(session, config)
         return World(session=session, clock=clock, closers=closers, demo=True)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
@@ -154,8 +163,25 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
     port = ReadOnlyCluster(cluster) if read_only else cluster
     session = Session(config, port, metrics, RealClock(), actor=identity, read_only=read_only,
                       journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind)
+    try:
+        if options.notify:
+            add_notifications(session, config)
+    except Exception:
+        await cluster.aclose()
+        raise
     closers.insert(0, cluster.aclose)
     return World(session=session, clock=RealClock(), closers=closers)
+
+
+def add_notifications(session: Session, config: Config) -> None:
+    """The configured Slack, PagerDuty and webhook sinks, fed by the session's SinkHub. A read-only console
+    tells nobody (it drives nothing; the driving console tells). ConfigError when a secret cannot be read."""
+    if not config.notifications or session.read_only:
+        return
+    from console.adapters.notify import build_sinks
+
+    for sink, policy in build_sinks(config.notifications, config.service_names):
+        session.sinks.add(sink, policy)
 
 
 def _journal(config: Config, *, explicit_only: bool = False):

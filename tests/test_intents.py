@@ -36,7 +36,7 @@ class Rollout:
         self.clock = VirtualClock()
         self.cluster = FakeCluster(self.clock, [SERVICE], identity=identity)
         self.session = Session(self.config, self.cluster, FakeMetrics(self.cluster), self.clock,
-                               read_only=read_only, judge=verdicts(outcome))
+                               read_only=read_only, judge=verdicts(outcome), drive=(SERVICE,))
         self.events: list = []
         self.session.bus.subscribe(self.events.append)
         self.controller = self.session.controllers[SERVICE]
@@ -400,7 +400,7 @@ async def test_take_over_makes_this_console_the_driver():
     assert (result.ok, result.message) == (True, "perception: this console drives it now (was alice@laptop)")
     assert rollout.controller.snapshot.driver == "me@host" and rollout.cluster.services[SERVICE].driver == "me@host"
     action = rollout.of(EventKind.ACTION)[-1]
-    assert action.message == "took over perception from alice@laptop (console)"
+    assert action.message == "took over perception from alice@laptop (key, console)"
     assert (action.data["what"], action.data["why"]) == ("take_over", "key")
     assert (await rollout.intent("resume")).ok
 

@@ -38,6 +38,18 @@ async def _deploying(double, tmp_path: Path, service: str) -> None:
         await gone.start_canary(service, "9.9.9", 0)
         record = RolloutRecord(State.DEPLOYING, 0, 0, 1_700_000_000.0, 0.0, "9.9.9", driver="gone")
         await gone.save_record(service, record)
+    _as_the_previous_release_wrote_it(double, service)
+
+
+def _as_the_previous_release_wrote_it(double, service: str) -> None:
+    """The record as the release before issue 12 left it (epoch seconds, no reason/updated-at/last-driver):
+    still read, and what the tests that must fail on that release's code need it to read."""
+    ingress = double.obj("ingresses", f"{service}-canary")
+    notes = ingress["metadata"]["annotations"]
+    notes[PREFIX + "phase-started-at"] = "1700000000.000"
+    for key in ("reason", "updated-at", "last-driver"):
+        notes.pop(PREFIX + key, None)
+    double.store.put("ingresses", "butterfly", ingress, created=False)
 
 
 def _notes(double, service: str) -> dict[str, str]:

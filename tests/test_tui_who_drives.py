@@ -13,17 +13,28 @@ from tests.kubedouble.harness import console_on, seeded_double
 from tests.test_tui_support import fake_session, run_for, screen_text, settle, start_all
 
 
-async def test_q_while_driving_names_the_rollouts_that_stop_and_asks():
-    session, clock, _cluster = fake_session()
-    await start_all(session, ["perception", "capsule"])
+async def _asked(app: CanaryApp, pilot, key: str) -> str:
+    """Press ``key`` on the settled app; the question the confirmation screen asks."""
+    await settle(app, pilot)
+    await pilot.press(key)
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmScreen)
+    return app.screen.question
+
+
+async def _driven(services: list[str]):
+    """Canaries started (so driven) on ``services`` over the fakes, a minute of checks done."""
+    session, clock, cluster = fake_session()
+    await start_all(session, services)
     await run_for(session, clock, 60)
+    return session, clock, cluster
+
+
+async def test_q_while_driving_names_the_rollouts_that_stop_and_asks():
+    session, _clock, _cluster = await _driven(["perception", "capsule"])
     app = CanaryApp(session, autorun=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("q")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        question = app.screen.question
+        question = await _asked(app, pilot, "q")
         assert "perception (observing at 10%)" in question and "capsule (observing at 10%)" in question
         assert "stop progressing" in question and "plato" not in question
         await pilot.press("n")
@@ -45,18 +56,13 @@ async def test_q_with_nothing_driven_quits_at_once():
 
 
 async def test_advance_while_prometheus_is_unreachable_asks_with_the_reason():
-    session, clock, cluster = fake_session()
-    await start_all(session, ["perception"])
-    await run_for(session, clock, 60)
+    session, clock, cluster = await _driven(["perception"])
     session.metrics.fail_polls = 1000  # every poll from now: connection refused
     await run_for(session, clock, 20)
     app = CanaryApp(session, autorun=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(app, pilot)
-        await pilot.press("a")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "without usable data" in app.screen.question and "Prometheus unreachable" in app.screen.question
+        question = await _asked(app, pilot, "a")
+        assert "without usable data" in question and "Prometheus unreachable" in question
         await pilot.press("n")
         await settle(app, pilot)
         assert cluster.services["perception"].weight == 10
@@ -95,18 +101,25 @@ async def test_the_read_only_dashboard_sends_no_write_whatever_keys_are_pressed(
         config = Config()
         config.kube.allow_token_over_http = True
         kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
-        world = await open_world(config, Options(read_only=True, kubeconfig=kubeconfig))
         before = len(double.writes())
-        app = CanaryApp(world.session, read_only=True, autorun=False)
-        try:
-            async with app.run_test(size=(120, 40)) as pilot:
-                for _ in range(3):
-                    await world.session.step()
-                    await settle(app, pilot)
-                    await pilot.press("a", "p", "r", "y", "P", "y", "v", "T", "y", "D", "y", "m", "s", "escape")
-                    await settle(app, pilot)
-                assert "perception" in screen_text(app)
-        finally:
-            await world.aclose()
+        shown = await every_key_on_the_read_only_dashboard(config, Options(read_only=True, kubeconfig=kubeconfig))
         writes = double.writes()[before:]
     assert writes == []
+    assert "perception" in shown
+
+
+async def every_key_on_the_read_only_dashboard(config: Config, options: Options) -> str:
+    """Open the read-only dashboard on ``options``' cluster, press every write key (and yes to every question)
+    over three checks; the screen's text at the end."""
+    world = await open_world(config, options)
+    app = CanaryApp(world.session, read_only=True, autorun=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            for _ in range(3):
+                await world.session.step()
+                await settle(app, pilot)
+                await pilot.press("a", "p", "r", "y", "P", "y", "v", "T", "y", "D", "y", "m", "s", "escape")
+                await settle(app, pilot)
+            return screen_text(app)
+    finally:
+        await world.aclose()

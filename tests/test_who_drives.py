@@ -209,3 +209,17 @@ async def test_close_out_saves_the_final_record_and_clears_the_driver():
     assert record.state is State.OBSERVING and record.weight == 10
     assert record.driver == "" and record.last_driver == "me@here" and record.updated_at == clock.now()
     assert written(cluster, "capsule") == []  # nothing driven, nothing saved
+
+
+async def test_a_refused_intent_makes_no_one_the_driver():
+    session, cluster, clock, _events = make()
+    under_way(cluster, "capsule", 10, phase_done())
+    await session.step()
+    refused = await session.intent("capsule", "resume")  # it is observing, not paused
+    assert not refused.ok
+    rig = Rig(session, clock)
+    await rig.until(300)
+    await rig.close()
+    await session.close_out()
+    assert not session.controllers["capsule"].status.driving
+    assert written(cluster, "capsule") == []

@@ -73,12 +73,14 @@ class Journal:
         self.bus: EventBus | None = None
         self.failures = 0
 
-    def bind(self, bus: EventBus, cluster: object = None) -> None:
-        """Listen to ``bus``; take the cluster's identity (if it has one) for the who of each line."""
+    def bind(self, bus: EventBus, cluster: object = None, *, subscribe: bool = True) -> None:
+        """Listen to ``bus``; take the cluster's identity (if it has one) for the who of each line.
+        (A Session feeds it through its SinkHub instead: ``subscribe=False``.)"""
         self.bus = bus
         if self.identity is None:
             self.identity = getattr(cluster, "identity", None)
-        bus.subscribe(self)
+        if subscribe:
+            bus.subscribe(self)
 
     def __call__(self, event: Event) -> None:
         if event.kind is EventKind.ACTION:
@@ -105,10 +107,12 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
+            self._failing = False
             return True
         except Exception as exc:
             self.failures += 1
-            if self.bus is not None:
+            said, self._failing = getattr(self, "_failing", False), True
+            if self.bus is not None and not said:  # once per run of failures, not once per line
                 message = redact(f"journal write to {self.path} failed: {exc}")
                 self.bus.publish(Event(EventKind.ERROR, service, at, message, {"journal": True}))
             return False

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from console.engine.config_layers import ENV_PREFIX, SERVICES, ConfigError, read_layers
 from console.engine.model import Action
+from console.engine.notify_config import Notification
 
 __all__ = ["ENV_PREFIX", "SERVICES", "ConfigError", "Config", "load_config", "parse_duration"]
 
@@ -202,6 +203,7 @@ class Config(_Strict):
     kube: Kube = Field(default_factory=Kube)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     theme: str | None = None
+    notifications: list[Notification] = Field(default_factory=list, description="Slack, PagerDuty, webhooks")
 
     _dur = field_validator("check_interval", "window", "progress_deadline", mode="before")(
         lambda cls, v: parse_duration(v))

@@ -471,7 +471,7 @@ class RolloutController(Intents):
         self.bus.publish(Event(EventKind.ACTION, self.service, self.clock.now(), message, {
             "what": what, "actor": self.actor, "why": why, "from_weight": from_weight, "to_weight": to_weight,
             "verdict": self.verdict.outcome.value if self.verdict else None, "reason": self.reason,
-            **({"shadow": True} if shadow else {})}))
+            "version": self.version, **({"shadow": True} if shadow else {})}))
 
     def _message(self, what: str, from_weight: int, to_weight: int) -> str:
         """The audit line of an action, with its numbers and why."""

@@ -204,6 +204,6 @@ class Intents:
         if self.snapshot is not None:
             self.snapshot = replace(self.snapshot, driver=me)
         self._announce("take_over", "key", self.weight, self.weight,
-                       f"took over {self.service} from {driver or 'nobody'} ({self.actor})")
+                       f"took over {self.service} from {driver or 'nobody'}")
         self._publish_status()
         return IntentResult(True, f"{self.service}: this console drives it now (was {driver or 'nobody'})")
