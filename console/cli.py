@@ -196,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--since", type=DURATION_ARG, default="2h", help="how far back (default 2h)")
     record.add_argument("--step", type=DURATION_ARG, default="30s", help="sample step (default 30s)")
 
+    migrate = sub("migrate-router", "between rollouts: print (--apply: create) the HTTPRoute equivalent of a "
+                                    "service's Ingress")
+    migrate.add_argument("service")
+    migrate.add_argument("--to", required=True, choices=["gateway"], help="the router to move to")
+    migrate.add_argument("--gateway", default=None, metavar="NAME",
+                         help="the parent Gateway (default: the service's gateway: setting)")
+    migrate.add_argument("--apply", action="store_true", help="create the HTTPRoute (default: only print it)")
+
     report = sub("report", "write a rollout's Markdown report from the journal and the cluster record")
     report.add_argument("service")
     report.add_argument("--rollout", default=None, metavar="ID",
@@ -347,6 +355,12 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "record":
         return asyncio.run(commands.record(config, _options(args, config), args.service, args.since,
                                            args.step))
+    if args.command == "migrate-router":
+        from console.migrate_command import migrate_router
+
+        return asyncio.run(migrate_router(config, args.service, to=args.to, gateway=args.gateway, apply=args.apply,
+                                          kubeconfig=args.kubeconfig, context=args.context,
+                                          namespace=args.namespace))
     if args.command == "report":
         return asyncio.run(commands.report(config, _options(args, config, virtual=True), args.service,
                                            args.rollout, args.output, as_json=args.json))

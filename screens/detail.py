@@ -74,7 +74,7 @@ class ServiceDetailScreen(StatusScreen):
         yield Static("", id="steps")
         with VerticalScroll(id="detail-body", can_focus=False):
             with Vertical(id="detail-left"):
-                yield Static("Pods", classes="section-title")
+                yield Static("Pods", classes="section-title", id="pods-title", markup=False)
                 yield PodTable(id="pods")
                 yield Static("Checks", classes="section-title")
                 yield CheckTable(id="checks")
@@ -124,6 +124,8 @@ class ServiceDetailScreen(StatusScreen):
         head.show(status, history)
         if status.snapshot is not None:
             self.query_one(PodTable).show(status.snapshot.pods, status.at)
+            route = status.snapshot.router  # which router and object carry the weight
+            self.query_one("#pods-title", Static).update(f"Pods · traffic: {route}" if route else "Pods")
         self.query_one(CheckTable).show(status.verdict)
         self._update("#check-reasons", check_reasons(status.verdict), layout=True)
         self._update("#steps", step_line(status, self.app.config))

@@ -53,7 +53,11 @@ def _as_the_previous_release_wrote_it(double, service: str) -> None:
 
 
 def _notes(double, service: str) -> dict[str, str]:
-    return (double.obj("ingresses", f"{service}-canary") or {}).get("metadata", {}).get("annotations", {})
+    """What the cluster says of the service's rollout: the canary Ingress' annotations (the live weight) with
+    the record from its ConfigMap under the record's annotation names (issue 15 moved it there)."""
+    notes = dict((double.obj("ingresses", f"{service}-canary") or {}).get("metadata", {}).get("annotations", {}))
+    record = (double.obj("configmaps", f"{service}-canary-rollout") or {}).get("data") or {}
+    return notes | {PREFIX + key: value for key, value in record.items()}
 
 
 async def _person(double, method: str, path: str, body: dict | None = None, content_type: str = "") -> int:

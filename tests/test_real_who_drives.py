@@ -36,8 +36,13 @@ def _config(tmp_path: Path) -> Path:
 
 
 def _notes(plane: ControlPlane, service: str) -> dict[str, str]:
+    """The canary Ingress' annotations (the live weight) with the record from its ConfigMap under the
+    record's annotation names (issue 15 moved the record there)."""
     done = plane.kubectl("get", "ingress", f"{service}-canary", "-n", NAMESPACE, "-o", "json", check=False)
-    return json.loads(done.stdout)["metadata"].get("annotations", {}) if done.returncode == 0 else {}
+    notes = json.loads(done.stdout)["metadata"].get("annotations", {}) if done.returncode == 0 else {}
+    cm = plane.kubectl("get", "configmap", f"{service}-canary-rollout", "-n", NAMESPACE, "-o", "json", check=False)
+    record = (json.loads(cm.stdout).get("data") or {}) if cm.returncode == 0 else {}
+    return notes | {PREFIX + key: value for key, value in record.items()}
 
 
 def _holder(plane: ControlPlane, service: str) -> str:

@@ -1,7 +1,9 @@
 """The Cluster port over a real Kubernetes API server (kubernetes-asyncio): pods from one watch per
-namespace, the weight and the rollout record from the canary Ingress, the runbook's actions (start, set
-weight, rollback, promote, delete), audit Events, log follow; one driver per service through Leases, and
-read-only enforced at the request boundary (see kube_api). ``connect`` builds one from the kubeconfig.
+namespace, the live weight from each service's traffic router (router*.py: nginx canary Ingress or Gateway
+API HTTPRoute), the rollout record from its ConfigMap (kube_record.py, written as an intent log), the
+runbook's actions (start, set weight, rollback, promote, delete), audit Events, log follow; one driver per
+service through Leases, and read-only enforced at the request boundary (see kube_api). ``connect`` builds
+one from the kubeconfig.
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from dataclasses import replace
 from typing import Any
 
 from console.adapters import kube_objects as ko
+from console.adapters import kube_record as kr
 from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper
 from console.adapters.kube_logs import PodLogFollower
-from console.adapters.kube_reads import read_kinds
 from console.adapters.kube_requests import KubeRequestBox
 from console.adapters.kube_watch import PodWatcher
+from console.adapters.router import HTTPROUTES, INGRESSES, RouteState, TrafficRouter, by_name, detect
+from console.adapters.router_gateway import GatewayRouter
+from console.adapters.router_nginx import NginxRouter
 from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
 from console.engine.config import Config, format_duration
-from console.engine.model import Pod, RolloutRecord, ServiceSnapshot, Track
+from console.engine.model import Pod, RolloutRecord, ServiceSnapshot, State, Track
 from console.engine.ports import ClusterError, LogLine, ReadOnlyError
 
 PROMOTE_POLL = 2.0  # seconds between looks at the stable rollout while promoting
@@ -52,6 +57,13 @@ class KubeCluster:
         self.last_event_error: str | None = None
         self._last: dict[str, ServiceSnapshot] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self.routers: dict[str, TrafficRouter] = {}  # per service; ``router: auto`` ones once detected
+        self.router_notes: dict[str, str] = {}  # what auto detection found, or why it refused
+        self._shifting: set[str] = set()  # services with a weight write of ours in flight
+        self._unlisted: dict[str, str] = {}  # resource → why the last snapshot could not list it
+        for service in config.services:
+            if service.router != "auto":
+                self.routers[service.name] = self._make_router(service.name, service.router)
 
     @property
     def read_only(self) -> bool:
@@ -77,8 +89,9 @@ class KubeCluster:
 
     # ---- paths ----------------------------------------------------------------------------------------
     def _path(self, resource: str, name: str = "") -> str:
-        base = {"pods": "/api/v1", "services": "/api/v1", "events": "/api/v1", "deployments": "/apis/apps/v1",
-                "ingresses": "/apis/networking.k8s.io/v1"}[resource]
+        base = {"pods": "/api/v1", "services": "/api/v1", "events": "/api/v1", "configmaps": "/api/v1",
+                "deployments": "/apis/apps/v1", "ingresses": "/apis/networking.k8s.io/v1",
+                "httproutes": "/apis/gateway.networking.k8s.io/v1"}[resource]
         path = f"{base}/namespaces/{self.namespace}/{resource}"
         return f"{path}/{name}" if name else path
 
@@ -88,55 +101,142 @@ class KubeCluster:
         except NotFound:
             return None
 
+    # ---- routers ---------------------------------------------------------------------------------------
+    def _make_router(self, service: str, kind: str) -> TrafficRouter:
+        if kind == "gateway":
+            settings = self.config.service(service)
+            return GatewayRouter(self, service, settings.route, settings.gateway)
+        return NginxRouter(self, service)
+
+    def _router_kind(self, service: str) -> str:
+        try:
+            return self.config.service(service).router
+        except KeyError:
+            return "nginx"
+
+    def _resolve(self, service: str, listings: dict[str, dict[str, dict[str, Any]] | None]) -> TrafficRouter | None:
+        """The service's router; ``auto`` is decided once, from the listings, and said in router_notes."""
+        if service in self.routers:
+            return self.routers[service]
+        if self._router_kind(service) != "auto":  # a service the config does not name: today's nginx
+            self.routers[service] = self._make_router(service, self._router_kind(service))
+            return self.routers[service]
+        route = self.config.service(service).route or service
+        kind, note = detect(service, listings.get(INGRESSES), listings.get(HTTPROUTES), route)
+        self.router_notes[service] = note
+        if kind is None:
+            return None
+        self.routers[service] = router = self._make_router(service, kind)
+        return router
+
+    async def _list_routes(self, resource: str) -> dict[str, dict[str, Any]] | None:
+        """A listing of Ingresses or HTTPRoutes; None when the kind is not served (no Gateway API CRDs) or
+        not ours to read, so that ``router: auto`` can still decide from the other (and the services whose
+        router needs it say why, see ``_unlisted``)."""
+        try:
+            return by_name(await self.api.call("GET", self._path(resource)))
+        except ClusterError as exc:
+            if exc.status in (403, 404):
+                self._unlisted[resource] = (f"the cluster serves no {resource} (are the Gateway API CRDs "
+                                            "installed?)" if exc.status == 404 else clean(str(exc)))
+                return None
+            raise
+
+    async def _router(self, service: str) -> TrafficRouter:
+        """The router for a write: detected now if ``auto`` has not been decided yet; refused clearly."""
+        if service not in self.routers:
+            listings = {r: await self._list_routes(r) for r in (INGRESSES, HTTPROUTES)}
+            if self._resolve(service, listings) is None:
+                raise ClusterError(self.router_notes[service], retryable=False)
+        return self.routers[service]
+
+    async def _live(self, router: TrafficRouter) -> RouteState:
+        obj = await self._get(router.resource, router.name)
+        return router.read({obj["metadata"]["name"]: obj} if obj else {})
+
     # ---- reading ---------------------------------------------------------------------------------------
     async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
         """Every service as the cluster shows it. A kind that cannot be listed is a problem on every service
         ("cannot list deployments: …503…") and its fields keep their last known values (``unread`` names
         it): a failed read is never an empty world, and what could be read is still used."""
         now = self.api.clock.now()
-        selector = f"{self.kube.name_label} in ({','.join(services)})"
-        read = await read_kinds({
-            "pods": self._pods(),
-            # no retry: the next check is the retry, so a slow or failing server costs one check at most
-            "deployments": self.api.call("GET", self._path("deployments"), query={"labelSelector": selector},
-                                         retries=0),
-            "ingresses": self.api.call("GET", self._path("ingresses"), retries=0),
-            "leases": self.api.call("GET", self.leases.path(), retries=0)})
-        if not read.ok:  # nothing at all could be read: the last picture, said to be stale
-            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=read.problem, at=now,
-                               unread=tuple(read.failed)) for s in services}
-        problem = "; ".join(p for p in (read.problem, self.watcher.problem if "pods" not in read.failed else None)
-                            if p) or None
-        pods = read.value("pods", {})
-        by_name = read.by_name("deployments")
-        ingress_by_name = read.by_name("ingresses")
-        lease_by_name = read.by_name("leases")
+        problem: str | None = None
+        kinds = {self._router_kind(s) if s not in self.routers else self.routers[s].kind for s in services}
+        self._unlisted = {}
+        wanted = [r for r, needed in ((INGRESSES, kinds & {"nginx", "auto"}), (HTTPROUTES, kinds & {"gateway", "auto"}))
+                  if needed]
+        try:
+            pods = await self._pods()
+            selector = f"{self.kube.name_label} in ({','.join(services)})"
+            deploys, leases, configmaps, *routes = await asyncio.gather(
+                # no retry: the next check is the retry, so a slow or failing server costs one check at most
+                self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}, retries=0),
+                self.api.call("GET", self.leases.path(), retries=0),
+                self.api.call("GET", self._path("configmaps"), query={"labelSelector": kr.SELECTOR}, retries=0),
+                *(self._list_routes(r) for r in wanted))
+        except ClusterError as exc:
+            # a failed read is not an empty world: the last picture, said to be stale (status exits 4)
+            problem = clean(str(exc)) if exc.retryable is False else f"{clean(str(exc))}; retrying"
+            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=problem, at=now,
+                               unread=("deployments", "routes", "leases", "configmaps"))
+                    for s in services}
+        problem = self.watcher.problem
+        listings = dict(zip(wanted, routes))
+        by_deploy = by_name(deploys)
+        cm_by_name = by_name(configmaps)
+        lease_by_name = by_name(leases)
         result = {}
         for service in services:
             last = self._last.get(service) or ServiceSnapshot(service=service)
             canary = self.kube.canary_name(service)
-            fresh: dict[str, Any] = {}
-            if "deployments" not in read.failed:
-                canary_deploy = by_name.get(canary)
-                fresh.update(stable_version=ko.deployment_version(by_name.get(service), service),
-                             canary_version=ko.deployment_version(canary_deploy, service),
-                             canary_deployment=canary_deploy is not None,
-                             canary_replicas=ko.replicas_of(canary_deploy))
-            if "ingresses" not in read.failed:
-                ingress = ingress_by_name.get(canary)
-                notes = ko.annotations(ingress)
-                fresh.update(weight=ko.weight_of(notes), record=ko.record_from(notes),
-                             weight_changed_by=ko.manager_of(ingress, ko.WEIGHT))
-            if "pods" not in read.failed:
-                fresh["pods"] = tuple(pods.get(service, ()))
-            if "leases" not in read.failed:
-                fresh["driver"] = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
-            present = [canary in table for kind, table in (("deployments", by_name), ("ingresses", ingress_by_name))
-                       if kind not in read.failed]
-            exists = any(present) or (len(present) < 2 and last.canary_exists)
-            result[service] = self._last[service] = replace(
-                last, **fresh, canary_exists=exists, problem=problem, at=now, unread=tuple(sorted(read.failed)))
+            router = self._resolve(service, listings)
+            listing = listings.get(router.resource) if router else None
+            cm = cm_by_name.get(kr.configmap_name(service))
+            driver = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
+            if router is None or listing is None:  # no live weight to read: the last good one, nothing reconciled
+                route_problem = self.router_notes.get(service) if router is None else self._unlisted[router.resource]
+                last = self._last.get(service)
+                state = RouteState(exists=last.canary_exists, weight=last.weight) if last else RouteState()
+                override, unfinished = (last.override if last else None), None
+                record = last.record if last else (kr.Stored.from_configmap(cm) if cm else kr.Stored(None)).record
+            else:
+                route_problem = None
+                state = router.read(listing)
+                record, override, unfinished = await self._reconciled(service, router, cm, state)
+            described = router.describe if router else "router: auto, undecided"
+            if router and service in self.router_notes:
+                described += " (detected by router: auto)"
+            result[service] = self._last[service] = ServiceSnapshot(
+                service=service, stable_version=ko.deployment_version(by_deploy.get(service), service),
+                canary_version=ko.deployment_version(by_deploy.get(canary), service),
+                canary_exists=canary in by_deploy or state.exists, weight=state.weight,
+                pods=tuple(pods.get(service, ())), record=record,
+                driver=driver, problem=route_problem or unfinished or problem, at=now, override=override,
+                router=described, canary_deployment=canary in by_deploy, canary_replicas=ko.replicas_of(
+                    by_deploy.get(canary)), weight_changed_by=state.changed_by)
         return result
+
+    async def _reconciled(self, service: str, router: TrafficRouter | None, cm: dict[str, Any] | None,
+                          state: RouteState) -> tuple[RolloutRecord | None, str | None, str | None]:
+        """(record, override, problem): the record as the intent log says to read it. The driver (and only
+        it) finishes its own interrupted write here, unless a write of its own is in flight."""
+        stored = kr.Stored.from_configmap(cm) if cm else kr.Stored.from_legacy(state.legacy_notes)
+        found = kr.reconcile(stored, state.weight, _where(router), state.changed_by)
+        holding = self.leases.held.get(service)
+        if (found.action and router and not self.read_only and holding and not holding.lost
+                and service not in self._shifting):
+            try:
+                await self._finish(service, router, stored, found.action)
+            except ClusterError as exc:
+                return found.record, found.override, f"finishing an interrupted weight write failed: {clean(str(exc))}"
+        return found.record, found.override, None
+
+    async def _finish(self, service: str, router: TrafficRouter, stored: kr.Stored, action: str) -> None:
+        """Confirm (or re-apply, then confirm) the pending weight of our own interrupted write."""
+        assert stored.pending is not None
+        if action == "reapply":
+            await router.set_weight(stored.pending)
+        await self._confirm(service, stored.pending)
 
     def _driver(self, service: str, lease: dict[str, Any] | None, now: float) -> str | None:
         holder, _left = self.leases.observed_holder(service, lease)
@@ -162,14 +262,27 @@ class KubeCluster:
         return grouped
 
     # ---- writing ---------------------------------------------------------------------------------------
-    async def _writing(self, service: str, *, rollback: bool = False) -> None:
-        """Every write for a service asks here first: read-only, and this console must hold its Lease (a
-        rollback also while a renewal is failing, until the lease expires)."""
+    async def _writing(self, service: str) -> None:
+        """Every write for a service asks here first: read-only, and this console must hold its Lease. A
+        console that has just become the driver first finishes an interrupted weight write it finds."""
         if self.read_only:
             raise ReadOnlyError("read-only: this console only watches")
-        await self.leases.ensure(service, rollback=rollback)
+        newly = service not in self.leases.held
+        await self.leases.ensure(service)
         if self.renew_leases and (self._renewer is None or self._renewer.done()):
             self._renewer = asyncio.create_task(self.leases.run(), name="lease-renewal")
+        if newly:
+            await self._settle(service)
+
+    async def _settle(self, service: str) -> None:
+        cm = await self._get("configmaps", kr.configmap_name(service))
+        if cm is None or kr.PENDING not in (cm.get("data") or {}):
+            return
+        router = await self._router(service)
+        stored = kr.Stored.from_configmap(cm)
+        found = kr.reconcile(stored, (await self._live(router)).weight, _where(router))
+        if found.action:
+            await self._finish(service, router, stored, found.action)
 
     async def claim(self, service: str) -> None:
         """This console drives ``service`` from now: take its Lease (free or expired) at once."""
@@ -194,63 +307,109 @@ class KubeCluster:
 
     async def start_canary(self, service: str, version: str, weight: int) -> None:
         await self._writing(service)
+        router = await self._router(service)
         stable = await self._get("deployments", service)
         if stable is None:
             raise ClusterError(f"no stable Deployment {service} in namespace {self.namespace}", retryable=False)
-        stable_ingress = await self._stable_ingress(service)
         try:
             objects = [("deployments", ko.canary_deployment(stable, service, version, self.kube)),
-                       ("services", ko.canary_service(await self._get("services", service), service, self.kube)),
-                       ("ingresses", ko.canary_ingress(stable_ingress, service, weight, self.kube))]
+                       ("services", ko.canary_service(await self._get("services", service), service, self.kube))]
         except ValueError as exc:
             raise ClusterError(str(exc), retryable=False) from None
-        for resource, obj in objects:  # the Ingress last: traffic only once its backend exists
+        for resource, obj in objects:
             await self._create_or_patch(resource, obj)
+        await router.create(weight)  # the route last: traffic only once its backend exists
 
-    async def _stable_ingress(self, service: str) -> dict[str, Any]:
-        named = await self._get("ingresses", service)
-        if named is not None:
-            return named
-        listing = await self.api.call("GET", self._path("ingresses"))
-        for ingress in listing.get("items", []):
-            notes = ko.annotations(ingress)
-            if notes.get(ko.CANARY) != "true" and ko.routes_to(ingress, service):
-                return ingress
-        raise ClusterError(f"no stable Ingress routes to Service {service} in namespace {self.namespace}",
-                           retryable=False)
+    # ---- the intent log: record first, then the router, then the record confirmed ------------------------
+    async def _intend(self, service: str, router: TrafficRouter, weight: int, state: State | None = None) -> int:
+        """Write ``pending-weight`` (and the live weight it replaces) into the record before the router is
+        touched; a record still on the canary Ingress (earlier release) moves into the ConfigMap here.
+        Returns the replaced weight."""
+        live = await self._live(router)
+        name = kr.configmap_name(service)
+        intent = {kr.PENDING: str(int(weight)), kr.REPLACED: str(live.weight), kr.ROUTER: router.kind}
 
-    async def _patch_weight(self, service: str, weight: int) -> None:
-        body = {"metadata": {"annotations": {ko.WEIGHT: str(int(weight))}}}
-        await self.api.call("PATCH", self._path("ingresses", self.kube.canary_name(service)), body=body,
+        async def attempt() -> None:
+            cm = await self._get("configmaps", name)
+            if cm is None:
+                legacy = kr.Stored.from_legacy(live.legacy_notes).record
+                data = (kr.record_data(legacy) if legacy else {}) | intent
+                if legacy and state:
+                    data["state"] = state.value
+                await self.api.call("POST", self._path("configmaps"), body=kr.configmap(service, data))
+                if legacy:
+                    await self._forget_legacy(service)
+                return
+            data = dict(intent)
+            if state and kr.record_of(cm.get("data") or {}):
+                data["state"] = state.value
+            body = {"metadata": {"resourceVersion": cm["metadata"]["resourceVersion"]}, "data": data}
+            await self.api.call("PATCH", self._path("configmaps", name), body=body, content_type=MERGE)
+
+        await self.api.with_conflicts(attempt)
+        return live.weight
+
+    async def _confirm(self, service: str, weight: int) -> None:
+        body = {"data": {"weight": str(int(weight)), kr.PENDING: None, kr.REPLACED: None}}
+        await self.api.call("PATCH", self._path("configmaps", kr.configmap_name(service)), body=body,
                             content_type=MERGE)
+
+    async def _abandon(self, service: str, router: TrafficRouter, weight: int, replaced: int) -> None:
+        """After a failed router write: confirm if it landed after all, drop the intent if it surely did
+        not; anything else stays pending for the next reader to judge (best effort, never raises)."""
+        try:
+            live = (await self._live(router)).weight
+            if live == weight:
+                await self._confirm(service, weight)
+            elif live == replaced:
+                body = {"data": {kr.PENDING: None, kr.REPLACED: None}}
+                await self.api.call("PATCH", self._path("configmaps", kr.configmap_name(service)), body=body,
+                                    content_type=MERGE)
+        except ClusterError:
+            pass
+
+    async def _forget_legacy(self, service: str) -> None:
+        """Remove the record annotations an earlier release left on the canary Ingress (best effort), so
+        that `kubectl describe` shows no stale state beside the ConfigMap."""
+        body = {"metadata": {"annotations": {ko.PREFIX + key: None for key in ko.RECORD_KEYS}}}
+        try:
+            await self.api.call("PATCH", self._path(INGRESSES, self.kube.canary_name(service)), body=body,
+                                content_type=MERGE)
+        except ClusterError:
+            pass
+
+    async def _shift(self, service: str, weight: int, move: Any, state: State | None = None) -> None:
+        router = await self._router(service)
+        self._shifting.add(service)
+        try:
+            replaced = await self._intend(service, router, weight, state)
+            try:
+                await move(router)
+            except BaseException:
+                await self._abandon(service, router, weight, replaced)
+                raise
+            await self._confirm(service, weight)
+        finally:
+            self._shifting.discard(service)
 
     async def set_weight(self, service: str, weight: int) -> None:
         await self._writing(service)
-        try:
-            await self._patch_weight(service, weight)
-        except NotFound:
-            raise ClusterError(f"no canary Ingress {self.kube.canary_name(service)} in namespace "
-                               f"{self.namespace}", retryable=False) from None
+        await self._shift(service, weight, lambda router: router.set_weight(weight))
 
     async def rollback(self, service: str) -> None:
         """Weight 0 and the canary scaled to 0, sent together; a canary already gone counts as done."""
-        await self._writing(service, rollback=True)
-        name = self.kube.canary_name(service)
-        scale = self._path("deployments", name) + "/scale"
-        results = await asyncio.gather(
-            self._patch_weight(service, 0),
-            self.api.call("PATCH", scale, body={"spec": {"replicas": 0}}, content_type=MERGE),
-            return_exceptions=True)
-        parts = (f"weight 0 on Ingress {name}", f"scale to 0 of Deployment {name}")
-        failed = [(part, result) for part, result in zip(parts, results)
-                  if isinstance(result, BaseException) and not isinstance(result, NotFound)]
-        if failed:  # say which part did not land, with the API's own reason
-            first = failed[0][1]
-            if not isinstance(first, ClusterError):
-                raise first
-            kind = ReadOnlyError if isinstance(first, ReadOnlyError) else ClusterError
-            raise kind("; ".join(f"{part}: {exc}" for part, exc in failed), retryable=first.retryable,
-                       status=first.status)
+        await self._writing(service)
+        scale = self._path("deployments", self.kube.canary_name(service)) + "/scale"
+
+        async def move(router: TrafficRouter) -> None:
+            results = await asyncio.gather(
+                router.reset(), self.api.call("PATCH", scale, body={"spec": {"replicas": 0}}, content_type=MERGE),
+                return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, NotFound):
+                    raise result
+
+        await self._shift(service, 0, move, State.ROLLING_BACK)
 
     async def promote(self, service: str, version: str) -> None:
         await self._writing(service)
@@ -286,26 +445,45 @@ class KubeCluster:
         await self._delete_canary(service)
 
     async def _delete_canary(self, service: str) -> None:
+        """The canary route first (stop the traffic), then its Service and Deployment, the record last."""
+        await (await self._router(service)).remove()
         name = self.kube.canary_name(service)
-        for resource in ("ingresses", "services", "deployments"):  # stop the traffic first
+        for resource, obj in (("services", name), ("deployments", name),
+                              ("configmaps", kr.configmap_name(service))):
             try:
-                await self.api.call("DELETE", self._path(resource, name),
-                                    query={"propagationPolicy": "Background"})
+                await self.api.call("DELETE", self._path(resource, obj), query={"propagationPolicy": "Background"})
             except NotFound:
                 pass
 
     async def save_record(self, service: str, record: RolloutRecord) -> None:
+        """The record into its ConfigMap (merge patch of the record's keys: a pending intent stays). After
+        the cleanup of a finished rollout there is nothing to keep: a terminal record creates nothing."""
         await self._writing(service)
-        body = {"metadata": {"annotations": ko.record_annotations(record)}}
+        data = kr.record_data(record)
         try:
-            await self.api.call("PATCH", self._path("ingresses", self.kube.canary_name(service)), body=body,
-                                content_type=MERGE)
+            await self.api.call("PATCH", self._path("configmaps", kr.configmap_name(service)),
+                                body={"data": data}, content_type=MERGE)
+            return
         except NotFound:
-            pass  # no canary Ingress: nothing to resume, and "no canary" is what a restart will see
+            if record.state.terminal:
+                return
+        router = await self._router(service)
+        await self._create_or_replace_record(service, data | {kr.ROUTER: router.kind})
+        if router.kind == "nginx":
+            await self._forget_legacy(service)
+
+    async def _create_or_replace_record(self, service: str, data: dict[str, str]) -> None:
+        try:
+            await self.api.call("POST", self._path("configmaps"), body=kr.configmap(service, data))
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+            await self.api.call("PATCH", self._path("configmaps", kr.configmap_name(service)),
+                                body={"data": data}, content_type=MERGE)
 
     async def record_event(self, service: str, reason: str, message: str) -> None:
-        """A core/v1 Event on the canary Ingress naming the actor (best effort: failures are kept in
-        ``last_event_error``, never raised; nothing is sent in read-only mode)."""
+        """A core/v1 Event on the canary Deployment (whatever the router) naming the actor (best effort:
+        failures are kept in ``last_event_error``, never raised; nothing is sent in read-only mode)."""
         if self.read_only:
             return
         now = self.api.clock.now()
@@ -315,7 +493,7 @@ class KubeCluster:
             text = f"{self.identity}: {text}"
         event = {"apiVersion": "v1", "kind": "Event",
                  "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": self.namespace},
-                 "involvedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": name,
+                 "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
                                     "namespace": self.namespace},
                  "reason": _camel(reason) or "CanaryConsole", "message": text,
                  "type": "Warning" if re.search(r"(?i)rollback|rolled|fail|overrid|paused", reason) else "Normal",
@@ -362,6 +540,11 @@ class KubeCluster:
         follower = PodLogFollower(self.api, self._path("pods", pod.name) + "/log", pod, container.get("name"),
                                   queue, alive=lambda: uid in self.watcher.pods)
         await follower.run()
+
+
+def _where(router: TrafficRouter | None) -> str:
+    """The object carrying the weight, for override messages: "HTTPRoute perception"."""
+    return router.describe.split(": ", 1)[-1] if router else "the route"
 
 
 def _camel(reason: str) -> str:

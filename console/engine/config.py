@@ -164,9 +164,17 @@ class ExtraCheck(_Strict):
         return query
 
 
+_K8S_NAME = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
 class Service(_Strict):
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)
     checks: list[ExtraCheck] = Field(default_factory=list)
+    router: Literal["nginx", "gateway", "auto"] = Field(
+        "nginx", description="how traffic is shifted: nginx canary Ingress, Gateway API HTTPRoute, or detect")
+    route: str | None = Field(None, pattern=_K8S_NAME, description="the HTTPRoute's name (default: the service's)")
+    gateway: str | None = Field(None, pattern=_K8S_NAME,
+                                description="the parent Gateway the HTTPRoute must attach to (default: any)")
 
 
 class Kube(_Strict):

@@ -420,6 +420,8 @@ class RolloutController(Intents):
         try:
             await claim(self.service)
             self._claimed = True
+            self._last_write_at = self.clock.now()  # claiming may finish our interrupted weight write (the
+            # adapter's intent log): a snapshot taken before cannot show it, so it is no override
         except Exception as exc:  # another console holds it (the snapshot will say so) or the API failed
             self._error(f"cannot take the lease on {self.service}: {exc}", retryable=not isinstance(exc, ReadOnlyError))
 

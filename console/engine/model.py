@@ -136,7 +136,8 @@ class Pod:
 
 @dataclass(frozen=True, slots=True)
 class RolloutRecord:
-    """The rollout's state as persisted in the cluster (annotations on the canary Ingress)."""
+    """The rollout's state as persisted in the cluster (the ConfigMap ``<service>-canary-rollout``; records
+    written by earlier releases are read from the canary Ingress' annotations)."""
 
     state: State
     phase: int
@@ -167,6 +168,11 @@ class ServiceSnapshot:
     problem: str | None = None  # e.g. "API server unreachable; retrying"
     at: float = 0.0
     unread: tuple[str, ...] = ()  # kinds that could not be read this time ("deployments"): their fields are old
+    # ``weight`` is the router's live weight. ``override`` says, in one line, that it differs from what the
+    # console last wrote or was writing (a change it did not make), None otherwise; ``router`` names the
+    # router and the object that carries the weight ("gateway: HTTPRoute perception").
+    override: str | None = None
+    router: str = ""
     canary_deployment: bool | None = None  # the canary Deployment exists (None: this port does not say)
     canary_replicas: int | None = None  # its spec.replicas (None: no Deployment, or not said)
     weight_changed_by: str | None = None  # who last set the live weight (managedFields), when known
@@ -321,6 +327,8 @@ class RolloutStatus:
             "canary": track(Track.CANARY, self.canary_version),
             "problems": [p for p in ((snap.problem if snap else None),
                                      (self.metrics.problem if self.metrics else None)) if p],
+            **({"router": snap.router} if snap and snap.router else {}),
+            **({"override": snap.override} if snap and snap.override else {}),
         }
 
 

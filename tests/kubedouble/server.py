@@ -1,7 +1,8 @@
 """The Kubernetes API double's HTTP server (aiohttp on 127.0.0.1): routing, authentication, RBAC denials,
 fault injection, the request log, and the verbs get / list / watch / create / update / patch / delete, the
 scale subresource and pod logs. Objects that are created or updated are validated against the Kubernetes
-OpenAPI schema (kubernetes-validate, strict) and refused with 422 when invalid, as a server would.
+OpenAPI schema (kubernetes-validate, strict) and refused with 422 when invalid, as a server would; Gateway
+API HTTPRoutes (a CRD kubernetes-validate does not know) by the few rules in gateway.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 from aiohttp import web
 
 from tests.kubedouble import status as st
+from tests.kubedouble.gateway import httproute_problem
 from tests.kubedouble.patch import merge_patch, strategic_merge_patch
 from tests.kubedouble.selectors import parse_selector
 from tests.kubedouble.store import KINDS, Change, Store
@@ -28,8 +30,9 @@ from tests.kubedouble.workloads import delete_owned, reconcile
 
 _CORE = re.compile(r"^/api/v1/namespaces/([^/]+)/([^/]+)(?:/([^/]+)(?:/([^/]+))?)?$")
 _GROUP = re.compile(r"^/apis/([^/]+)/([^/]+)/namespaces/([^/]+)/([^/]+)(?:/([^/]+)(?:/([^/]+))?)?$")
-_GROUPS = {"pods": "", "services": "", "events": "", "deployments": "apps", "ingresses": "networking.k8s.io",
-           "leases": "coordination.k8s.io"}
+_GROUPS = {"pods": "", "services": "", "events": "", "configmaps": "", "deployments": "apps",
+           "ingresses": "networking.k8s.io", "leases": "coordination.k8s.io",
+           "httproutes": "gateway.networking.k8s.io"}
 _PATCH_TYPES = {"application/merge-patch+json": merge_patch,
                 "application/strategic-merge-patch+json": strategic_merge_patch}
 _VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -297,6 +300,8 @@ class KubeDouble:
     def _invalid(self, obj: dict[str, Any]) -> str | None:
         if not self.validate:
             return None
+        if obj.get("kind") == "HTTPRoute":
+            return httproute_problem(obj)
         try:
             kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
         except kubernetes_validate.ValidationError as exc:

@@ -15,7 +15,8 @@ from typing import Any
 KINDS = {  # resource → (apiVersion, kind)
     "pods": ("v1", "Pod"), "services": ("v1", "Service"), "events": ("v1", "Event"),
     "deployments": ("apps/v1", "Deployment"), "ingresses": ("networking.k8s.io/v1", "Ingress"),
-    "leases": ("coordination.k8s.io/v1", "Lease"),
+    "leases": ("coordination.k8s.io/v1", "Lease"), "configmaps": ("v1", "ConfigMap"),
+    "httproutes": ("gateway.networking.k8s.io/v1", "HTTPRoute"),
 }
 
 

@@ -1,0 +1,85 @@
+"""`canary-console migrate-router SERVICE --to gateway`: between rollouts only, print the HTTPRoute
+equivalent of the service's stable Ingress for review, or with ``--apply`` create it. It never changes the
+config (set ``router: gateway`` yourself once the Gateway carries the traffic) nor touches the Ingress.
+Exit 0 done, 2 refused (a rollout under way, no Ingress, an HTTPRoute already there), 4 unreachable.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import yaml
+
+from console.adapters import kube_record as kr
+from console.adapters.kube_api import NotFound
+from console.adapters.router import by_name
+from console.adapters.router_migrate import httproute_from_ingress
+from console.adapters.router_nginx import NginxRouter
+from console.engine.config import Config
+from console.engine.ports import ClusterError
+
+EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE = 0, 2, 4
+
+
+def _err(message: str) -> None:
+    print(f"canary-console: {message}", file=sys.stderr)
+
+
+async def migrate_router(config: Config, service: str, *, to: str, gateway: str | None, apply: bool,
+                         kubeconfig: str | None, context: str | None, namespace: str | None) -> int:
+    from console.adapters.kube import connect
+
+    if to != "gateway":
+        _err(f"migrate-router: --to {to} is not supported (only gateway)")
+        return EXIT_USAGE
+    settings = config.service(service)
+    gateway = gateway or settings.gateway
+    if not gateway:
+        _err("migrate-router: name the parent Gateway with --gateway NAME (or gateway: in the service's config)")
+        return EXIT_USAGE
+    try:
+        cluster = await connect(config, read_only=not apply, kubeconfig=kubeconfig, context=context,
+                                namespace=namespace)
+    except ClusterError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    try:
+        return await _migrate(cluster, service, settings.route or service, gateway, apply)
+    except ClusterError as exc:
+        _err(f"migrate-router: {exc}")
+        return EXIT_USAGE if exc.status in (401, 403) or exc.retryable is False else EXIT_UNREACHABLE
+    finally:
+        await cluster.aclose()
+
+
+async def _migrate(cluster, service: str, name: str, gateway: str, apply: bool) -> int:
+    canary = cluster.kube.canary_name(service)
+    busy = [what for what, found in (
+        (f"Deployment {canary}", await cluster._get("deployments", canary)),
+        (f"Ingress {canary}", await cluster._get("ingresses", canary)),
+        (f"ConfigMap {kr.configmap_name(service)}", await cluster._get("configmaps", kr.configmap_name(service))))
+        if found is not None]
+    if busy:
+        _err(f"migrate-router: {service} has a rollout under way or not cleaned up ({', '.join(busy)}); "
+             "migrate between rollouts only")
+        return EXIT_USAGE
+    try:
+        routes = by_name(await cluster.api.call("GET", cluster._path("httproutes")))
+    except NotFound:
+        _err("migrate-router: the cluster serves no HTTPRoutes (install the Gateway API CRDs first)")
+        return EXIT_USAGE
+    if name in routes:
+        _err(f"migrate-router: HTTPRoute {name} exists already; nothing to do")
+        return EXIT_USAGE
+    ingress = await NginxRouter(cluster, service)._stable_ingress()
+    try:
+        route = httproute_from_ingress(ingress, service, name=name, gateway=gateway, namespace=cluster.namespace)
+    except ValueError as exc:
+        _err(f"migrate-router: {exc}")
+        return EXIT_USAGE
+    print(yaml.safe_dump(route, sort_keys=False), end="")
+    if apply:
+        await cluster.api.call("POST", cluster._path("httproutes"), body=route)
+        print(f"# created HTTPRoute {name}; set `router: gateway` for {service} once the Gateway carries its "
+              "traffic", file=sys.stderr)
+    return EXIT_OK
