@@ -431,6 +431,9 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     elif ok:
         _out(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
     if not result.ok:
+        if UNANSWERED in result.message:  # asked the service's driver; nobody answered in time (docs/controller.md)
+            _err(f"{name} {service}: {result.message}")
+            return EXIT_WAITING
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
     if failure is not None:

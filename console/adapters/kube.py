@@ -23,6 +23,7 @@ from console.adapters import kube_record as kr
 from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
 from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper
 from console.adapters.kube_logs import PodLogFollower
+from console.adapters.kube_reads import read_kinds
 from console.adapters.kube_requests import KubeRequestBox
 from console.adapters.kube_watch import PodWatcher
 from console.adapters.router import HTTPROUTES, INGRESSES, RouteState, TrafficRouter, by_name, detect
@@ -165,36 +166,38 @@ class KubeCluster:
         self._unlisted = {}
         wanted = [r for r, needed in ((INGRESSES, kinds & {"nginx", "auto"}), (HTTPROUTES, kinds & {"gateway", "auto"}))
                   if needed]
-        try:
-            pods = await self._pods()
-            selector = f"{self.kube.name_label} in ({','.join(services)})"
-            deploys, leases, configmaps, *routes = await asyncio.gather(
-                # no retry: the next check is the retry, so a slow or failing server costs one check at most
-                self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}, retries=0),
-                self.api.call("GET", self.leases.path(), retries=0),
-                self.api.call("GET", self._path("configmaps"), query={"labelSelector": kr.SELECTOR}, retries=0),
-                *(self._list_routes(r) for r in wanted))
-        except ClusterError as exc:
-            # a failed read is not an empty world: the last picture, said to be stale (status exits 4)
-            problem = clean(str(exc)) if exc.retryable is False else f"{clean(str(exc))}; retrying"
-            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=problem, at=now,
-                               unread=("deployments", "routes", "leases", "configmaps"))
-                    for s in services}
-        problem = self.watcher.problem
-        listings = dict(zip(wanted, routes))
-        by_deploy = by_name(deploys)
-        cm_by_name = by_name(configmaps)
-        lease_by_name = by_name(leases)
+        selector = f"{self.kube.name_label} in ({','.join(services)})"
+        read = await read_kinds({
+            "pods": self._pods(),
+            # no retry: the next check is the retry, so a slow or failing server costs one check at most
+            "deployments": self.api.call("GET", self._path("deployments"), query={"labelSelector": selector},
+                                         retries=0),
+            "leases": self.api.call("GET", self.leases.path(), retries=0),
+            "configmaps": self.api.call("GET", self._path("configmaps"), query={"labelSelector": kr.SELECTOR},
+                                        retries=0),
+            **{resource: self._list_routes(resource) for resource in wanted}})
+        if not read.ok:  # nothing at all could be read: the last picture, said to be stale (status exits 4)
+            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=read.problem, at=now,
+                               unread=tuple(sorted(read.failed))) for s in services}
+        # a failed read is not an empty world: each kind that could not be listed keeps its last values
+        problem = "; ".join(p for p in (read.problem, self.watcher.problem if "pods" not in read.failed else None)
+                            if p) or None
+        pods = read.value("pods", {})
+        listings = {r: read.value(r) for r in wanted if r not in read.failed and "configmaps" not in read.failed}
+        by_deploy = read.by_name("deployments")
+        cm_by_name = read.by_name("configmaps")
+        lease_by_name = read.by_name("leases")
         result = {}
         for service in services:
-            last = self._last.get(service) or ServiceSnapshot(service=service)
+            previous = self._last.get(service) or ServiceSnapshot(service=service)
             canary = self.kube.canary_name(service)
             router = self._resolve(service, listings)
             listing = listings.get(router.resource) if router else None
             cm = cm_by_name.get(kr.configmap_name(service))
             driver = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
             if router is None or listing is None:  # no live weight to read: the last good one, nothing reconciled
-                route_problem = self.router_notes.get(service) if router is None else self._unlisted[router.resource]
+                route_problem = (self.router_notes.get(service) if router is None
+                                 else self._unlisted.get(router.resource) or problem)
                 last = self._last.get(service)
                 state = RouteState(exists=last.canary_exists, weight=last.weight) if last else RouteState()
                 override, unfinished = (last.override if last else None), None
@@ -206,14 +209,24 @@ class KubeCluster:
             described = router.describe if router else "router: auto, undecided"
             if router and service in self.router_notes:
                 described += " (detected by router: auto)"
-            result[service] = self._last[service] = ServiceSnapshot(
+            snapshot = ServiceSnapshot(
                 service=service, stable_version=ko.deployment_version(by_deploy.get(service), service),
                 canary_version=ko.deployment_version(by_deploy.get(canary), service),
                 canary_exists=canary in by_deploy or state.exists, weight=state.weight,
                 pods=tuple(pods.get(service, ())), record=record,
                 driver=driver, problem=route_problem or unfinished or problem, at=now, override=override,
                 router=described, canary_deployment=canary in by_deploy, canary_replicas=ko.replicas_of(
-                    by_deploy.get(canary)), weight_changed_by=state.changed_by)
+                    by_deploy.get(canary)), weight_changed_by=state.changed_by, unread=tuple(sorted(read.failed)))
+            kept: dict[str, Any] = {}
+            if "deployments" in read.failed:
+                kept.update(stable_version=previous.stable_version, canary_version=previous.canary_version,
+                            canary_deployment=previous.canary_deployment, canary_replicas=previous.canary_replicas,
+                            canary_exists=previous.canary_exists or state.exists)
+            if "pods" in read.failed:
+                kept["pods"] = previous.pods
+            if "leases" in read.failed:
+                kept["driver"] = previous.driver
+            result[service] = self._last[service] = replace(snapshot, **kept)
         return result
 
     async def _reconciled(self, service: str, router: TrafficRouter | None, cm: dict[str, Any] | None,
@@ -262,13 +275,14 @@ class KubeCluster:
         return grouped
 
     # ---- writing ---------------------------------------------------------------------------------------
-    async def _writing(self, service: str) -> None:
-        """Every write for a service asks here first: read-only, and this console must hold its Lease. A
-        console that has just become the driver first finishes an interrupted weight write it finds."""
+    async def _writing(self, service: str, *, rollback: bool = False) -> None:
+        """Every write for a service asks here first: read-only, and this console must hold its Lease (a
+        rollback also while a renewal is failing, until the lease expires). A console that has just become
+        the driver first finishes an interrupted weight write it finds."""
         if self.read_only:
             raise ReadOnlyError("read-only: this console only watches")
         newly = service not in self.leases.held
-        await self.leases.ensure(service)
+        await self.leases.ensure(service, rollback=rollback)
         if self.renew_leases and (self._renewer is None or self._renewer.done()):
             self._renewer = asyncio.create_task(self.leases.run(), name="lease-renewal")
         if newly:
@@ -398,16 +412,24 @@ class KubeCluster:
 
     async def rollback(self, service: str) -> None:
         """Weight 0 and the canary scaled to 0, sent together; a canary already gone counts as done."""
-        await self._writing(service)
+        await self._writing(service, rollback=True)
         scale = self._path("deployments", self.kube.canary_name(service)) + "/scale"
 
         async def move(router: TrafficRouter) -> None:
             results = await asyncio.gather(
                 router.reset(), self.api.call("PATCH", scale, body={"spec": {"replicas": 0}}, content_type=MERGE),
                 return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException) and not isinstance(result, NotFound):
-                    raise result
+            where = router.describe.split(": ", 1)[-1]  # "Ingress perception-canary", "HTTPRoute nexus"
+            parts = (f"weight 0 on {where}", f"scale to 0 of Deployment {self.kube.canary_name(service)}")
+            failed = [(part, result) for part, result in zip(parts, results)
+                      if isinstance(result, BaseException) and not isinstance(result, NotFound)]
+            if failed:  # say which part did not land, with the API's own reason
+                first = failed[0][1]
+                if not isinstance(first, ClusterError):
+                    raise first
+                kind = ReadOnlyError if isinstance(first, ReadOnlyError) else ClusterError
+                raise kind("; ".join(f"{part}: {exc}" for part, exc in failed), retryable=first.retryable,
+                           status=first.status)
 
         await self._shift(service, 0, move, State.ROLLING_BACK)
 
