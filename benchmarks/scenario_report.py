@@ -34,10 +34,10 @@ METHODS = ("fixed", "sequential")
 
 
 def config_for(method: str | None) -> Config:
-    """The default config with ``analysis.method`` set (None: the default method)."""
-    if method is None:
-        return Config()
-    return Config.model_validate({"analysis": {"method": method}})
+    """The default config with ``analysis.method`` set (None: the default method). The share of traffic is
+    enforced: these timelines split their traffic by the same default phases the replay sets."""
+    analysis = {"traffic_share": "enforce", **({"method": method} if method else {})}
+    return Config.model_validate({"analysis": analysis})
 
 
 def _delay(sc: Scenario, t: float | None) -> str:
