@@ -149,12 +149,12 @@ def _pct(rate: float) -> str:
 
 
 def minutes_more(requests: int, rps: float) -> str:
-    """", ~12 more minutes at 1.4 canary rps": how long the phase needs at the current rate to gather
+    """"~12 more minutes at 1.4 canary rps": how long the phase needs at the current rate to gather
     ``requests`` more (pooling the phase's windows, docs/judging.md); empty when nothing flows."""
     if requests <= 0 or rps <= 0:
         return ""
     minutes = requests / rps / 60
-    return f", ~{math.ceil(minutes)} more minutes at {rps:.2g} canary rps"
+    return f"~{math.ceil(minutes)} more minutes at {rps:.2g} canary rps"
 
 
 # ---------------------------------------------------------------- error checks (binomial)
@@ -196,7 +196,8 @@ class _ErrorTest:
         if needed is None:
             return "canary rate at the limit, no sample size settles it soon"
         needed = max(needed, self.min_requests, requests + 1)
-        return f"need ~{needed} canary requests{minutes_more(needed - requests, self.rps)}"
+        more = minutes_more(needed - requests, self.rps)
+        return f"need ~{needed} canary requests" + (f" ({more})" if more else "")
 
 
 def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
@@ -292,8 +293,8 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
     if n_c < need or n_s < need:
         rate = min(ctx.canary.rps, ctx.stable.rps) if n_s < need else ctx.canary.rps
         more = minutes_more(need - min(n_c, n_s), rate)
-        return check(CheckResult.INSUFFICIENT_DATA,
-                     f"too few requests for {label} (canary {n_c}, stable {n_s}; need {need} on each{more})"), None
+        return check(CheckResult.INSUFFICIENT_DATA, f"too few requests for {label} (canary {n_c}, stable {n_s}; "
+                                                    f"need {need} on each{', ' + more if more else ''})"), None
     margin = _quantile_noise(ctx, quantile, n_c, n_s)
     distance = math.log(canary_q / stable_q) - math.log1p(threshold)
     judging = ctx.config.judging
