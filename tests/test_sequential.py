@@ -234,3 +234,25 @@ def test_a_seeded_sample_of_the_null_set_has_no_rollback_and_the_delay_set_no_pr
     for sc in delay_set(4, seed=5):
         sc = dataclasses.replace(sc, duration=sc.onset + 10 * 60)
         assert replay_timeline(enforcing(), sc.lines()).outcome != "promoted", sc
+
+
+def test_replay_runs_either_method_from_the_config_and_notes_which(tmp_path, capsys, monkeypatch):
+    import json
+
+    from console.cli import main
+
+    path = tmp_path / "t.ndjson"
+    path.write_text("\n".join(scenario("errors+3pp-10s-at-20m").lines()) + "\n")
+    seen = {}
+    for method in ("fixed", "sequential"):
+        monkeypatch.setenv("CANARY_CONSOLE_ANALYSIS__METHOD", method)
+        assert main(["replay", str(path), "--json"]) == 1  # rolled back either way
+        data = json.loads(capsys.readouterr().out)
+        assert f"analysis method: {method}" in data["notes"]
+        seen[method] = next(d["t"] for d in data["decisions"] if d["action"] == "rollback")
+    assert seen["sequential"] < seen["fixed"]
+
+
+def test_without_increments_the_sequential_method_keeps_the_fixed_verdict():
+    monitor = SequentialMonitor(Config())
+    assert monitor.offer(10.0, None, None, LIMITS, None) is False and monitor.streams == []
