@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 from console.engine.binomial import counts
-from console.engine.config import Config
+from console.engine.config import Config, format_duration
 from console.engine.model import TrackWindow
 
 _NORMAL = NormalDist()
@@ -188,8 +188,10 @@ class SequentialMonitor:
         self.max_starts = max(1, math.ceil(longest / analysis.restart_every))
         self.alpha = analysis.false_alarm / (len(config.phases) * self.max_starts)
         self.judging = config.judging
+        self.step = config.check_interval
         self.streams: list[Stream] = []
         self._last_start: float | None = None
+        self._now = 0.0
 
     def reset(self) -> None:
         self.streams, self._last_start = [], None
@@ -200,6 +202,7 @@ class SequentialMonitor:
         no increment to add (the source gives none, or no canary window): the fixed checks then stand."""
         if canary is None:
             return False
+        self._now = now
         due = self._last_start is None or now - self._last_start >= self.restart_every
         if due and len(self.streams) < self.max_starts:
             self.streams.append(Stream(start=now))
@@ -211,47 +214,42 @@ class SequentialMonitor:
     # ---- the tests
 
     def error_rate(self, limit: float) -> Finding:
-        best: tuple[float, Stream] | None = None
+        scored: list[tuple[float, Stream]] = []
         for stream in self.streams:
-            if stream.stable_n == 0 or stream.canary_n == 0:
+            if stream.stable_n == 0 or stream.canary_n == 0 or not self._enough(stream):
                 continue
             if stream.canary_k / stream.canary_n - stream.stable_k / stream.stable_n <= limit:
-                best = best or (-1.0, stream)  # the bounds lie outside the estimates: no breach, no need to look
+                scored.append((-1.0, stream))  # the bounds lie beyond the estimates: no breach, no need to look
                 continue
             canary_low, _ = confidence_sequence(stream.canary_k, stream.canary_n, self.alpha / 2)
             _, stable_high = confidence_sequence(stream.stable_k, stream.stable_n, self.alpha / 2)
-            excess = canary_low - stable_high - limit
-            if self._enough(stream) and (best is None or excess > best[0]):
-                best = (excess, stream)
-        if best is None:
-            return Finding("error_rate", False, "sequential: no stream with data yet", False)
-        excess, stream = best
-        where = self._since(stream)
-        if excess > 0:
-            return Finding("error_rate", True, f"sequential: canary worse than stable by more than the limit "
-                           f"{where} ({stream.canary_k}/{stream.canary_n} vs {stream.stable_k}/{stream.stable_n}, "
-                           f"budget {self.alpha:.1e} a stream)", True)
-        return Finding("error_rate", False, f"sequential: not shown worse {where}", True)
+            scored.append((canary_low - stable_high - limit, stream))
+        return self._strongest("error_rate", scored, lambda s: (
+            f"canary worse than stable by more than the limit ({s.canary_k}/{s.canary_n} vs "
+            f"{s.stable_k}/{s.stable_n}, budget {self.alpha:.1e} a stream)"), "not shown worse")
 
     def success_rate(self, allowed_error: float) -> Finding:
-        best: tuple[float, Stream] | None = None
+        scored: list[tuple[float, Stream]] = []
         for stream in self.streams:
             if stream.canary_n == 0 or not self._enough(stream):
                 continue
             if stream.canary_k / stream.canary_n <= allowed_error:
-                best = best or (-1.0, stream)  # the lower bound is below the estimate: no breach
+                scored.append((-1.0, stream))  # the lower bound is below the estimate: no breach
                 continue
             low, _ = confidence_sequence(stream.canary_k, stream.canary_n, self.alpha)
-            if best is None or low - allowed_error > best[0]:
-                best = (low - allowed_error, stream)
-        if best is None:
-            return Finding("success_rate", False, "sequential: no stream with data yet", False)
-        excess, stream = best
-        where = self._since(stream)
+            scored.append((low - allowed_error, stream))
+        return self._strongest("success_rate", scored, lambda s: (
+            f"canary error rate above {allowed_error * 100:.2f} % ({s.canary_k}/{s.canary_n})"),
+            "not shown above the limit")
+
+    def _strongest(self, name: str, scored: list[tuple[float, Stream]], breach, clear: str) -> Finding:
+        """The stream with the largest excess decides: a breach when it is above 0."""
+        if not scored:
+            return Finding(name, False, "sequential: no stream with data yet", False)
+        excess, stream = max(scored, key=lambda pair: pair[0])
         if excess > 0:
-            return Finding("success_rate", True, f"sequential: canary error rate above "
-                           f"{allowed_error * 100:.2f} % {where} ({stream.canary_k}/{stream.canary_n})", True)
-        return Finding("success_rate", False, f"sequential: not shown above the limit {where}", True)
+            return Finding(name, True, f"sequential: {breach(stream)} {self._since(stream)}", True)
+        return Finding(name, False, f"sequential: {clear} {self._since(stream)}", True)
 
     def stable_breaches(self, allowed_error: float) -> bool:
         """True when stable's own rate may reach the absolute limit in a stream that the canary breaches it
@@ -281,6 +279,5 @@ class SequentialMonitor:
     def _enough(self, stream: Stream) -> bool:
         return stream.canary_n >= self.judging.min_requests or stream.canary_k >= 5
 
-    @staticmethod
-    def _since(stream: Stream) -> str:
-        return f"since t={stream.start:g}s"
+    def _since(self, stream: Stream) -> str:
+        return f"over the last {format_duration(self._now - stream.start + self.step)}"
