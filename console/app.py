@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
@@ -28,7 +29,9 @@ from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
 from screens.start_canary import StartCanaryScreen
+from screens.status_screen import StatusScreen
 from themes import CSS_PATH, THEMES, VARIABLE_DEFAULTS, resolve_theme
+from widgets.guard import guarded
 from widgets.history import MetricHistory
 from widgets.text import inert
 
@@ -128,6 +131,8 @@ class CanaryApp(App[int]):
         self._offered: tuple[Any, ...] = ()
         self._stop = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
+        self.ui_errors = 0
+        self._ui_errors_shown: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -226,18 +231,19 @@ class CanaryApp(App[int]):
         self.histories[status.service].add(status.metrics)
         self.dirty.add(status.service)
 
+    @guarded("drawing statuses")
     def flush(self) -> None:
-        """Push the statuses that changed since the last flush to the visible screen (skipped under a modal)."""
+        """Push the statuses that changed since the last flush to the visible screen, once it is ready
+        (mounted and caught up); under a modal, or before the screen is ready, they stay pending."""
         self._ring()
         if not self.dirty or not self.screen_stack:
             return
         screen = self.screen
-        show = getattr(screen, "show_statuses", None)
-        if show is None:  # a modal is open: keep them dirty until it closes
+        if not isinstance(screen, StatusScreen) or not screen.ready:
             return
         changed = [self.latest[s] for s in self.services if s in self.dirty and s in self.latest]
         self.dirty.clear()
-        show(changed)
+        screen.show_statuses(changed)
         if any(status.service == self.current_service for status in changed):
             self.refresh_bindings_if_changed()
 
@@ -261,13 +267,14 @@ class CanaryApp(App[int]):
         self._timeline_outcome[event.service] = outcome
         return changed
 
+    @guarded("taking an engine event")
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
         if self._for_timeline(event):
             self.timelines[event.service].append(event)
-            add = getattr(self.screen, "add_event", None)
-            if add is not None:
-                add(event)
+            screen = self.screen
+            if isinstance(screen, StatusScreen) and screen.ready:  # not ready: its mount reads the timeline
+                screen.add_event(event)
         text = inert(event.message, 300)
         if event.kind is EventKind.ERROR:
             self.errors[event.service] = text
@@ -288,6 +295,20 @@ class CanaryApp(App[int]):
             self.alert(f"{event.service} rolled back automatically: {text}")
         elif event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
             self.alert(f"{event.service} (shadow, nothing done): {text}")
+
+    def report_ui_error(self, where: str, error: BaseException) -> None:
+        """The UI's error boundary: a failed update is journalled with its traceback and shown once per
+        kind as a notification; the app and the engine under it keep running."""
+        self.ui_errors += 1
+        text = inert(f"{where} failed: {type(error).__name__}: {error}", 300)
+        journal = getattr(self.session, "journal", None)
+        if journal is not None:
+            trace = "".join(traceback.format_exception(error))
+            journal.append({"what": "ui_error", "where": where, "message": text, "traceback": trace})
+        key = f"{where}:{type(error).__name__}"
+        if key not in self._ui_errors_shown:
+            self._ui_errors_shown.add(key)
+            self.notify(f"{text} (the console keeps running)", severity="error", markup=False, timeout=10)
 
     def alert(self, text: str) -> None:
         """Queue a notification + bell; alerts arriving together become one toast and one bell."""

@@ -11,14 +11,15 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from console.engine.model import RolloutStatus
+from screens.status_screen import StatusScreen
+from widgets.guard import guarded
 from widgets.service_panel import ServicePanel, attention
 
 
-class DashboardScreen(Screen):
+class DashboardScreen(StatusScreen):
     BINDINGS = [
         Binding("down,j", "move(1)", "select the next service", show=False),
         Binding("up,k", "move(-1)", "select the previous service", show=False),
@@ -68,6 +69,7 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         self.watch_selected(0)
         self.redraw_all()
+        self.mark_ready()
         self.call_after_refresh(self.post_message, self.Painted())
 
     def on_screen_resume(self) -> None:
@@ -77,10 +79,12 @@ class DashboardScreen(Screen):
         app = self.app
         self.show_statuses([app.latest[s] for s in self.services if s in getattr(app, "latest", {})])
 
+    @guarded("showing the connection")
     def show_waiting(self, text: str) -> None:
         for panel in self.panels:
             panel.show_waiting(text)
 
+    @guarded("updating the dashboard")
     def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
         app = self.app
         for status in statuses:

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from console.engine.judge import effective_thresholds
 from console.engine.model import Event, RolloutStatus
+from screens.status_screen import StatusScreen
 from widgets.check_table import CheckTable
+from widgets.guard import guarded
 from widgets.log_view import LogView
 from widgets.pod_table import PodTable
 from widgets.service_panel import ServicePanel
@@ -23,7 +24,7 @@ from widgets.timeline import EventTimeline
 from widgets.track_chart import TrackChart
 
 
-class ServiceDetailScreen(Screen):
+class ServiceDetailScreen(StatusScreen):
     AUTO_FOCUS = None  # no table steals the keys; Tab reaches them
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -75,35 +76,42 @@ class ServiceDetailScreen(Screen):
                     yield LogView(id="logs")
         yield Footer(compact=True, show_command_palette=False)
 
+    @guarded("opening the detail")
     def on_mount(self) -> None:
         app = self.app
         self.query_one(EventTimeline).add(app.timelines.get(self.service, ()))
         status = app.latest.get(self.service)
-        if status is not None:
-            self.show_statuses([status], force=True)
+        if status is not None:  # catch up with what arrived before the widgets existed
+            self._show(status, force=True)
         self._log_bar()
         app.follow_logs(self.service, self.query_one(LogView).feed)
+        self.mark_ready()
 
     def on_unmount(self) -> None:
+        self.ready = False
         self.app.stop_logs()
 
     # ------------------------------------------------------------------ updates from the app
-    def show_statuses(self, statuses: Sequence[RolloutStatus], force: bool = False) -> None:
+    @guarded("updating the detail")
+    def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
         for status in statuses:
-            if status.service != self.service:
-                continue
-            app = self.app
-            history = app.histories[self.service]
-            head = self.query_one(ServicePanel)
-            head.error = app.errors.get(self.service)
-            head.show(status, history)
-            if status.snapshot is not None:
-                self.query_one(PodTable).show(status.snapshot.pods, status.at)
-            self.query_one(CheckTable).show(status.verdict)
-            for chart in self.query(TrackChart):
-                chart.show(history, force=force)
+            if status.service == self.service:
+                self._show(status)
         self._log_bar()
 
+    def _show(self, status: RolloutStatus, force: bool = False) -> None:
+        app = self.app
+        history = app.histories[self.service]
+        head = self.query_one(ServicePanel)
+        head.error = app.errors.get(self.service)
+        head.show(status, history)
+        if status.snapshot is not None:
+            self.query_one(PodTable).show(status.snapshot.pods, status.at)
+        self.query_one(CheckTable).show(status.verdict)
+        for chart in self.query(TrackChart):
+            chart.show(history, force=force)
+
+    @guarded("adding an event to the detail")
     def add_event(self, event: Event) -> None:
         if event.service == self.service:
             self.query_one(EventTimeline).add([event])

@@ -18,10 +18,17 @@ class KeyedTable(DataTable):
         self.cell_updates = 0  # how many cells were rewritten (tests check the update is in place)
 
     def on_mount(self) -> None:
-        for column in self.COLUMNS:
-            self.add_column(column, key=column)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Columns exist before the first row, whoever comes first: under load the screen's catch-up can
+        run before this table's own mount handler."""
+        if not self.columns:
+            for column in self.COLUMNS:
+                self.add_column(column, key=column)
 
     def sync(self, rows: Mapping[str, tuple[Text, ...]]) -> None:
+        self._add_columns()
         with self.app.batch_update():
             for key in [k for k in self._rows if k not in rows]:
                 self.remove_row(key)

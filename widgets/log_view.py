@@ -13,6 +13,7 @@ from collections import deque
 from textual.widgets import Log
 
 from console.engine.model import Track
+from widgets.guard import guarded
 from widgets.text import inert
 
 TRACKS: tuple[Track | None, ...] = (None, Track.CANARY, Track.STABLE)
@@ -32,6 +33,7 @@ class LogView(Log):
     def on_mount(self) -> None:
         self.set_interval(self.flush_seconds, self.flush, name="log-flush")
 
+    @guarded("showing a log line")
     def feed(self, line) -> None:
         """One ports.LogLine (or anything with .pod, .track, .text)."""
         track = Track(getattr(line, "track", Track.STABLE))
@@ -44,6 +46,7 @@ class LogView(Log):
             return False
         return not self.pattern or self.pattern.lower() in text.lower()
 
+    @guarded("writing logs")
     def flush(self) -> None:
         if self.paused or not self.pending:
             return

@@ -79,8 +79,12 @@ class Journal:
         })
 
     def write(self, event: Event) -> bool:
+        return self.append(self.entry(event), event.service, event.at)
+
+    def append(self, entry: dict[str, Any], service: str = "", at: float = 0.0) -> bool:
+        """Append one redacted JSON line (an action's entry, or a problem such as a UI error's traceback)."""
         try:
-            line = json.dumps(self.entry(event), ensure_ascii=False, default=str)
+            line = json.dumps(redact(entry), ensure_ascii=False, default=str)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
@@ -89,5 +93,5 @@ class Journal:
             self.failures += 1
             if self.bus is not None:
                 message = redact(f"journal write to {self.path} failed: {exc}")
-                self.bus.publish(Event(EventKind.ERROR, event.service, event.at, message, {"journal": True}))
+                self.bus.publish(Event(EventKind.ERROR, service, at, message, {"journal": True}))
             return False
