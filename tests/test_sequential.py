@@ -86,7 +86,11 @@ def test_the_error_stream_breaches_on_a_worse_canary_and_not_on_a_shared_inciden
     shared = SequentialMonitor(Config())
     _feed(shared, 60, window(250, 0.06, seconds=10), window(750, 0.06, seconds=10), LIMITS)
     assert not shared.error_rate(0.005).breach  # canary == stable: the relative check holds its fire
-    assert shared.success_rate(0.01).breach and shared.stable_breaches(0.01)  # both over the absolute limit
+    held = shared.success_rate(0.01)  # both over the absolute limit, the canary not shown worse: held
+    assert not held.breach and held.incident and "incident on both tracks" in held.reason
+    thin_stable = SequentialMonitor(Config())  # a worse canary beside a thin stable is no incident
+    _feed(thin_stable, 12, window(250, 0.05, seconds=10), window(20, 0.005, seconds=10), LIMITS)
+    assert thin_stable.success_rate(0.01).breach
     healthy = SequentialMonitor(Config())
     _feed(healthy, 90, window(250, 0.005, seconds=10), window(750, 0.005, seconds=10), LIMITS)
     assert not healthy.error_rate(0.005).breach and not healthy.success_rate(0.01).breach

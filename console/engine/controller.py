@@ -198,7 +198,7 @@ class RolloutController(Intents):
         verdict = judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
         if self._sequential is not None and self._sequential.offer(
                 now, phase, metrics.recent_canary, None if carried else metrics.recent_stable, stable):
-            verdict = self._sequential.apply(verdict, phase, stable_live=not carried)
+            verdict = self._sequential.apply(verdict, phase, stable, metrics.canary, stable_live=not carried)
         self._evidence.offer(metrics.canary, stable, now)
         return self._pooled_if_thin(verdict, judge, phase, kwargs)
 

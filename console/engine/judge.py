@@ -17,6 +17,7 @@ from console.engine.binomial import counts, requests_needed, significantly_above
 from console.engine.config import Config, ExtraCheck, Phase, format_duration
 from console.engine.model import (Action, Check, CheckResult, Outcome, ServiceMetrics, TrackWindow,
                                   Verdict)
+from console.engine.sequential import INCIDENT
 from console.engine.traffic_share import share_check
 
 # Below judging.min_requests a window is too small to trust independence (one client retrying a bad
@@ -343,32 +344,40 @@ def _quantile_noise(ctx: _Context, quantile: str, n_canary: int, n_stable: int) 
 
 # ---------------------------------------------------------------- incidents on both tracks, traffic share
 
-INCIDENT = "incident on both tracks"
-
-
 def _shared_incident(ctx: _Context, judged: list[tuple[Check, bool | None]],
                      problems: list[str]) -> list[tuple[Check, bool | None]]:
-    """A dependency failing hurts stable and canary alike: when stable's own current window may breach the
-    absolute limit (its upper bound reaches it) and the canary is not significantly worse than stable,
-    an absolute success_rate breach holds (a named problem), it does not roll back. Not at weight 100, where
-    stable is a carried-over window (no stable traffic to compare): there the absolute rule stands."""
+    """An absolute success_rate breach during an incident on both tracks holds instead of rolling back,
+    unless the relative error_rate check fails too (incident_on_both_tracks says when)."""
     names = [check.name for check, _ in judged]
     success, breached = judged[names.index("success_rate")]
     relative = judged[names.index("error_rate")][0]
     if success.result is not CheckResult.FAIL or relative.result is CheckResult.FAIL:
         return judged
-    stable_high = stable_breach_bound(ctx.config, ctx.stable, ctx.carried_over)
-    allowed = 1.0 - success.threshold
-    if stable_high is None or stable_high < allowed:
+    problem = incident_on_both_tracks(ctx.config, ctx.stable, ctx.canary, ctx.carried_over, 1.0 - success.threshold)
+    if problem is None:
         return judged
-    n_s, k_s = counts(ctx.stable.requests, ctx.stable.errors)
-    problem = (f"{INCIDENT}: stable errors {_pct(k_s / n_s)} (up to {_pct(stable_high)}) also reach the "
-               f"{_pct(allowed)} limit and the canary is not significantly worse than stable; holding, "
-               f"not rolling back")
     problems.append(problem)
     held = replace(success, result=CheckResult.INSUFFICIENT_DATA, reason=f"{success.reason}; {problem}")
     judged[names.index("success_rate")] = (held, breached)
     return judged
+
+
+def incident_on_both_tracks(config: Config, stable: TrackWindow | None, canary: TrackWindow | None,
+                            carried_over: bool, allowed: float) -> str | None:
+    """The named problem when a dependency failing hurts stable and canary alike, else None: stable's own
+    current window may breach the absolute limit ``allowed`` (its upper bound at 1 − alpha_fail reaches it)
+    and the canary's error rate is not significantly above that bound (not worse than stable). Never at
+    weight 100, where stable is a carried-over window (no stable traffic now): the absolute rule stands."""
+    stable_high = stable_breach_bound(config, stable, carried_over)
+    if stable_high is None or stable_high < allowed or canary is None:
+        return None
+    n_c, k_c = counts(canary.requests, canary.errors)
+    if n_c == 0 or significantly_above(k_c, n_c, stable_high, config.judging.alpha_fail)[0]:
+        return None  # the canary is worse than stable: the absolute breach is its own
+    n_s, k_s = counts(stable.requests, stable.errors)
+    return (f"{INCIDENT}: stable errors {_pct(k_s / n_s)} (up to {_pct(stable_high)}) also reach the "
+            f"{_pct(allowed)} limit and the canary ({_pct(k_c / n_c)}) is not significantly worse than stable; "
+            f"holding, not rolling back")
 
 
 def stable_breach_bound(config: Config, stable: TrackWindow | None, carried_over: bool) -> float | None:

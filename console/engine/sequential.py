@@ -33,6 +33,7 @@ from console.engine.config import Config, format_duration
 from console.engine.model import TrackWindow
 
 _NORMAL = NormalDist()
+INCIDENT = "incident on both tracks"  # the judge's word for it (judge.INCIDENT)
 LATENCY_BATCH = 100  # requests each track needs in a latency batch (normal approximation of a quantile)
 ERROR_PRIOR_MEAN = 0.02  # the Beta mixture's mean for error rates: most canaries fail at a few percent
 ERROR_PRIOR_SIZE = 50.0  # its concentration (a + b); measured best of 2 … 1,000 for +1 … +5 pp (docs/judging.md)
@@ -175,6 +176,7 @@ class Finding:
     breach: bool
     reason: str
     looked: bool  # False when the stream had nothing to test yet (the fixed check stands)
+    incident: bool = False  # held: an incident on both tracks over the same stream
 
 
 class SequentialMonitor:
@@ -229,7 +231,12 @@ class SequentialMonitor:
             f"{s.stable_k}/{s.stable_n}, budget {self.alpha:.1e} a stream)"), "not shown worse")
 
     def success_rate(self, allowed_error: float) -> Finding:
+        """The canary's rate above the absolute limit — unless, over the same stream, stable's own rate was
+        at or above the limit too and the canary is not shown worse than stable (an incident on both tracks:
+        the finding says so and does not breach). Stable's estimate, not its bound, decides here: a thin
+        stable stream's wide bound is uncertainty, not an incident."""
         scored: list[tuple[float, Stream]] = []
+        shared: list[Stream] = []
         for stream in self.streams:
             if stream.canary_n == 0 or not self._enough(stream):
                 continue
@@ -237,10 +244,22 @@ class SequentialMonitor:
                 scored.append((-1.0, stream))  # the lower bound is below the estimate: no breach
                 continue
             low, _ = confidence_sequence(stream.canary_k, stream.canary_n, self.alpha)
+            if low > allowed_error and stream.stable_n and stream.stable_k / stream.stable_n >= allowed_error:
+                _, stable_high = confidence_sequence(stream.stable_k, stream.stable_n, self.alpha)
+                if low <= stable_high:
+                    shared.append(stream)
+                    continue
             scored.append((low - allowed_error, stream))
-        return self._strongest("success_rate", scored, lambda s: (
+        finding = self._strongest("success_rate", scored, lambda s: (
             f"canary error rate above {allowed_error * 100:.2f} % ({s.canary_k}/{s.canary_n})"),
             "not shown above the limit")
+        if shared and not finding.breach:
+            s = shared[-1]
+            return Finding("success_rate", False, f"sequential: {INCIDENT} — canary {s.canary_k}/{s.canary_n}, "
+                           f"stable {s.stable_k}/{s.stable_n} {self._since(s)}, both may reach the "
+                           f"{allowed_error * 100:.2f} % limit and the canary is not shown worse", True,
+                           incident=True)
+        return finding
 
     def _strongest(self, name: str, scored: list[tuple[float, Stream]], breach, clear: str) -> Finding:
         """The stream with the largest excess decides: a breach when it is above 0."""
@@ -250,16 +269,6 @@ class SequentialMonitor:
         if excess > 0:
             return Finding(name, True, f"sequential: {breach(stream)} {self._since(stream)}", True)
         return Finding(name, False, f"sequential: {clear} {self._since(stream)}", True)
-
-    def stable_breaches(self, allowed_error: float) -> bool:
-        """True when stable's own rate may reach the absolute limit in a stream that the canary breaches it
-        in: the sequential side of the shared-incident rule."""
-        for stream in self.streams:
-            if stream.stable_n:
-                _, high = confidence_sequence(stream.stable_k, stream.stable_n, self.alpha)
-                if high >= allowed_error:
-                    return True
-        return False
 
     def latency(self, quantile: str) -> Finding:
         name = f"{quantile}_latency"

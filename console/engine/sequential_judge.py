@@ -2,11 +2,12 @@
 
 With ``analysis.method: sequential`` the controller feeds each check's increment to a SequentialMonitor
 (console/engine/sequential.py) and hands the judge's verdict here. For error_rate, success_rate, p95_latency
-and p99_latency the *breach* is decided by the sequential test (anytime-valid, budget per rollout): a breach
-it shows fails (or asks for a person, by the check's action; latency after ``latency_persistence`` checks in
-a row), and a window breach it does not confirm holds as insufficient_data. Passes stay the fixed test's (a
-pass only lets the phase clock run). A check whose stream has nothing to test yet (no increments from the
-source, no stable traffic at weight 100) keeps the fixed verdict. The shared-incident rule applies here too.
+and p99_latency a breach the sequential test shows (anytime-valid, budget per rollout) fails (or asks for a
+person, by the check's action; latency after ``latency_persistence`` checks in a row) even where the window
+does not yet show it; the fixed window's own breach still stands (thin streams at low traffic are slower than
+one window — measured, docs/judging.md). Passes stay the fixed test's (a pass only lets the phase clock run).
+A check whose stream has nothing to test yet (no increments from the source, no stable traffic at weight
+100) keeps the fixed verdict. The shared-incident rule applies to the streams too.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from console.engine.config import Config, Phase
-from console.engine.judge import INCIDENT, effective_thresholds, verdict_of
-from console.engine.model import Action, Check, CheckResult, Verdict
+from console.engine.judge import effective_thresholds, incident_on_both_tracks, verdict_of
+from console.engine.model import Action, Check, CheckResult, TrackWindow, Verdict
 from console.engine.sequential import Finding, SequentialMonitor
 
 JUDGED = ("error_rate", "p95_latency", "p99_latency", "success_rate")
@@ -28,6 +29,7 @@ class SequentialJudge:
         self.config = config
         self.monitor = SequentialMonitor(config)
         self.streaks: dict[str, int] = {}
+        self._incident: str | None = None
 
     def reset(self) -> None:
         self.monitor.reset()
@@ -36,7 +38,12 @@ class SequentialJudge:
     def offer(self, now: float, phase: Phase, recent_canary, recent_stable, shape) -> bool:
         return self.monitor.offer(now, recent_canary, recent_stable, effective_thresholds(self.config, phase), shape)
 
-    def apply(self, verdict: Verdict, phase: Phase, *, stable_live: bool) -> Verdict:
+    def apply(self, verdict: Verdict, phase: Phase, stable: TrackWindow | None, canary: TrackWindow | None, *,
+              stable_live: bool) -> Verdict:
+        """Re-decide ``verdict``'s breaches by the streams; ``stable`` and ``canary`` are the windows the judge
+        compared (the shared-incident rule is the judge's, on the current windows)."""
+        allowed = 1.0 - effective_thresholds(self.config, phase)["success_rate"]
+        self._incident = incident_on_both_tracks(self.config, stable, canary, not stable_live, allowed)
         thresholds = effective_thresholds(self.config, phase)
         problems = list(verdict.problems)
         judged: list[tuple[Check, bool | None]] = []
@@ -56,7 +63,7 @@ class SequentialJudge:
         for check, breached in judged:
             if check.name in ("p95_latency", "p99_latency") and breached is not None:
                 self.streaks[check.name] = self.streaks.get(check.name, 0) + 1 if breached else 0
-                streaks[check.name] = self.streaks[check.name]
+                streaks[check.name] = max(streaks.get(check.name, 0), self.streaks[check.name])
         return verdict_of(judged, streaks, weight=verdict.weight, at=verdict.at,
                           problems=tuple(dict.fromkeys(problems)))
 
@@ -71,12 +78,10 @@ class SequentialJudge:
     def _decide(self, check: Check, finding: Finding, phase: Phase, problems: list[str], failing_relative: bool,
                 stable_live: bool, thresholds: dict[str, float]) -> tuple[Check, bool | None]:
         values = check.reason.split("; ")[0]
-        if not finding.breach:
-            if check.result in (CheckResult.FAIL, CheckResult.MANUAL_REVIEW) or \
-                    (check.name.endswith("latency") and check.result is CheckResult.INSUFFICIENT_DATA
-                     and "persistence" in check.reason):
-                return replace(check, result=CheckResult.INSUFFICIENT_DATA,
-                               reason=f"{values}; window breach not confirmed ({finding.reason})"), False
+        if finding.incident and check.result is not CheckResult.FAIL:
+            problems.append(finding.reason.removeprefix("sequential: "))
+            return replace(check, result=CheckResult.INSUFFICIENT_DATA, reason=f"{values}; {finding.reason}"), True
+        if not finding.breach:  # the fixed window's own breach, if any, stands (docs/judging.md: why both)
             return replace(check, reason=f"{check.reason}; {finding.reason}"), False
         if check.name.endswith("latency"):
             streak = self.streaks.get(check.name, 0) + 1
@@ -88,11 +93,8 @@ class SequentialJudge:
             result = CheckResult.FAIL if check.action is Action.ROLLBACK else CheckResult.MANUAL_REVIEW
             return replace(check, result=result, reason=f"{values}; {finding.reason} ({streak} checks in a row)"), True
         if check.name == "success_rate" and stable_live and not failing_relative:
-            allowed = 1.0 - thresholds["success_rate"]
-            shared = any(p.startswith(INCIDENT) for p in problems) or self.monitor.stable_breaches(allowed)
-            if shared:
-                problem = (f"{INCIDENT}: stable's errors also reach the {allowed * 100:.2f} % limit and the canary "
-                           "is not significantly worse than stable; holding, not rolling back")
+            if self._incident is not None:
+                problem = self._incident
                 problems.append(problem)
                 return replace(check, result=CheckResult.INSUFFICIENT_DATA,
                                reason=f"{values}; {finding.reason}; {problem}"), True
