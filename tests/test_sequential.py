@@ -5,10 +5,12 @@ controller through replay (virtual clock), and on a small seeded sample of the n
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 
 import pytest
 
+from console.commands import _print_verdict
 from console.engine.analysis import analyze_once
 from console.engine.config import Config, ConfigError, load_config
 from console.engine.judge import INCIDENT, evaluate
@@ -173,15 +175,19 @@ def test_a_quiet_phase_says_how_many_more_minutes_it_needs_at_the_current_rate()
     assert "need 200 on each, ~2 more minutes at 0.5 canary rps" in thin.check("p95_latency").reason
 
 
-async def test_analyze_names_a_starved_canary_in_its_json():
+async def test_analyze_names_a_starved_canary_in_its_json(capsys):
     class Source:
         async def poll(self, services, window_s, extras=None):
             return {SERVICE: ServiceMetrics(SERVICE, stable=window(29700, 0.005), canary=window(300, 0.005))}
 
     verdict = await analyze_once(Config(), Source(), SERVICE, 25)
-    data = verdict.to_json()
-    assert any("canary serves 1.0 % of requests at weight 25 %" in p for p in data["problems"])
+    assert any("canary serves 1.0 % of requests at weight 25 %" in p for p in verdict.to_json()["problems"])
     assert verdict.outcome is Outcome.INCONCLUSIVE
+    _print_verdict(SERVICE, verdict, True)  # what `analyze --json` prints
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["problems"] == list(verdict.problems)
+    assert printed["reason"].startswith("canary serves 1.0 %")
+    assert any(c["name"] == "traffic_share" and c["result"] == "insufficient_data" for c in printed["checks"])
 
 
 def test_the_method_is_chosen_in_config_and_a_wrong_one_is_named(tmp_path):
@@ -241,8 +247,6 @@ def test_a_seeded_sample_of_the_null_set_has_no_rollback_and_the_delay_set_no_pr
 
 
 def test_replay_runs_either_method_from_the_config_and_notes_which(tmp_path, capsys, monkeypatch):
-    import json
-
     from console.cli import main
 
     path = tmp_path / "t.ndjson"
@@ -260,3 +264,16 @@ def test_replay_runs_either_method_from_the_config_and_notes_which(tmp_path, cap
 def test_without_increments_the_sequential_method_keeps_the_fixed_verdict():
     monitor = SequentialMonitor(Config())
     assert monitor.offer(10.0, None, None, LIMITS, None) is False and monitor.streams == []
+
+
+def test_the_panel_warns_with_the_verdicts_named_problem_and_a_port_problem_still_comes_first():
+    from console.engine.model import RolloutStatus, ServiceSnapshot, State, Verdict
+    from widgets.service_panel import ServicePanel
+
+    verdict = Verdict(Outcome.INCONCLUSIVE, (), "r", problems=("canary serves 1.1 % of requests at weight 25 %",))
+    panel = ServicePanel(SERVICE, (10, 25, 50, 75, 100))
+    status = RolloutStatus(SERVICE, State.OBSERVING, 25, 1, 25, 1.0, 900.0, "auto", verdict, "why", "a", "b",
+                           None, None)
+    assert panel._verdict(status, 80).plain == "⚠ canary serves 1.1 % of requests at weight 25 %"
+    down = dataclasses.replace(status, snapshot=ServiceSnapshot(SERVICE, problem="cluster unreachable"))
+    assert panel._verdict(down, 80).plain == "⚠ cluster unreachable"
