@@ -28,9 +28,10 @@ from console.engine.baseline import monitor_sh
 from console.engine.config import Config
 from console.engine.replay import replay_async
 from console.engine.timeline import parse_timeline
-from tests.scenarios import SCENARIOS, Scenario, delay_set, null_set
+from tests.scenarios import SCENARIOS, Scenario, delay_set, null_set, weight_at
 
 METHODS = ("fixed", "sequential")
+FELL_BEHIND = 300.0  # a window: longer behind the recording's weight and the tracks no longer fit the weight
 
 
 def config_for(method: str | None) -> Config:
@@ -54,6 +55,37 @@ class Run:
     outcome: str
     acted: float | None
     spent: float
+    decisions: tuple[tuple[float, str, int], ...] = ()  # (t, action, weight after it)
+    end: float = 0.0
+
+    def kept_up_until(self, sc: Scenario) -> float:
+        """When the replayed weight fell behind the recording's for longer than FELL_BEHIND (inf: never).
+        A rollout that holds (thin data, a review) lags a fixed recording; from then on its tracks no longer
+        carry the traffic its weight says, and what it does is graded on an artefact (docs/judging.md)."""
+        advances = [(t, after) for t, action, after in self.decisions if action == "advance"]
+        t, weight, since = 0.0, 0, None
+        while t <= self.end:
+            weight = max([after for at, after in advances if at <= t], default=weight)
+            if weight and weight_at(t, sc.config) > weight:
+                since = t if since is None else since
+                if t - since > FELL_BEHIND:
+                    return since
+            else:
+                since = None
+            t += sc.step
+        return math.inf
+
+    def graded(self, sc: Scenario) -> tuple[str, float | None]:
+        """(outcome, first rollback or review) while the replay kept up with the recording."""
+        cutoff = self.kept_up_until(sc)
+        first = next(((t, action) for t, action, _ in self.decisions
+                      if action in ("rollback", "await_approval", "pause") and t < cutoff), None)
+        if first is not None:
+            return {"rollback": "rolled_back", "await_approval": "awaiting_approval", "pause": "paused"}[first[1]], \
+                first[0]
+        if math.isinf(cutoff):
+            return self.outcome, self.acted
+        return "fell behind", None
 
 
 def replay_one(sc: Scenario, method: str | None) -> Run:
@@ -63,7 +95,11 @@ def replay_one(sc: Scenario, method: str | None) -> Run:
     result = asyncio.run(replay_async(config_for(method), timeline))
     spent = time.perf_counter() - began
     acted = next((d.t for d in result.decisions if d.action in ("rollback", "await_approval")), None)
-    return Run(sc.name, result.outcome, acted, spent)
+    decisions = tuple((d.t, "pause" if d.reason.startswith("no usable data") else d.action,
+                       int(d.values.get("to_weight", d.weight))) for d in result.decisions
+                      if d.action in ("advance", "rollback", "await_approval", "promote")
+                      or d.reason.startswith("no usable data"))
+    return Run(sc.name, result.outcome, acted, spent, decisions, result.end)
 
 
 def replay_many(scenarios: list[Scenario], method: str | None, jobs: int) -> list[Run]:
@@ -114,14 +150,17 @@ def null_summary(count: int, method: str | None, jobs: int) -> list[str]:
     runs = replay_many(scenarios, method, jobs)
     spent = time.perf_counter() - began
     bands = ((2, 20), (20, 200), (200, 2001))
-    lines = ["| total rps | rollouts | promoted | false rollbacks | manual review | paused / incomplete |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| total rps | rollouts | promoted | false rollbacks | manual review | paused / incomplete | "
+             "fell behind the recording | (after falling behind: rollbacks, reviews) |",
+             "|---|---|---|---|---|---|---|---|"]
     for low, high in bands + ((2, 2001),):
-        chosen = [r for sc, r in zip(scenarios, runs) if low <= sc.rps < high]
-        counted = Counter(r.outcome for r in chosen)
+        chosen = [(sc, r) for sc, r in zip(scenarios, runs) if low <= sc.rps < high]
+        counted = Counter(r.graded(sc)[0] for sc, r in chosen)
+        late = Counter(r.outcome for sc, r in chosen if r.graded(sc)[0] == "fell behind")
         label = "all" if (low, high) == (2, 2001) else f"{low}–{min(high, 2000)}"
         lines.append(f"| {label} | {len(chosen)} | {counted['promoted']} | {counted['rolled_back']} | "
-                     f"{counted['awaiting_approval']} | {counted['paused'] + counted['incomplete']} |")
+                     f"{counted['awaiting_approval']} | {counted['paused'] + counted['incomplete']} | "
+                     f"{counted['fell behind']} | {late['rolled_back']}, {late['awaiting_approval']} |")
     lines.append(f"\n{count} healthy rollouts replayed in {spent:.0f} s")
     return lines
 

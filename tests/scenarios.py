@@ -279,11 +279,24 @@ def scenario(name: str) -> Scenario:
     return next(s for s in SCENARIOS if s.name == name)
 
 
+def _recorded_schedule() -> Config:
+    """The traffic split of the null and delay sets: the default phases, but 75 % held for a day instead of
+    going to 100 %. A replayed rollout that held (thin data, a review) lags the recording; with the default
+    schedule the recorded stable would fall silent at 60 m while the replay is still at 25 or 50 %, and the
+    policy would be graded on an artefact (stable carried over from another weight, P99 against it)."""
+    phases = [p.model_copy(update={"duration": 24 * 60 * MINUTE}) if p.weight == 75 else p
+              for p in Config().phases]
+    return Config(phases=phases)
+
+
+RECORDED = _recorded_schedule()
+
+
 def null_set(count: int, *, seed: int = 0, step: float = 10.0, duration: float = 75 * MINUTE) -> list[Scenario]:
     """``count`` healthy rollouts, total traffic log-uniform over 2–2,000 rps, each with its own seed."""
     rng = random.Random(f"null/{seed}")
     return [Scenario(f"null-{seed}-{i}", "healthy", "healthy", rps=round(2 * 1000 ** rng.random(), 2),
-                     step=step, duration=duration, seed=1000 * seed + i) for i in range(count)]
+                     step=step, duration=duration, seed=1000 * seed + i, config=RECORDED) for i in range(count)]
 
 
 def delay_set(count: int, *, seed: int = 0) -> list[Scenario]:
@@ -299,5 +312,6 @@ def delay_set(count: int, *, seed: int = 0) -> list[Scenario]:
         else:
             fault = Fault("latency", rng.choice((1.3, 1.5, 2.0)), onset)
         out.append(Scenario(f"delay-{seed}-{i}", "regressed", f"{fault.kind} {fault.size:g} at {rps:g} rps",
-                            rps=rps, faults=(fault,), step=10.0, duration=onset + _m(20), seed=2000 + 1000 * seed + i))
+                            rps=rps, faults=(fault,), step=10.0, duration=onset + _m(20), seed=2000 + 1000 * seed + i,
+                            config=RECORDED))
     return out
