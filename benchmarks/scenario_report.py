@@ -6,7 +6,7 @@ judge) and through the runbook's canary-monitor.sh logic, printed as the markdow
 
 Detection delay = the first rollback (or await_approval, for P99-only) decision − the fault's onset, on the
 timeline's clock. ``--seeds N`` also replays the healthy low-traffic scenarios with N seeds each and counts
-outcomes, since one seed is one draw. ``--null N`` replays N healthy rollouts across 2–2,000 rps at 10 s steps
+outcomes, since one seed is one draw. ``--null N`` replays N healthy rollouts across 2–2,000 rps at 10 s steps (``--null-step``)
 (tests.scenarios.null_set) and counts false rollbacks and manual reviews; ``--delays N`` replays N error and
 latency regressions at 10 s steps with onsets mid-phase (tests.scenarios.delay_set) and gives the median and
 90th percentile of the detection delay. ``--method`` picks the analysis method (config ``analysis.method``);
@@ -143,9 +143,9 @@ def seeds(count: int, method: str | None, jobs: int) -> list[str]:
     return lines
 
 
-def null_summary(count: int, method: str | None, jobs: int) -> list[str]:
+def null_summary(count: int, method: str | None, jobs: int, step: float = 10.0) -> list[str]:
     """False rollbacks and manual reviews over ``count`` healthy rollouts, by traffic band."""
-    scenarios = null_set(count)
+    scenarios = null_set(count, step=step)
     began = time.perf_counter()
     runs = replay_many(scenarios, method, jobs)
     spent = time.perf_counter() - began
@@ -196,6 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=0)
     parser.add_argument("--null", type=int, default=0, help="healthy rollouts in the null set")
+    parser.add_argument("--null-step", type=float, default=10.0, help="the null set's step (check interval)")
     parser.add_argument("--delays", type=int, default=0, help="regressions in the detection-delay set")
     parser.add_argument("--method", choices=(*METHODS, "both", "default"), default="default")
     parser.add_argument("--jobs", type=int, default=1)
@@ -210,7 +211,8 @@ def main() -> None:
         if args.seeds:
             print("\n" + "\n".join(seeds(args.seeds, method, args.jobs)))
         if args.null:
-            print("\n" + "\n".join(null_summary(args.null, method, args.jobs)))
+            print(f"\nnull set at {args.null_step:g} s steps\n")
+            print("\n".join(null_summary(args.null, method, args.jobs, args.null_step)))
         if args.delays:
             print("\n" + "\n".join(delay_summary(args.delays, method, args.jobs)))
         print()

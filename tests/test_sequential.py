@@ -112,11 +112,11 @@ def test_the_latency_stream_breaches_on_a_slower_canary_compared_over_the_same_i
 
 def test_the_budget_is_per_rollout_split_over_every_stream_it_can_start():
     monitor = SequentialMonitor(Config())
-    assert monitor.max_starts == 30  # a 15 m phase, a new stream every 30 s
-    assert monitor.alpha == pytest.approx(0.01 / (5 * 30))
+    assert monitor.max_starts == 90  # a 15 m phase, a new stream every 10 s
+    assert monitor.alpha == pytest.approx(0.01 / (5 * 90))
     for i in range(200):
         monitor.offer(10.0 * i, window(10, 0.0, seconds=10), window(90, 0.0, seconds=10), LIMITS, None)
-    assert len(monitor.streams) == 30  # never more streams than the budget was split over
+    assert len(monitor.streams) == 90  # never more streams than the budget was split over
 
 
 # ---------------------------------------------------------------- the judge: incidents, share, quiet phases

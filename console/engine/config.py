@@ -107,7 +107,7 @@ class Analysis(_Strict):
     method: Literal["sequential", "fixed"] = Field(
         "sequential", description="sequential: anytime-valid tests over the phase's checks; fixed: one test per window")
     false_alarm: float = Field(0.01, gt=0, lt=0.5, description="sequential: false-rollback budget per check and rollout")
-    restart_every: float = Field(30.0, gt=0, description="sequential: a new test starts this often within a phase")
+    restart_every: float = Field(10.0, gt=0, description="sequential: a new test starts this often within a phase")
     traffic_share: Literal["enforce", "report"] = Field(
         "enforce", description="enforce: a canary short of its weight's share holds; report: only say so (replay)")
 
