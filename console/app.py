@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track
+from console.engine.notable import NotableRule, Notice
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
@@ -63,6 +64,14 @@ class EngineEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
+
+
+class Noticed(Message):
+    """A notable engine event (console.engine.notable) that needs a person: bell and toast."""
+
+    def __init__(self, notice: Notice) -> None:
+        super().__init__()
+        self.notice = notice
 
 
 class CanaryApp(App[int]):
@@ -131,6 +140,7 @@ class CanaryApp(App[int]):
         self._offered: tuple[Any, ...] = ()
         self._stop = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
+        self.notable = NotableRule()  # the one rule of what needs a person (the session's config once attached)
         self.ui_errors = 0
         self._ui_errors_shown: set[str] = set()
 
@@ -173,6 +183,7 @@ class CanaryApp(App[int]):
         """Start watching ``session``: its statuses, its events, its engine and the on_ready hook."""
         self.session = session
         self.config = session.config
+        self.notable = NotableRule.for_config(session.config)
         self._unsubscribe = session.bus.subscribe(self._on_bus)
         for status in session.status_all():
             self.take_status(status)
@@ -217,6 +228,9 @@ class CanaryApp(App[int]):
     # ------------------------------------------------------------------ engine → screen
     def _on_bus(self, event: Event) -> None:
         """Bus subscriber (runs on the publishing task, on this loop): never blocks, never raises."""
+        notice = self.notable.see(event)
+        if notice is not None and notice.needs_person:
+            self.post_message(Noticed(notice))
         if event.kind is EventKind.STATUS:
             status = event.data.get("status")
             if isinstance(status, RolloutStatus):
@@ -281,7 +295,8 @@ class CanaryApp(App[int]):
             self.dirty.add(event.service)
             if "port" not in event.data or text not in self._announced:  # a port problem: once, not per service
                 self._announced.add(text)
-                self.notify(f"{event.service}: {text}", severity="error", markup=False, timeout=8)
+                where = "" if event.service == "*" else f"{event.service}: "  # "*": no one service (a sink)
+                self.notify(f"{where}{text}", severity="error", markup=False, timeout=8)
         elif event.kind is EventKind.INFO and "port" in event.data:
             self._announced.clear()
         elif event.kind is EventKind.REFUSED:
@@ -289,12 +304,10 @@ class CanaryApp(App[int]):
         elif event.kind is EventKind.STATE:
             if event.data.get("to") != State.ROLLING_BACK.value:
                 self.errors[event.service] = None
-            if _is_state(event, State.AWAITING_APPROVAL):
-                self.alert(f"{event.service} needs a person: {text}")
-        elif event.kind is EventKind.ACTION and _is_auto_rollback(event):
-            self.alert(f"{event.service} rolled back automatically: {text}")
-        elif event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
-            self.alert(f"{event.service} (shadow, nothing done): {text}")
+
+    def on_noticed(self, message: Noticed) -> None:
+        """What needs a person, by the one rule (console.engine.notable): bell and toast."""
+        self.alert(inert(message.notice.summary, 300))
 
     def report_ui_error(self, where: str, error: BaseException) -> None:
         """The UI's error boundary: a failed update is journalled with its traceback and shown once per
@@ -368,8 +381,22 @@ class CanaryApp(App[int]):
         if status is not None and status.verdict is not None and status.verdict.outcome is Outcome.FAIL:
             self.confirm(f"Force {service} to the next phase although its checks fail?",
                          lambda: self.request_intent(service, "advance", force=True), default=False)
+        elif status is not None and status.unusable:  # nothing to judge by: the person decides, knowing why
+            self.confirm(f"Advance {service} without usable data? {inert(status.unusable)}",
+                         lambda: self.request_intent(service, "advance", force=True), default=False)
         else:
             self.request_intent(service, "advance")
+
+    async def action_quit(self) -> None:
+        """Quit; while this console drives rollouts, say which stop progressing and ask first."""
+        driven = [s for s in self.latest.values() if s.driving and not s.state.terminal]
+        if not driven or getattr(self.session, "ephemeral", False):  # the demo's world ends with the app
+            self.exit()
+            return
+        names = ", ".join(f"{s.service} ({s.state.label} at {s.weight}%)" for s in driven)
+        self.confirm(f"Quit? This console drives {names}: they stop progressing until a console drives them "
+                     "again (canary-console run SERVICE, or T in a dashboard). Their records are saved.",
+                     self.exit, default=False)
 
     def action_pause(self) -> None:
         if self.current_service:
@@ -417,6 +444,10 @@ class CanaryApp(App[int]):
         service, status = self.current_service, self.current_status()
         if service is None or status is None:
             return
+        if status.driver is None:  # an orphaned rollout: nobody to take it from
+            self.confirm(f"Drive {service} from this console? {inert(status.reason)}",
+                         lambda: self.request_intent(service, "take_over"), default=True)
+            return
         self.confirm(f"Take over {service} from {inert(status.driver or 'the other console')}? It stops acting "
                      "at its next lease renewal.", lambda: self.request_intent(service, "take_over"), default=False)
 
@@ -427,6 +458,9 @@ class CanaryApp(App[int]):
 
         def started(version: str | None) -> None:
             if version:
+                announce = getattr(self.session, "announce", None)
+                if announce is not None:  # the runbook's "Team notified" (when notifications are configured)
+                    announce(service, version)
                 self.request_intent(service, "start", version=version)
 
         self.push_screen(StartCanaryScreen(service), started)
@@ -498,17 +532,6 @@ def _phase_weights(config: Any) -> list[int]:
     return list(weights) if weights is not None else [phase.weight for phase in config.phases]
 
 
-def _is_state(event: Event, state: State) -> bool:
-    """A STATE event into ``state`` (the controller names the target state in data["to"])."""
-    return event.data.get("to") == state.value
-
-
-def _is_auto_rollback(event: Event) -> bool:
-    """An ACTION the engine took on its own to roll back (not a shadow "would roll back")."""
-    return (event.data.get("what") == "rollback" and event.data.get("why") == "auto"
-            and not event.data.get("shadow"))
-
-
 def _allowed(action: str, status: RolloutStatus) -> bool:
     state = status.state
     if status.read_only:  # another console drives this service: watching, or taking over
@@ -525,8 +548,8 @@ def _allowed(action: str, status: RolloutStatus) -> bool:
         return not state.terminal and state is not State.ROLLING_BACK
     if action == "start":
         return state.terminal
-    if action == "take_over":
-        return False  # this console drives it already
+    if action == "take_over":  # a rollout no console drives: drive it here
+        return not status.driving and not state.terminal
     if action == "delete_canary":  # the separate, confirmed step after a rollback
         snapshot = status.snapshot
         return state in (State.ROLLED_BACK, State.FAILED) and (snapshot is None or snapshot.canary_exists)

@@ -49,6 +49,7 @@ examples:
   canary-console rollback perception --yes
   canary-console replay incident.ndjson --json
   canary-console record perception --since 2h --step 30s --prometheus http://127.0.0.1:9090
+  canary-console report perception                        the latest rollout's report (Markdown)
 
 environment:
   CANARY_CONSOLE_CONFIG      the config file (like --config)
@@ -125,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("service")
     record.add_argument("--since", default="2h", help="how far back (default 2h)")
     record.add_argument("--step", default="30s", help="sample step (default 30s)")
+
+    report = sub("report", "write a rollout's Markdown report from the journal and the cluster record")
+    report.add_argument("service")
+    report.add_argument("--rollout", default=None, metavar="ID",
+                        help="which rollout (e.g. perception-20261130T101500Z; default: the latest)")
+    report.add_argument("--output", default=None, metavar="DIR",
+                        help="directory to write it in (default: reports/ next to the journal)")
 
     sandbox = sub("sandbox", "serve the simulated world's metrics for a real Prometheus to scrape")
     sandbox.add_argument("--port", type=int, default=9464, help="exporter port on 127.0.0.1 (default 9464)")
@@ -233,6 +241,9 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "record":
         return asyncio.run(commands.record(config, _options(args, config), args.service, args.since,
                                            args.step))
+    if args.command == "report":
+        return asyncio.run(commands.report(config, _options(args, config, virtual=True), args.service,
+                                           args.rollout, args.output, as_json=args.json))
     if args.command == "sandbox":
         return asyncio.run(commands.sandbox(config, _options(args, config), args.port, start=args.start))
     raise ConfigError(f"unknown command {args.command!r}")

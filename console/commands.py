@@ -1,28 +1,34 @@
 """What each command does once the command line is parsed: open the world, drive the engine, print
 lines or the contract's JSON, and return the exit code. No Textual here: the dashboard is
 console.dashboard_command.
+
+Reading never writes: status and analyze open the world through ``open_reader`` (a read-only cluster with
+no write method, a session that drives nothing). ``run SERVICE`` drives that service only, resumes a
+rollout already under way, and on SIGTERM, SIGHUP or SIGINT stops after saving its final record, then
+releases its Lease; every exit path goes through World.aclose, which saves first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
                          json_line, print_json)
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
-from console.engine.ports import ClusterError, MetricsError
-from console.wiring import Options, World, open_world, prometheus_for, warm_demo
+from console.engine.notable import STOP_AT, NotableRule
+from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
+from console.signals import handle_signals
+from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
 
 OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
                 "awaiting_approval": EXIT_WAITING, "paused": EXIT_WAITING, "incomplete": EXIT_WAITING}
 VERDICT_EXIT = {Outcome.PASS: EXIT_OK, Outcome.FAIL: EXIT_FAILED, Outcome.MANUAL_REVIEW: EXIT_WAITING,
                 Outcome.INCONCLUSIVE: EXIT_WAITING}
-STOP_STATES = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.FAILED: "failed",
-               State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}
 
 
 def _err(message: str) -> None:
@@ -31,6 +37,9 @@ def _err(message: str) -> None:
 
 def _unreachable_cluster(exc: ClusterError) -> int:
     """Unreachable (or failing) is exit 4; refused for lack of permission or bad credentials is exit 2."""
+    if isinstance(exc, ClusterConfigError):
+        _err(str(exc))
+        return EXIT_USAGE
     if exc.status in (401, 403):
         _err(f"the cluster refused: {exc}")
         return EXIT_USAGE
@@ -38,9 +47,12 @@ def _unreachable_cluster(exc: ClusterError) -> int:
     return EXIT_UNREACHABLE
 
 
-async def _open(config: Config, options: Options) -> World | int:
+async def _open(config: Config, options: Options, *, reading: bool = False, drive: Any = (),
+                actor_kind: str = "command") -> World | int:
     try:
-        return await open_world(config, options)
+        if reading:
+            return await open_reader(config, options)
+        return await open_world(config, options, drive=drive, actor_kind=actor_kind)
     except ClusterError as exc:
         return _unreachable_cluster(exc)
 
@@ -55,8 +67,10 @@ class _Printer:
         self.next_progress = origin + 60.0
         self.stopped = asyncio.Event()
         self.stop_state: str | None = None
+        self.signalled: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
+        self.notable = NotableRule()
 
     def __call__(self, event: Event) -> None:
         if event.service != self.service:
@@ -70,11 +84,11 @@ class _Printer:
             self.emit(event.to_line(self.origin))
 
     def _note_stop(self, event: Event) -> None:
-        if event.kind is EventKind.ACTION and event.data.get("shadow") and event.data.get("what") == "rollback":
-            self.stop_state = "awaiting_approval"  # shadow mode: the judge would roll back; a person decides
-            self.stopped.set()
-        if event.kind is EventKind.STATE and event.data.get("to") in {s.value for s in STOP_STATES}:
-            self.stop_state = STOP_STATES[State(event.data["to"])]
+        """Stop where the one rule (console.engine.notable) says a headless run ends: promoted, rolled back,
+        failed, awaiting a person (a shadow "would roll back" included) or paused."""
+        notice = self.notable.see(event)
+        if notice is not None and notice.stop_at:
+            self.stop_state = notice.stop_at
             self.stopped.set()
 
     def _worth_a_line(self, event: Event) -> bool:
@@ -105,29 +119,88 @@ class _Printer:
         self.emit(line, sys.stderr if self.as_json else sys.stdout)
 
 
+def _on_signals(printer: _Printer) -> Callable[[], None]:
+    """SIGTERM, SIGHUP (a dropped SSH session) and SIGINT stop the run cleanly: saved, then released."""
+
+    def stop(sig: signal.Signals) -> None:
+        printer.signalled = sig.name
+        printer.stopped.set()
+
+    return handle_signals(stop)
+
+
+async def _begin(world: World, service: str, version: str, printer: _Printer) -> str | None:
+    """Start the rollout, or resume the one already under way (the first step only observes); the
+    refusal's message when neither."""
+    session = world.session
+    controller = session.controllers[service]
+    await session.step()
+    status = controller.status
+    if status.read_only:
+        return status.reason if status.driver else "read-only: this console only watches"
+    if controller.state.terminal:
+        session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
+        result = await session.intent(service, "start", version=version)
+        return None if result.ok else result.message
+    if controller.version and version and controller.version != version:
+        return (f"a rollout of {controller.version} is under way ({controller.state.label} at {status.weight}%): "
+                f"run it with --version {controller.version}, or roll it back first")
+    result = await session.intent(service, "drive")  # run SERVICE on a rollout under way resumes it
+    if not result.ok:
+        return result.message
+    _err(f"resuming {service}: {controller.state.label} at {status.weight}%, "
+         f"{int(controller.phase_elapsed)}s counted in phase {controller.phase + 1}")
+    if controller.state in STOP_AT:  # it waits for a person: say so and stop, as a run that got there
+        printer.stop_state = STOP_AT[controller.state]
+        printer.stopped.set()
+    return None
+
+
+async def _stop(world: World, runner: asyncio.Task[None], stop: asyncio.Event) -> None:
+    """Let the step under way finish (its writes and record saves land), then close: the final record is
+    saved before the Lease is released (World.aclose)."""
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(runner), timeout=3 * world.session.config.check_interval + 15)
+    except (asyncio.TimeoutError, Exception):
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    await world.aclose()
+
+
 async def run_headless(config: Config, options: Options, service: str, version: str, *,
                        as_json: bool) -> int:
-    world = await _open(config, options)
+    world = await _open(config, options, actor_kind="command")  # it drives what _begin starts or resumes
     if isinstance(world, int):
         return world
     session = world.session
     printer = _Printer(service, world.clock.now(), as_json)
     session.bus.subscribe(printer)
     stop = asyncio.Event()
-    runner = asyncio.create_task(session.run(stop))
+    restore_signals = _on_signals(printer)
+    runner: asyncio.Task[None] | None = None
     try:
-        await session.step()
-        result = await session.intent(service, "start", version=version)
-        if not result.ok:
-            _err(f"cannot start {service}: {result.message}")
+        refused = await _begin(world, service, version, printer)
+        if refused:
+            _err(f"cannot drive {service}: {refused}")
             return EXIT_USAGE
+        runner = asyncio.create_task(session.run(stop))
         await printer.stopped.wait()
     finally:
-        stop.set()
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        await world.aclose()
+        restore_signals()
+        if runner is None:
+            await world.aclose()
+        else:
+            await _stop(world, runner, stop)
     controller = session.controllers[service]
+    if printer.signalled:
+        if not printer.closed:
+            printer.emit(json_line({"service": service, "outcome": "stopped", "signal": printer.signalled,
+                                    "state": controller.state.value, "weight": controller.weight})
+                         if as_json else f"{service}: stopped by {printer.signalled} — {controller.state.label} "
+                         f"at {controller.weight}%, saved; `canary-console run {service} --version "
+                         f"{controller.version}` resumes it")
+        return EXIT_WAITING
     outcome = printer.stop_state or "incomplete"
     summary = {"service": service, "outcome": outcome,
                "decisions": [d.to_json() for d in controller.decisions]}
@@ -139,9 +212,11 @@ async def run_headless(config: Config, options: Options, service: str, version: 
 
 # --- status and analyze --------------------------------------------------------------------------------
 
-async def _prepared(config: Config, options: Options, services: Sequence[str]) -> World | int:
-    """The world, started and stepped once (the demo also runs a few simulated minutes to fill windows)."""
-    world = await _open(config, options)
+async def _prepared(config: Config, options: Options, services: Sequence[str], *,
+                    reading: bool = False) -> World | int:
+    """The world, started and stepped once (the demo also runs a few simulated minutes to fill windows).
+    ``reading``: opened read-only (open_reader), the step only observes."""
+    world = await _open(config, options, reading=reading)
     if isinstance(world, int):
         return world
     if world.demo:
@@ -158,8 +233,24 @@ async def _prepared(config: Config, options: Options, services: Sequence[str]) -
     return world
 
 
+def _notifications(config: Config) -> list[dict[str, Any]]:
+    """Each configured sink (its secrets checked readable) and its last state as the journal knows it: the
+    driving console writes a line when a sink starts failing and when it delivers again."""
+    from console.adapters.notify import build_sinks
+    from console.engine.journal_sink import sink_states
+    from console.engine.report import read_journal
+
+    sinks = build_sinks(config.notifications, config.service_names)
+    known = sink_states(read_journal(config.journal_path())) if sinks else {}
+    return [{"name": sink.name, "type": sink.kind, "events": sorted(sink.item.wanted_events),
+             "services": sink.item.services or "all", "state": "unknown", "since": None, "last_error": None,
+             **known.get(sink.name, {})} for sink, _policy in sinks]
+
+
 async def status(config: Config, options: Options, services: Sequence[str], *, as_json: bool) -> int:
-    world = await _prepared(config, options, services)
+    options.notify = False  # looking tells nobody
+    sinks = _notifications(config)
+    world = await _prepared(config, options, services, reading=True)
     if isinstance(world, int):
         return world
     try:
@@ -167,7 +258,7 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
     finally:
         await world.aclose()
     if as_json:
-        print_json({"services": [s.to_json() for s in statuses]})
+        print_json({"services": [s.to_json() for s in statuses], "notifications": sinks})
     else:
         print(f"{'SERVICE':<12} {'STATE':<18} {'WEIGHT':>6}  {'STABLE':<9} {'CANARY':<9} {'PODS S/C':<10} VERDICT")
         for s in statuses:
@@ -179,6 +270,9 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
             verdict = s.verdict.outcome.value if s.verdict else "unknown"
             print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
                   f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+        for sink in sinks:
+            print(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
+                  + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
     problems = [p for s in statuses for p in s.to_json()["problems"]]
     return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
 
@@ -198,6 +292,8 @@ async def analyze(config: Config, options: Options, service: str, weight: int | 
                   as_json: bool) -> int:
     from console.engine.analysis import analyze_once
 
+    options.notify = False  # looking tells nobody
+
     if options.prometheus and not options.demo:  # Prometheus alone, no cluster
         metrics = prometheus_for(config, options.prometheus)
         try:
@@ -205,7 +301,7 @@ async def analyze(config: Config, options: Options, service: str, weight: int | 
         finally:
             await metrics.aclose()
     else:
-        world = await _prepared(config, options, [service])
+        world = await _prepared(config, options, [service], reading=True)
         if isinstance(world, int):
             return world
         try:
@@ -234,14 +330,16 @@ def _unreachable(verdict: Verdict) -> bool:
 async def action(config: Config, options: Options, name: str, service: str, *, yes: bool, force: bool,
                  as_json: bool) -> int:
     needs_confirmation = name.replace("_", "-") in CONFIRMED or (name == "advance" and force)
-    if needs_confirmation and not yes and not options.read_only:
-        if not confirm(f"{name} {service}{' (forced)' if force else ''}?"):
-            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
-            return EXIT_USAGE
-    world = await _prepared(config, options, [service])
+    world = await _prepared(config, options, [service])  # the first step only observes
     if isinstance(world, int):
         return world
     session = world.session
+    if needs_confirmation and not yes and not options.read_only:
+        why = _forced_because(session.controllers[service]) if force else ""
+        if not confirm(f"{name} {service}{f' (forced: {why})' if why else ' (forced)' if force else ''}?"):
+            await world.aclose()
+            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
+            return EXIT_USAGE
     kwargs: dict[str, Any] = {"force": True} if force else {}
     try:
         before = session.controllers[service].status
@@ -260,6 +358,14 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _forced_because(controller: Any) -> str:
+    """What a forced action overrides: the failing verdict, or the missing data (said in the question)."""
+    verdict = controller.verdict
+    if verdict is not None and verdict.outcome is Outcome.FAIL:
+        return f"the checks fail: {verdict.reason}"
+    return controller.unusable() or ""
 
 
 async def _settle(world: World, service: str) -> None:
@@ -337,3 +443,46 @@ async def sandbox(config: Config, options: Options, port: int, *, start: bool) -
         server.shutdown()
         await world.aclose()
     return EXIT_OK
+
+
+# --- report ----------------------------------------------------------------------------------------------
+
+async def report(config: Config, options: Options, service: str, rollout: str | None, out_dir: str | None, *,
+                 as_json: bool) -> int:
+    """Write a rollout's report from the journal (works after a crash) and, when the cluster answers, its
+    rollout record. Exit 0 written, 2 no journal or no such rollout."""
+    from console.engine.report import write_report
+
+    journal = config.journal_path()
+    if not journal.exists():
+        raise ConfigError(f"no journal at {journal} (config 'journal'): nothing to report")
+    record = None if options.demo else await _record_of(config, options, service)
+    try:
+        path, chosen = write_report(journal, service, rollout=rollout, record=record, out_dir=out_dir)
+    except LookupError as exc:
+        raise ConfigError(str(exc).strip("'\"")) from None
+    except OSError as exc:
+        raise ConfigError(f"--output: cannot write the report: {exc.strerror or exc}") from None
+    if as_json:
+        print_json({"service": service, "rollout": chosen.id, "outcome": chosen.outcome, "path": str(path)})
+    else:
+        print(path)
+    return EXIT_OK
+
+
+async def _record_of(config: Config, options: Options, service: str) -> Any:
+    """The cluster's rollout record of ``service``, read-only; None (said on stderr) when it cannot be had."""
+    options.read_only = True
+    try:
+        world = await open_world(config, options)
+    except Exception as exc:
+        _err(f"report without the cluster record: {exc}")
+        return None
+    try:
+        snapshots = await world.session.cluster.snapshot_all([service])
+        return snapshots[service].record if service in snapshots else None
+    except Exception as exc:
+        _err(f"report without the cluster record: {exc}")
+        return None
+    finally:
+        await world.aclose()

@@ -62,19 +62,37 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
         except ClusterError as exc:  # the panels say why; the exit code and stderr too, once the app closes
             failures.append(exc)
             raise
+        except ConfigError as exc:  # e.g. a notification's secret file cannot be read
+            failures.append(exc)
+            app.exit()
+            raise
         worlds.append(world)
         return world.session
 
     async def on_ready() -> None:
+        session = worlds[0].session
+        if start is not None:  # run SERVICE: one look first, so a rollout under way is resumed, not refused
+            await session.step()
         for service, version in starts.items():
-            await worlds[0].session.intent(service, "start", version=version)
+            controller = session.controllers[service]
+            if start is not None and not controller.state.terminal:
+                await session.intent(service, "drive")
+            else:
+                if start is not None:  # `run SERVICE`: the team hears of it first (demo auto-starts do not)
+                    session.announce(service, version)
+                await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
                     freeze_gc=True)
+    from console.signals import handle_signals
+
+    # SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does: records saved, Leases released
+    restore_signals = handle_signals(lambda _sig: app.exit(), ("SIGTERM", "SIGHUP"))
     try:
         await app.run_async()
     finally:
-        for world in worlds:
+        restore_signals()
+        for world in worlds:  # saves each driven service's final record, then releases its Lease
             await world.aclose()
     return _after(failures, app.return_code or 0)
 

@@ -4,6 +4,12 @@ The simulated world (`--demo`), a real cluster (kubeconfig), Prometheus or none:
 the result is the same Session the TUI, the headless console and the one-shot commands drive. Imports of
 the heavy adapters (kubernetes_asyncio, httpx) happen here lazily, only when they are used, so the demo's
 first frame never waits for them. This module never imports Textual.
+
+Two doors: ``open_world`` for the commands that may act (run, the one-shot actions, the dashboard), told
+which services it drives (``drive``); ``open_reader`` for the commands that only read (status, analyze,
+the read-only dashboard): the cluster is opened read-only and handed to the session as a ReadOnlyCluster
+with no write method, and the session drives nothing, so reading never writes whoever forgets a flag.
+Every World's ``aclose`` saves the final record of what it drove before the Leases are released.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class Options:
     prometheus: str | None = None
     read_only: bool = False
     virtual: bool = False  # demo on a virtual clock (status, analyze, one-shot actions: instant)
+    notify: bool = True  # feed the configured notification sinks (off for commands that only look)
 
 
 class NoMetrics:
@@ -70,7 +77,16 @@ class World:
         advance = getattr(self.clock, "advance", None)
         await (advance(seconds) if advance is not None else self.clock.sleep(seconds))
 
-    async def aclose(self) -> None:
+    async def aclose(self, notify_grace: float = 5.0) -> None:
+        try:  # first: the final record of every driven service, while the Leases are still ours
+            await self.session.close_out()
+        except Exception:  # each save reports its own failure on the bus; closing goes on
+            pass
+        try:  # then queued notifications get up to ``notify_grace`` seconds to go out
+            await asyncio.wait_for(self.session.sinks.drain(), notify_grace)
+        except (asyncio.TimeoutError, Exception):  # what is still queued is lost, and was counted
+            pass
+        await self.session.sinks.aclose()
         for close in reversed(self.closers):
             try:
                 await close()
@@ -100,12 +116,27 @@ def _metrics_for(config: Config, options: Options, fallback: Any) -> tuple[Any, 
     return metrics, [metrics.aclose]
 
 
-async def open_world(config: Config, options: Options) -> World:
-    """Build the session the options ask for. Raises ClusterError when a cluster cannot be reached."""
+async def open_reader(config: Config, options: Options) -> World:
+    """A world for reading only: the cluster opened read-only, behind a ReadOnlyCluster (no write method),
+    a session that drives nothing and keeps no journal. (The demo's simulated world is the command's own
+    and stays writable, so it can be warmed up with canaries.)"""
+    return await _open(config, options, read_only=True, drive=(), actor_kind="command")
+
+
+async def open_world(config: Config, options: Options, *, drive: Any = (), actor_kind: str = "key") -> World:
+    """Build the session the options ask for, driving the services in ``drive`` (or "all"); a read-only
+    choice (flag or config) opens it as open_reader does. Raises ClusterError when a cluster cannot be
+    reached."""
+    read_only = options.read_only or config.read_only
+    return await _open(config, options, read_only=read_only, drive=() if read_only else drive,
+                       actor_kind=actor_kind)
+
+
+async def _open(config: Config, options: Options, *, read_only: bool, drive: Any, actor_kind: str) -> World:
     from console.engine.clock import RealClock, ScaledClock, VirtualClock
+    from console.engine.ports import ReadOnlyCluster
     from console.engine.session import Session
 
-    read_only = options.read_only or config.read_only
     actor = local_actor()
     if options.demo:
         from console.sim import build_demo
@@ -115,8 +146,12 @@ async def open_world(config: Config, options: Options) -> World:
                                                  clock=clock)
         metrics, closers = _metrics_for(config, options, sim_metrics)
         journal = _journal(config, explicit_only=True)  # the demo writes no journal unless asked to
-        session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=read_only,
-                          journal=journal)
+        sim_read_only = options.read_only or config.read_only  # the command's own simulation: as asked
+        session = Session(config, cluster, metrics, clock, actor=f"{actor}@demo", read_only=sim_read_only,
+                          journal=journal, drive=drive, actor_kind=actor_kind)
+        session.ephemeral = True
+        if options.notify:
+            add_notifications(session, config)
         return World(session=session, clock=clock, closers=closers, demo=True)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
@@ -125,10 +160,28 @@ async def open_world(config: Config, options: Options) -> World:
                             context=options.context, namespace=options.namespace)
     metrics, closers = _metrics_for(config, options, NoMetrics())
     identity = getattr(cluster, "identity", actor)
-    session = Session(config, cluster, metrics, RealClock(), actor=identity, read_only=read_only,
-                      journal=None if read_only else _journal(config))
+    port = ReadOnlyCluster(cluster) if read_only else cluster
+    session = Session(config, port, metrics, RealClock(), actor=identity, read_only=read_only,
+                      journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind)
+    try:
+        if options.notify:
+            add_notifications(session, config)
+    except Exception:
+        await cluster.aclose()
+        raise
     closers.insert(0, cluster.aclose)
     return World(session=session, clock=RealClock(), closers=closers)
+
+
+def add_notifications(session: Session, config: Config) -> None:
+    """The configured Slack, PagerDuty and webhook sinks, fed by the session's SinkHub. A read-only console
+    tells nobody (it drives nothing; the driving console tells). ConfigError when a secret cannot be read."""
+    if not config.notifications or session.read_only:
+        return
+    from console.adapters.notify import build_sinks
+
+    for sink, policy in build_sinks(config.notifications, config.service_names):
+        session.sinks.add(sink, policy)
 
 
 def _journal(config: Config, *, explicit_only: bool = False):

@@ -28,6 +28,7 @@ class FakeService:
     canary_replicas: int = 0
     canary_created_at: float | None = None
     canary_restarts: int = 0
+    canary_deployment: bool = True  # False: someone deleted the canary Deployment but not its route
     record: RolloutRecord | None = None
     driver: str | None = None
     weights: list[tuple[float, int]] = field(default_factory=lambda: [(float("-inf"), 0)])
@@ -92,14 +93,16 @@ class FakeCluster:
     def _snapshot(self, name: str, now: float) -> ServiceSnapshot:
         svc = self.services[name]
         pods = [Pod(f"{name}-stable-{i}", Track.STABLE, True) for i in range(3)]
-        if svc.canary_replicas and svc.canary_created_at is not None:
+        if svc.canary_replicas and svc.canary_created_at is not None and svc.canary_deployment:
             ready = now - svc.canary_created_at >= self.ready_after
             pods.append(Pod(f"{name}-canary-0", Track.CANARY, ready, "Running" if ready else "Pending",
                             restarts=svc.canary_restarts))
         return ServiceSnapshot(service=name, stable_version=svc.stable_version,
                                canary_version=svc.canary_version, canary_exists=svc.canary_version is not None,
                                weight=svc.weight, pods=tuple(pods), record=svc.record, driver=svc.driver,
-                               at=now)
+                               canary_deployment=svc.canary_version is not None and svc.canary_deployment,
+                               canary_replicas=svc.canary_replicas if svc.canary_version is not None
+                               and svc.canary_deployment else None, at=now)
 
     async def start_canary(self, service: str, version: str, weight: int) -> None:
         svc = self._write("start_canary", service, (version, weight))

@@ -18,11 +18,14 @@ from tests.kubedouble.harness import SERVICES, console_on, seeded_double
 EXE = shutil.which("canary-console")
 
 
+PLAIN_HTTP = {"CANARY_CONSOLE_KUBE__ALLOW_TOKEN_OVER_HTTP": "true"}  # the double serves plain http on loopback
+
+
 async def _cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
     process = await asyncio.create_subprocess_exec(
         *command, *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, **(env or {})})
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, **PLAIN_HTTP, **(env or {})})
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     return process.returncode, out.decode(), err.decode()
 

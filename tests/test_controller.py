@@ -21,12 +21,12 @@ INTERVAL = 10.0
 
 
 def make(*, services=("perception",), rps=400.0, canary=None, gaps=(), ready_after=0.0, read_only=False,
-         judge_fn=None, **config: Any):
+         judge_fn=None, drive=(), **config: Any):
     config_obj = Config(services=[Service(name=s) for s in services], **config)
     clock = VirtualClock()
     cluster = FakeCluster(clock, services, ready_after=ready_after)
     metrics = FakeMetrics(cluster, rps=rps, canary=canary or {}, gaps=gaps)
-    session = Session(config_obj, cluster, metrics, clock, read_only=read_only, judge=judge_fn)
+    session = Session(config_obj, cluster, metrics, clock, read_only=read_only, judge=judge_fn, drive=drive)
     events: list[Event] = []
     session.bus.subscribe(events.append)
     return session, cluster, metrics, clock, events
@@ -117,7 +117,7 @@ async def test_error_regression_at_25_percent_is_rolled_back_within_one_interval
     assert controller.state is State.ROLLED_BACK and controller.outcome == "rolled_back"
     assert [w for _, w in cluster.weight_changes("perception")] == [0, 10, 25, 0]
     action = next(e for e in of(events, EventKind.ACTION) if e.data["what"] == "rollback")
-    assert action.data["why"] == "auto"
+    assert action.data["why"] == "automatic"
     assert (action.data["from_weight"], action.data["to_weight"], action.data["verdict"]) == (25, 0, "fail")
     assert weights(cluster) == [10, 25]  # nothing advanced after 25 %
 
@@ -301,7 +301,7 @@ async def test_another_driver_makes_the_console_watch_only():
 
 
 async def test_resume_from_a_saved_record_keeps_phase_and_elapsed_time():
-    session, cluster, _m, clock, events = make()
+    session, cluster, _m, clock, events = make(drive=("perception",))  # run perception: told to drive it
     existing_rollout(cluster, 50, RolloutRecord(State.OBSERVING, 2, 50, -600, 600.0, "1.2.4", mode="auto"))
     rig = Rig(session, clock)
     await rig.until(1)

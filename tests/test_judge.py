@@ -74,7 +74,7 @@ def test_binomial_tail_edges():
     assert upper_tail(0, 10, 0.3) == 1.0 and upper_tail(11, 10, 0.3) == 0.0
     assert lower_tail(-1, 10, 0.3) == 0.0 and lower_tail(10, 10, 0.3) == 1.0
     assert upper_tail(1, 10, 0.0) == 0.0 and lower_tail(3, 10, 1.0) == 0.0
-    assert upper_tail(20, 20, 0.01) == pytest.approx(1e-40, rel=1e-9)  # tiny tails stay accurate
+    assert upper_tail(20, 20, 0.01) == pytest.approx(1e-40, rel=1e-9, abs=0.0)  # tiny tails stay accurate, not 0
 
 
 def test_counts_round_prometheus_extrapolation():

@@ -126,9 +126,11 @@ async def test_the_journal_writes_one_redacted_line_per_action(tmp_path):
     await clock.advance(10)
     await session.intent("perception", "rollback", reason="Authorization: Bearer eyJhbGciOi.eyJzdWIiOi.c2ln "
                                                           "password=swordfish token=abc123")
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    entries = [json.loads(line) for line in path.read_text().splitlines()]
+    lines = [e for e in entries if e["entry"] == "action"]  # the others are the report's decisions and samples
+    assert {e["entry"] for e in entries} >= {"action", "state", "decision"}
     assert [(e["what"], e["why"], e["from_weight"], e["to_weight"]) for e in lines] == \
-        [("start_canary", "key", 0, 0), ("set_weight", "auto", 0, 10), ("rollback", "key", 10, 0)]
+        [("start_canary", "key", 0, 0), ("set_weight", "automatic", 0, 10), ("rollback", "key", 10, 0)]
     assert lines[0]["who"]["cluster"] == "kube-admin@prod" and lines[0]["who"]["user"]
     assert lines[0]["service"] == "perception" and lines[0]["time"].startswith("1970-01-01T00:00:00")
     text = path.read_text()
@@ -137,7 +139,7 @@ async def test_the_journal_writes_one_redacted_line_per_action(tmp_path):
     assert "password=[REDACTED]" in text
     # the same actions were left as Kubernetes Events on the canary, best effort
     await session.drain()
-    assert [reason for _, reason, _ in cluster.events] == ["CanaryStartCanary", "CanarySetWeight", "CanaryRollback"]
+    assert [reason for _, reason, _ in cluster.events] == ["CanaryStarted", "CanaryWeightChanged", "CanaryRolledBack"]
     assert "swordfish" not in cluster.events[2][2]
 
 
@@ -148,8 +150,8 @@ async def test_a_failed_journal_write_is_an_error_event_not_an_exception(tmp_pat
     result = await session.intent("perception", "start", version="1.2.4")
     assert result.ok
     errors = [e for e in kinds(events, EventKind.ERROR) if e.data.get("journal")]
-    assert len(errors) == 1 and "journal write" in errors[0].message
-    assert session.journal.failures == 1
+    assert len(errors) == 1 and "journal write" in errors[0].message  # said once, though every line failed
+    assert session.journal.failures >= 2
 
 
 async def test_audit_events_are_best_effort_and_never_sent_when_read_only():

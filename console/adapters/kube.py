@@ -108,13 +108,15 @@ class KubeCluster:
             canary = self.kube.canary_name(service)
             ingress = ingress_by_name.get(canary)
             notes = ko.annotations(ingress)
+            canary_deploy = by_name.get(canary)
             result[service] = self._last[service] = ServiceSnapshot(
                 service=service, stable_version=ko.deployment_version(by_name.get(service), service),
-                canary_version=ko.deployment_version(by_name.get(canary), service),
+                canary_version=ko.deployment_version(canary_deploy, service),
                 canary_exists=canary in by_name or ingress is not None, weight=ko.weight_of(notes),
                 pods=tuple(pods.get(service, ())), record=ko.record_from(notes),
                 driver=self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now),
-                problem=problem, at=now)
+                problem=problem, at=now, canary_deployment=canary_deploy is not None,
+                canary_replicas=ko.replicas_of(canary_deploy), weight_changed_by=ko.manager_of(ingress, ko.WEIGHT))
         return result
 
     def _driver(self, service: str, lease: dict[str, Any] | None, now: float) -> str | None:
@@ -148,6 +150,10 @@ class KubeCluster:
         await self.leases.ensure(service)
         if self.renew_leases and (self._renewer is None or self._renewer.done()):
             self._renewer = asyncio.create_task(self.leases.run(), name="lease-renewal")
+
+    async def claim(self, service: str) -> None:
+        """This console drives ``service`` from now: take its Lease (free or expired) at once."""
+        await self._writing(service)
 
     async def take_over(self, service: str) -> None:
         """Take the service's Lease from whichever console holds it (the user confirmed)."""
@@ -283,8 +289,8 @@ class KubeCluster:
                  "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": self.namespace},
                  "involvedObject": {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": name,
                                     "namespace": self.namespace},
-                 "reason": re.sub(r"[^A-Za-z0-9]", "", reason.title()) or "CanaryConsole", "message": text,
-                 "type": "Warning" if re.search(r"(?i)rollback|rolled|fail", reason) else "Normal",
+                 "reason": _camel(reason) or "CanaryConsole", "message": text,
+                 "type": "Warning" if re.search(r"(?i)rollback|rolled|fail|overrid|paused", reason) else "Normal",
                  "source": {"component": "canary-console"}, "reportingComponent": "canary-console",
                  "reportingInstance": socket.gethostname()[:128], "count": 1,
                  "firstTimestamp": ko.rfc3339(now), "lastTimestamp": ko.rfc3339(now)}
@@ -330,6 +336,12 @@ class KubeCluster:
         await follower.run()
 
 
+def _camel(reason: str) -> str:
+    """An Event reason in CamelCase, as Kubernetes writes them: "set_weight" → "SetWeight"; a reason that is
+    already CamelCase ("CanaryWeightChanged") is kept as it is."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", reason))
+
+
 def _local_user() -> str:
     try:
         return getpass.getuser()
@@ -345,7 +357,8 @@ async def connect(config: Config, *, read_only: bool, kubeconfig: str | None = N
     watch starts on first use. Raises ClusterError (retryable False) with a clear message."""
     from console.adapters.kube_config import load_client
 
-    api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context)
+    api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context,
+                                              config.kube.allow_token_over_http)
     api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only)
     return KubeCluster(api, config, namespace=namespace or config.kube.namespace, kube_user=kube_user,
                        console_id=console_id, renew_leases=renew_leases)

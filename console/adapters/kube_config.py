@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from console.engine.ports import ClusterError
+from console.engine.ports import ClusterConfigError, ClusterError
 
 
 def _kubeconfig_path(explicit: str | None) -> Path | None:
@@ -23,7 +23,18 @@ def _kubeconfig_path(explicit: str | None) -> Path | None:
     return default if default.exists() else None
 
 
-async def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any, str]:
+def refuse_token_over_http(configuration: Any, allow: bool) -> None:
+    """A bearer token never travels over plain http (anyone on the path could replay it), unless the
+    configuration says so explicitly (kube.allow_token_over_http, for tests against a loopback double)."""
+    host = str(getattr(configuration, "host", "") or "")
+    tokens = getattr(configuration, "api_key", None) or {}
+    if host.lower().startswith("http://") and tokens and not allow:
+        raise ClusterConfigError(f"refusing to send the kubeconfig's bearer token over plain http to {host}: "
+                                 "use https (or set kube.allow_token_over_http: true for a test server)")
+
+
+async def load_client(kubeconfig: str | None, context: str | None,
+                      allow_token_over_http: bool = False) -> tuple[Any, str]:
     """(ApiClient, the Kubernetes user name to show in audit). Never returns or logs a token."""
     from kubernetes_asyncio import client, config
     from kubernetes_asyncio.config.config_exception import ConfigException
@@ -47,6 +58,7 @@ async def load_client(kubeconfig: str | None, context: str | None) -> tuple[Any,
     except (ConfigException, OSError, ValueError, KeyError, TypeError) as exc:
         message = str(exc).split("\n")[0]
         raise ClusterError(f"kubeconfig {path}: {message}", retryable=False) from None
+    refuse_token_over_http(configuration, allow_token_over_http)
     current = loader.current_context or {}
     user = (current.get("context") or {}).get("user") or "unknown"
     return client.ApiClient(configuration), str(user)

@@ -16,7 +16,7 @@ CANARY = "nginx.ingress.kubernetes.io/canary"
 WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
 PREFIX = "canary-console.io/"
 RECORD_KEYS = ("state", "phase", "weight", "phase-started-at", "phase-elapsed", "verdict", "driver",
-               "version", "mode")
+               "version", "mode", "reason", "updated-at", "last-driver")
 _DROP_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "ownerReferences",
               "selfLink", "deletionTimestamp")
 
@@ -37,6 +37,42 @@ def micro_time(seconds: float) -> str:
 
 def rfc3339(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_ms(seconds: float) -> str:
+    """An RFC 3339 time with milliseconds (the record's times: the phase clock needs sub-second)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _seconds(value: str | None) -> float:
+    """A record time: RFC 3339 (written since issue 12) or epoch seconds (written before)."""
+    if not value:
+        return 0.0
+    try:
+        return float(value)
+    except ValueError:
+        parsed = parse_time(value)
+        if parsed is None:
+            raise
+        return parsed
+
+
+def replicas_of(deploy: dict[str, Any] | None) -> int | None:
+    """The Deployment's spec.replicas (1 when unset, as the API server defaults it); None without one."""
+    if deploy is None:
+        return None
+    replicas = (deploy.get("spec") or {}).get("replicas")
+    return 1 if replicas is None else int(replicas)
+
+
+def manager_of(obj: dict[str, Any] | None, annotation: str) -> str | None:
+    """Who last wrote ``annotation`` on ``obj``, from its managedFields (e.g. "kubectl-annotate"), or None."""
+    owners = []
+    for entry in ((obj or {}).get("metadata") or {}).get("managedFields") or []:
+        notes = ((entry.get("fieldsV1") or {}).get("f:metadata") or {}).get("f:annotations") or {}
+        if f"f:{annotation}" in notes:
+            owners.append((entry.get("time") or "", entry.get("manager") or "unknown"))
+    return max(owners)[1] if owners else None
 
 
 def annotations(obj: dict[str, Any] | None) -> dict[str, str]:
@@ -178,8 +214,10 @@ def pod_of(obj: dict[str, Any], kube: Kube) -> tuple[str, Pod] | None:
 
 def record_annotations(record: RolloutRecord) -> dict[str, str]:
     values = {"state": record.state.value, "phase": str(record.phase), "weight": str(record.weight),
-              "phase-started-at": f"{record.phase_started_at:.3f}", "phase-elapsed": f"{record.phase_elapsed:.3f}",
-              "verdict": record.verdict, "driver": record.driver, "version": record.version, "mode": record.mode}
+              "phase-started-at": rfc3339_ms(record.phase_started_at), "phase-elapsed": f"{record.phase_elapsed:.3f}",
+              "verdict": record.verdict, "driver": record.driver, "version": record.version, "mode": record.mode,
+              "reason": record.reason[:500], "updated-at": rfc3339_ms(record.updated_at) if record.updated_at else "",
+              "last-driver": record.last_driver}
     return {PREFIX + key: values[key] for key in RECORD_KEYS}
 
 
@@ -190,10 +228,13 @@ def record_from(notes: dict[str, str]) -> RolloutRecord | None:
     try:
         return RolloutRecord(state=State(notes[PREFIX + "state"]), phase=int(notes.get(PREFIX + "phase", "0")),
                              weight=int(notes.get(PREFIX + "weight", "0")),
-                             phase_started_at=float(notes.get(PREFIX + "phase-started-at", "0")),
+                             phase_started_at=_seconds(notes.get(PREFIX + "phase-started-at")),
                              phase_elapsed=float(notes.get(PREFIX + "phase-elapsed", "0")),
                              version=notes.get(PREFIX + "version", ""), verdict=notes.get(PREFIX + "verdict", ""),
-                             driver=notes.get(PREFIX + "driver", ""), mode=notes.get(PREFIX + "mode", "auto"))
+                             driver=notes.get(PREFIX + "driver", ""), mode=notes.get(PREFIX + "mode", "auto"),
+                             reason=notes.get(PREFIX + "reason", ""),
+                             updated_at=_seconds(notes.get(PREFIX + "updated-at")),
+                             last_driver=notes.get(PREFIX + "last-driver", ""))
     except ValueError:
         return None
 

@@ -130,7 +130,8 @@ class PrometheusMetrics:
                    extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
         async with self._lock:
             at_wall, stamp = time.time(), self._stamp()
-            extra_jobs = [(service, name, promql.replace("${SERVICE}", service).replace("${TRACK}", "canary"))
+            extra_jobs = [(service, name, promql.replace("${SERVICE}", service).replace("${TRACK}", "canary")
+                           .replace("${WINDOW}", promql_duration(window_s)))
                           for service, checks in (extras or {}).items() if service in services
                           for name, promql in checks.items()]
             results = await asyncio.gather(

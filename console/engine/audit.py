@@ -1,9 +1,11 @@
-"""The audit room: the journal of actions (one JSON line per ACTION event) and token redaction.
+"""The audit room: the journal of actions (one JSON line per ACTION event), the Kubernetes Event reason
+of each action, and token redaction.
 
 Each line says when (ISO time), which service, who (the local user, plus the cluster identity when the
-cluster has one), what was done, why ("key" for a person's intent, "auto" for a policy decision), the
-weight before and after and the verdict behind it. Anything that looks like a secret is redacted before it
-is written. A failed write is reported as an ERROR event, never raised.
+cluster has one), what was done, the actor's kind (``ACTOR_KINDS``: "key" for a dashboard key, "command"
+for a one-shot command, "automatic" for the policy, "controller" for the in-cluster driver, "outside" for a
+change someone else made), the weight before and after and the verdict behind it. Anything that looks like
+a secret is redacted before it is written. A failed write is reported as an ERROR event, never raised.
 """
 
 from __future__ import annotations
@@ -24,6 +26,21 @@ _SECRETS = (
                 r"(\"?\s*[=:]\s*\"?)[^\s,;&\"'}]+"), r"\1\2[REDACTED]"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*"), "[REDACTED]"),
 )
+
+
+ACTOR_KINDS = ("key", "command", "automatic", "controller", "outside")
+
+# what an ACTION event did → the reason of its Kubernetes Event (CamelCase, as `kubectl get events` shows)
+EVENT_REASONS = {
+    "start_canary": "CanaryStarted", "set_weight": "CanaryWeightChanged", "rollback": "CanaryRolledBack",
+    "promote": "CanaryPromoted", "pause": "CanaryPaused", "resume": "CanaryResumed", "approve": "CanaryApproved",
+    "delete_canary": "CanaryDeleted", "take_over": "CanaryTakenOver", "override": "CanaryOverridden",
+}
+
+
+def event_reason(what: str) -> str:
+    """The Event reason of an action: the table's, else "Canary" + the CamelCase of its name."""
+    return EVENT_REASONS.get(what) or "Canary" + "".join(part.capitalize() for part in what.split("_"))
 
 
 def redact(value: Any) -> Any:
@@ -56,12 +73,14 @@ class Journal:
         self.bus: EventBus | None = None
         self.failures = 0
 
-    def bind(self, bus: EventBus, cluster: object = None) -> None:
-        """Listen to ``bus``; take the cluster's identity (if it has one) for the who of each line."""
+    def bind(self, bus: EventBus, cluster: object = None, *, subscribe: bool = True) -> None:
+        """Listen to ``bus``; take the cluster's identity (if it has one) for the who of each line.
+        (A Session feeds it through its SinkHub instead: ``subscribe=False``.)"""
         self.bus = bus
         if self.identity is None:
             self.identity = getattr(cluster, "identity", None)
-        bus.subscribe(self)
+        if subscribe:
+            bus.subscribe(self)
 
     def __call__(self, event: Event) -> None:
         if event.kind is EventKind.ACTION:
@@ -88,10 +107,12 @@ class Journal:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(line + "\n")
+            self._failing = False
             return True
         except Exception as exc:
             self.failures += 1
-            if self.bus is not None:
+            said, self._failing = getattr(self, "_failing", False), True
+            if self.bus is not None and not said:  # once per run of failures, not once per line
                 message = redact(f"journal write to {self.path} failed: {exc}")
                 self.bus.publish(Event(EventKind.ERROR, service, at, message, {"journal": True}))
             return False

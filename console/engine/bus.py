@@ -1,4 +1,4 @@
-"""The one-way event stream: controllers publish, subscribers (screens, headless printer, journal) listen.
+"""The one-way event stream: controllers publish, subscribers (screens, headless printer, the SinkHub) listen.
 
 Subscribers are plain callables run in order on the publishing task; they must not block. A subscriber
 that raises is reported once to stderr-free storage (``errors``) and never breaks the publisher.

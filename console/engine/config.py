@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from console.engine.config_layers import ENV_PREFIX, SERVICES, ConfigError, read_layers
 from console.engine.model import Action
+from console.engine.notify_config import Notification
 
 __all__ = ["ENV_PREFIX", "SERVICES", "ConfigError", "Config", "load_config", "parse_duration"]
 
@@ -114,15 +115,28 @@ class Analysis(_Strict):
     _dur = field_validator("restart_every", mode="before")(lambda cls, v: parse_duration(v))
 
 
+EXTRA_PLACEHOLDERS = ("SERVICE", "TRACK", "WINDOW")  # what an extra check's query may use
+
+
 class ExtraCheck(_Strict):
     """A service-specific check from the runbook's considerations (Kafka lag, gateway overhead, …)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    query: str = Field(min_length=1, description="PromQL; ${SERVICE} and ${TRACK} are substituted")
+    query: str = Field(min_length=1, description="PromQL; ${SERVICE}, ${TRACK} and ${WINDOW} are substituted")
     threshold: float
     breach: Literal["above", "below"] = "above"
     action: Action = Action.MANUAL_REVIEW
     description: str = ""
+
+    @field_validator("query")
+    @classmethod
+    def _known_placeholders(cls, query: str) -> str:
+        """A placeholder the adapter would not substitute would reach Prometheus as text: refuse it here."""
+        unknown = sorted(set(re.findall(r"\$\{([^}]*)\}", query)) - set(EXTRA_PLACEHOLDERS))
+        if unknown:
+            known = ", ".join("${" + name + "}" for name in EXTRA_PLACEHOLDERS)
+            raise ValueError(f"unknown placeholder ${{{unknown[0]}}} (known: {known})")
+        return query
 
 
 class Service(_Strict):
@@ -140,6 +154,8 @@ class Kube(_Strict):
     image: str = "ghcr.io/254-studioz/butterfly-${SERVICE}"
     lease_seconds: float = 15.0
     promote_deadline: float = 600.0
+    # send a kubeconfig's bearer token to an http:// API server (tests against a loopback double only)
+    allow_token_over_http: bool = False
 
     _dur = field_validator("lease_seconds", "promote_deadline", mode="before")(
         lambda cls, v: parse_duration(v))
@@ -193,6 +209,7 @@ class Config(_Strict):
     kube: Kube = Field(default_factory=Kube)
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     theme: str | None = None
+    notifications: list[Notification] = Field(default_factory=list, description="Slack, PagerDuty, webhooks")
 
     _dur = field_validator("check_interval", "window", "progress_deadline", mode="before")(
         lambda cls, v: parse_duration(v))
@@ -244,10 +261,15 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     """File, then environment, then flags (``overrides``, nested dicts, None values ignored)."""
     data, source = read_layers(path, env=env, overrides=overrides)
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _locate(first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{source}: field '{field}': {message}{more}") from None
+    token_env = config.prometheus.token_env
+    if token_env and config.prometheus.url and not (os.environ if env is None else env).get(token_env, "").strip():
+        raise ConfigError(f"{source}: field 'prometheus.token_env': the environment variable {token_env} holding "
+                          "the Prometheus token is not set (or empty)")
+    return config

@@ -10,13 +10,23 @@ Rules worth knowing: a new canary is deployed at 0 % and gets the first phase's 
 since the previous tick, capped at 2 × check_interval); a FAIL rolls back at once; rollback is first
 priority (state changes before any await, cluster writes are serialised so no stale write lands after it,
 and failed rollback writes are retried with backoff on the clock); an approval of a manual review covers
-the rest of its phase; a console that does not drive the service (read-only, or another driver) only says
-what it "would" do.
+the rest of its phase.
+
+Who drives: a controller acts only while it drives the service (``driving``: the session was told to, or a
+person's intent through it started, resumed or took the rollout over) and nothing blocks it (read-only,
+another console's Lease). Otherwise it follows the saved record and only says what it "would" do; an
+orphaned rollout says since when nobody drives it. While it drives, the cluster is the truth: every check
+compares the live weight, the canary Deployment and its replicas and the stable image with what it last
+wrote or saw (console/engine/outside.py); a change it did not make pauses the service, is announced as an
+override and is never written over. A canary with no ready pod past the deploy phase has its traffic taken
+away (weight 0) at once and the rollout pauses; nothing advances it but a forced advance.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -26,6 +36,7 @@ from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
 from console.engine.evidence import PhaseEvidence
 from console.engine.intents import ACTIVE, Intents
+from console.engine.outside import Expected
 from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
                                   ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
@@ -48,10 +59,15 @@ def _values(verdict: Verdict | None) -> dict[str, Any]:
 class RolloutController(Intents):
     def __init__(self, service: str, config: Config, cluster: Cluster, clock, bus: EventBus, *,
                  actor: str = "console", read_only: bool = False,
-                 judge: Callable[..., Verdict] | None = None) -> None:
+                 judge: Callable[..., Verdict] | None = None, drive: bool = False, actor_kind: str = "key") -> None:
         self.service, self.config, self.cluster, self.clock, self.bus = service, config, cluster, clock, bus
         self.actor = actor
+        self.actor_kind = actor_kind  # what a person's intent through this console is: key or command
         self.read_only = read_only or config.read_only
+        self.driving = drive and not self.read_only
+        self._claimed = False
+        self._expected = Expected()  # what this driver last wrote or saw: the outside changes are the rest
+        self._last_write_at = -math.inf
         self._judge = judge
         self.auto = config.auto
         self.state = State.IDLE
@@ -93,7 +109,7 @@ class RolloutController(Intents):
         phases = self.config.phases
         phase = phases[self.phase] if 0 <= self.phase < len(phases) else None
         snap = self.snapshot
-        weight = self.weight if self.state is not State.IDLE or snap is None else snap.weight
+        weight = snap.weight if snap is not None and snap.at > self._last_write_at else self.weight
         return RolloutStatus(
             service=self.service, state=self.state, weight=weight, phase=self.phase,
             phase_weight=phase.weight if phase else 0, phase_elapsed=self.phase_elapsed,
@@ -102,7 +118,8 @@ class RolloutController(Intents):
             stable_version=snap.stable_version if snap else None,
             canary_version=self.version or (snap.canary_version if snap else None),
             snapshot=snap, metrics=self.metrics, driver=snap.driver if snap else None,
-            read_only=self._blocked() is not None, at=self.clock.now())
+            read_only=self._blocked() is not None, at=self.clock.now(), driving=self._acting(),
+            unusable=self.unusable())
 
     @property
     def outcome(self) -> str | None:
@@ -141,14 +158,23 @@ class RolloutController(Intents):
         if not self._seen_first_tick and (snapshot.problem is None or snapshot.canary_exists):
             self._seen_first_tick = True
             self._resume_from(snapshot)
-        elif self._blocked() and snapshot.record is not None and snapshot.record != self._adopted:
-            self._adopt(snapshot.record, "following the driving console")
+        elif not self._acting() and snapshot.record is not None and snapshot.record != self._adopted:
+            self._adopt(snapshot.record, "following the driving console" if snapshot.driver
+                        else "following the saved record")
+        acting = self._acting()
+        if acting:
+            await self._claim()
+            await self._notice_outside_changes(snapshot)
+        else:
+            self._say_orphaned(snapshot)
         if self._record_dirty:
             await self._save()
         if self.state is State.DEPLOYING:
-            await self._check_deploy(snapshot, now)
+            if acting:
+                await self._check_deploy(snapshot, now)
         elif self.state is State.PROMOTING and not self.busy:
-            self._spawn(self._promote_task("auto"))
+            if acting:
+                self._spawn(self._promote_task("auto"))
         elif self.state in ACTIVE:
             if self._canary_vanished(snapshot):
                 self._transition(State.IDLE, "the canary was removed outside this console", save=False)
@@ -158,6 +184,46 @@ class RolloutController(Intents):
         progressed = self.state in ACTIVE and abs(self.phase_elapsed - self._saved_elapsed) >= SAVE_EVERY
         if progressed or self._record_dirty:
             await self._save()
+
+    async def _notice_outside_changes(self, snapshot: ServiceSnapshot) -> None:
+        """Compare the live weight, the canary Deployment and the stable image with what this driver last
+        wrote or saw; a change it did not make pauses the service and is announced, never written over.
+        Only a snapshot taken after our last write counts (an older one cannot show it yet)."""
+        watched = self.state is State.DEPLOYING or self.state in ACTIVE
+        if (not watched or snapshot.problem is not None or not snapshot.canary_exists
+                or snapshot.at <= self._last_write_at):
+            return
+        changes = self._expected.changes(snapshot, self.weight, self.config.kube.canary_name(self.service))
+        self._expected.see(snapshot)
+        if not changes:
+            return
+        reason = "; ".join(changes)
+        from_weight, self.weight = self.weight, snapshot.weight
+        self._announce("override", "outside", from_weight, self.weight,
+                       f"overridden at {from_weight}%: {reason}; nothing written over it")
+        if self.state is State.PAUSED:
+            self._decide("hold", reason)
+            self._transition(State.PAUSED, f"{reason}: paused")
+        else:
+            self._stop_for_person(State.PAUSED, "override", f"{reason}: paused", "hold")
+
+    async def _without_ready_canary(self, snapshot: ServiceSnapshot) -> bool:
+        """Past the deploy phase a canary with no ready pod answers its share with 503s its own metrics never
+        see: take the traffic away (weight 0) at once and pause with the reason. True when that is so."""
+        if not self._acting() or snapshot.problem is not None or not snapshot.canary_exists:
+            return False
+        ready, total = snapshot.ready_count(Track.CANARY)
+        if ready:
+            return False
+        why = f"no ready canary pod ({ready}/{total}); its traffic taken away (weight 0)"
+        if self.state is not State.PAUSED:
+            self._stop_for_person(State.PAUSED, "no_ready_canary", why, "hold")
+        elif "no ready canary pod" not in self.reason:
+            self._transition(State.PAUSED, f"{self.reason}; {why}")
+        if self.weight > 0 and await self._write("set_weight", 0, why="auto", to_weight=0):
+            self.weight = 0
+            self._record_dirty = True
+        return True
 
     def _canary_vanished(self, snapshot: ServiceSnapshot) -> bool:
         return not snapshot.canary_exists and snapshot.problem is None and snapshot.at > self.phase_started_at
@@ -232,6 +298,8 @@ class RolloutController(Intents):
         if outcome is Outcome.FAIL:
             await self._on_fail(verdict)
             return
+        if await self._without_ready_canary(snapshot):
+            return
         if self.state is not State.OBSERVING:
             return  # paused or awaiting a person: the phase clock stands still
         reviewed = outcome is Outcome.MANUAL_REVIEW and self._approved_phase != self.phase
@@ -247,7 +315,7 @@ class RolloutController(Intents):
 
     async def _on_fail(self, verdict: Verdict) -> None:
         reason = verdict.reason
-        if self.config.shadow or self._blocked():
+        if self.config.shadow or not self._acting():
             self._would("rollback", f"would roll back: {reason}")
             self._decide("hold", f"would roll back: {reason}")
         elif not self.config.auto_rollback:
@@ -275,7 +343,7 @@ class RolloutController(Intents):
             return
         if not self.auto:
             self._await_approval("phase_complete", "phase complete: advance to continue", "await_approval")
-        elif self._blocked():
+        elif not self._acting():
             self._would("advance", f"would {self._next_step()}")
         elif self.phase + 1 < len(self.config.phases):
             await self._advance("auto")
@@ -291,12 +359,14 @@ class RolloutController(Intents):
 
     def _stop_for_person(self, to: State, kind: str, reason: str, action: str) -> None:
         """Pause or await approval; a console that does not drive only says it would."""
-        if self._blocked():
+        if not self._acting():
             self._would(kind, f"would {'pause' if to is State.PAUSED else 'wait for approval'}: {reason}")
             return
         self._awaiting = kind
         self._decide(action, reason)
         self._transition(to, reason)
+        if to is State.PAUSED:
+            self._announce("pause", "auto", self.weight, self.weight, f"paused at {self.weight}%: {reason}")
 
     # ---- resume ---------------------------------------------------------------------------------
 
@@ -304,7 +374,7 @@ class RolloutController(Intents):
         record = snapshot.record
         if record is not None and snapshot.canary_exists and not record.state.terminal:
             self._adopt(record, "resumed from the saved record")
-            if record.state is State.ROLLING_BACK and not self._blocked():
+            if record.state is State.ROLLING_BACK and self._acting():
                 self._spawn(self._retry_rollback("auto"))
         elif snapshot.canary_exists and self.state is State.IDLE and snapshot.weight > 0:
             fitting = [i for i, p in enumerate(self.config.phases) if p.weight <= snapshot.weight]
@@ -338,6 +408,39 @@ class RolloutController(Intents):
 
     # ---- cluster writes -------------------------------------------------------------------------
 
+    def _acting(self) -> bool:
+        """This console drives the service and nothing stops it from writing."""
+        return self.driving and self._blocked() is None
+
+    def _drive_here(self) -> None:
+        """A person's intent through this console (or a start) makes it the service's driver."""
+        if not self.driving:
+            self.driving, self._claimed = True, False
+            self._expected = Expected()
+
+    async def _claim(self) -> None:
+        """Take the service's Lease as soon as this console drives it, so others see who drives."""
+        claim = getattr(self.cluster, "claim", None)
+        if self._claimed or claim is None:
+            self._claimed = True
+            return
+        try:
+            await claim(self.service)
+            self._claimed = True
+        except Exception as exc:  # another console holds it (the snapshot will say so) or the API failed
+            self._error(f"cannot take the lease on {self.service}: {exc}", retryable=not isinstance(exc, ReadOnlyError))
+
+    def _say_orphaned(self, snapshot: ServiceSnapshot) -> None:
+        """A rollout under way that no console drives: say since when, who drove it last, how to drive it."""
+        record = snapshot.record
+        if (snapshot.driver or record is None or record.state.terminal
+                or self.state.terminal or not snapshot.canary_exists):
+            return
+        since = record.updated_at or record.phase_started_at
+        last = record.last_driver or record.driver or "unknown"
+        self.reason = (f"no driver since {time.strftime('%H:%M', time.localtime(since))} (last: {last}); "
+                       f"drive it here: T, or canary-console run {self.service}")
+
     def _blocked(self) -> str | None:
         """Why this console may not write, or None when it drives the service."""
         if self.read_only:
@@ -360,27 +463,63 @@ class RolloutController(Intents):
             except Exception as exc:
                 self._error(f"{operation.replace('_', ' ')} failed: {exc}", retryable=not isinstance(exc, ReadOnlyError))
                 return False
+            finally:
+                self._last_write_at = self.clock.now()
+            self._expected.wrote(operation, to_weight)
         self._announce(operation, why, from_weight, from_weight if to_weight is None else to_weight)
         return True
 
     def _announce(self, what: str, why: str, from_weight: int, to_weight: int, message: str = "",
                   shadow: bool = False) -> None:
-        """An ACTION event: a write done (or, with ``shadow``, one this console would have done)."""
-        message = message or f"{what.replace('_', ' ')} {from_weight}% → {to_weight}% ({why}, {self.actor})"
+        """An ACTION event: a write done (or, with ``shadow``, one this console would have done). ``why`` is
+        the actor's kind (audit.ACTOR_KINDS; "auto" and "key" are the policy's and this console's own)."""
+        why = {"auto": "automatic", "key": self.actor_kind}.get(why, why)
+        if not shadow:
+            message = f"{message or self._message(what, from_weight, to_weight)} ({why}, {self.actor})"
         self.bus.publish(Event(EventKind.ACTION, self.service, self.clock.now(), message, {
             "what": what, "actor": self.actor, "why": why, "from_weight": from_weight, "to_weight": to_weight,
             "verdict": self.verdict.outcome.value if self.verdict else None, "reason": self.reason,
-            **({"shadow": True} if shadow else {})}))
+            "version": self.version, **({"shadow": True} if shadow else {})}))
+
+    def _message(self, what: str, from_weight: int, to_weight: int) -> str:
+        """The audit line of an action, with its numbers and why."""
+        if what == "rollback":
+            return f"rolled back at {from_weight}%: {self.reason}"
+        if what == "set_weight":
+            return f"weight {from_weight}% → {to_weight}%: {self.reason}"
+        if what == "promote":
+            return f"promoted {self.version} at {from_weight}% → 100%"
+        if what == "start_canary":
+            return f"canary {self.version} deployed at {to_weight}%"
+        return f"{what.replace('_', ' ')} at {from_weight}%: {self.reason}"
 
     def _record(self) -> RolloutRecord:
+        verdict = self.verdict.outcome.value if self.verdict else ""
+        if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and verdict != Outcome.FAIL.value:
+            verdict = ""  # a person's rollback: no passing verdict beside "rolled back"
+        me = getattr(self.cluster, "identity", None) or self.actor
         return RolloutRecord(state=self.state, phase=self.phase, weight=self.weight,
                              phase_started_at=self.phase_started_at, phase_elapsed=self.phase_elapsed,
-                             version=self.version, verdict=self.verdict.outcome.value if self.verdict else "",
-                             driver=getattr(self.cluster, "identity", None) or self.actor,
-                             mode="auto" if self.auto else "manual")
+                             version=self.version, verdict=verdict, driver=me,
+                             mode="auto" if self.auto else "manual", reason=self.reason,
+                             updated_at=self.clock.now(), last_driver=me)
+
+    async def save_final(self) -> None:
+        """The last save of a driver that exits: outcome, state, weight and reason, with the driver cleared
+        so the next console sees nobody drives (and since when), then this console drives no more."""
+        if not self._acting() or self.state is State.IDLE:
+            return
+        async with self._lock:
+            record = replace(self._record(), driver="")
+            try:
+                await self.cluster.save_record(self.service, record)
+            except Exception as exc:
+                self._error(f"saving the final rollout record failed: {exc}")
+        self.driving = False
+        self._record_dirty = False
 
     async def _save(self) -> None:
-        if self._blocked() or self.state is State.IDLE:
+        if not self._acting() or self.state is State.IDLE:
             self._record_dirty = False
             return
         async with self._lock:

@@ -1,22 +1,27 @@
 """The intents room: what a person (a key, a CLI command, a script) may ask a RolloutController.
 
-Each intent checks that this console drives the service and that the state allows it, refuses with the
-reason otherwise (published as a REFUSED event), then acts through the controller's own moves. It is a
-mixin of RolloutController (console/engine/controller.py), kept apart so each file reads in one sitting.
+Each intent checks that nothing blocks this console (read-only, another console's Lease) and that the state
+allows it, refuses with the reason otherwise (published as a REFUSED event), then acts through the
+controller's own moves. An accepted intent makes this console the service's driver (a person asked it to
+act here). Advancing or promoting on missing or unusable data (no ready canary pod, Prometheus or the
+cluster unreachable) is refused unless forced, naming the reason, so the dashboard and the command line can
+ask the person with it. It is a mixin of RolloutController (console/engine/controller.py), kept apart so each
+file reads in one sitting.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from console.engine.model import Event, EventKind, IntentResult, Outcome, State
+from console.engine.model import Event, EventKind, IntentResult, Outcome, State, Track
+from console.engine.outside import Expected
 
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
 TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
 
 
 class Intents:
-    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, take_over."""
+    """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, drive, take_over."""
 
     def _refuse(self, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
@@ -28,6 +33,26 @@ class Intents:
             return self._refuse(f"{blocked}; {intent} refused")
         if self.state not in allowed:
             return self._refuse(f"cannot {intent} while {self.state.label}")
+        self._drive_here()
+        return None
+
+    def unusable(self) -> str | None:
+        """Why the data behind a manual advance is missing or unusable now, or None."""
+        snap, metrics = self.snapshot, self.metrics
+        if snap is not None and snap.problem:
+            return snap.problem
+        if snap is not None and snap.canary_exists and self.state is not State.DEPLOYING:
+            ready, total = snap.ready_count(Track.CANARY)
+            if not ready:
+                return f"no ready canary pod ({ready}/{total})"
+        if metrics is not None and metrics.problem:
+            return metrics.problem
+        return None
+
+    def _unusable(self, intent: str, force: bool) -> IntentResult | None:
+        why = None if force else self.unusable()
+        if why:
+            return self._refuse(f"cannot {intent}: {why}; force to do it anyway")
         return None
 
     def _failing(self, intent: str, force: bool) -> IntentResult | None:
@@ -49,6 +74,7 @@ class Intents:
         self.decisions, self.verdict, self._said = [], None, set()
         self._baseline.reset()
         self.state, self.weight = State.IDLE, 0  # a new rollout starts from nothing
+        self._expected = Expected()
         if not await self._write("start_canary", version, 0, why="key", to_weight=0):
             self._started_at = None
             return IntentResult(False, f"start failed: see the error for {self.service}")
@@ -60,7 +86,8 @@ class Intents:
                                   f"{self.config.phases[0].weight}% of traffic once it is ready")
 
     async def advance(self, force: bool = False) -> IntentResult:
-        refused = self._gate("advance", ACTIVE) or self._failing("advance", force)
+        refused = (self._gate("advance", ACTIVE) or self._failing("advance", force)
+                   or self._unusable("advance", force))
         if refused:
             return refused
         if self.phase + 1 >= len(self.config.phases):
@@ -87,6 +114,15 @@ class Intents:
         refused = self._gate("resume", (State.PAUSED,))
         if refused:
             return refused
+        snap = self.snapshot
+        if snap is not None and snap.canary_exists and not snap.ready_count(Track.CANARY)[0]:
+            return self._refuse(f"cannot resume: no ready canary pod ({snap.ready_count(Track.CANARY)[1]} "
+                                "listed); it would answer its traffic with 503s")
+        phase_weight = self.config.phases[self.phase].weight if 0 <= self.phase < len(self.config.phases) else 0
+        if phase_weight and self.weight != phase_weight:  # after a stop by hand: the phase's weight again
+            if not await self._write("set_weight", phase_weight, why="key", to_weight=phase_weight):
+                return IntentResult(False, f"{self.service}: resume failed; see the error")
+            self.weight = phase_weight
         self._last_tick = self._last_usable = self.clock.now()
         return await self._person_moves("resume", State.OBSERVING,
                                         f"resumed by {self.actor}; observing {self._phase_name()}")
@@ -111,7 +147,8 @@ class Intents:
                             else f"{self.service}: rolling back; retrying the write")
 
     async def promote(self, force: bool = False) -> IntentResult:
-        refused = self._gate("promote", ACTIVE) or self._failing("promote", force)
+        refused = (self._gate("promote", ACTIVE) or self._failing("promote", force)
+                   or self._unusable("promote", force))
         if refused:
             return refused
         await self._promote("key")
@@ -138,6 +175,16 @@ class Intents:
         self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
         return IntentResult(True, f"{self.service}: canary deleted")
 
+    async def drive(self) -> IntentResult:
+        """Drive the service from this console (``run SERVICE`` on a rollout under way, or a rollout no one
+        drives): refused only when something blocks this console (read-only, another console's Lease)."""
+        blocked = self._blocked()
+        if blocked:
+            return self._refuse(f"{blocked}; drive refused")
+        self._drive_here()
+        self._publish_status()
+        return IntentResult(True, f"{self.service}: this console drives it")
+
     async def take_over(self) -> IntentResult:
         """Drive a service another console drives (its Lease), after the person confirmed: the other
         console stops acting at its next renewal. A read-only console never takes over."""
@@ -153,9 +200,10 @@ class Intents:
             self._error(f"take over failed: {exc}", retryable=False)
             return IntentResult(False, f"{self.service}: take over failed: {exc}")
         me = getattr(self.cluster, "identity", None) or self.actor
+        self._drive_here()
         if self.snapshot is not None:
             self.snapshot = replace(self.snapshot, driver=me)
         self._announce("take_over", "key", self.weight, self.weight,
-                       f"took over {self.service} from {driver or 'nobody'} ({self.actor})")
+                       f"took over {self.service} from {driver or 'nobody'}")
         self._publish_status()
         return IntentResult(True, f"{self.service}: this console drives it now (was {driver or 'nobody'})")

@@ -276,8 +276,8 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
     missing = ctx.missing(need_stable=True)
     canary_q = getattr(ctx.canary, quantile, None)
     stable_q = getattr(ctx.stable, quantile, None)
-    if not missing and canary_q is None:
-        missing = f"canary {label} missing"
+    if not missing and (canary_q is None or canary_q <= 0):
+        missing = f"canary {label} missing" if canary_q is None else f"canary {label} is 0"
     if not missing and (stable_q is None or stable_q <= 0):
         missing = f"{ctx.stable_label} {label} missing" if stable_q is None else f"{ctx.stable_label} {label} is 0"
     if missing:

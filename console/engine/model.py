@@ -147,9 +147,12 @@ class RolloutRecord:
     phase_started_at: float  # clock time the phase began
     phase_elapsed: float  # observed (usable-data) seconds already counted in this phase
     version: str = ""
-    verdict: str = ""
-    driver: str = ""
+    verdict: str = ""  # the verdict behind the state; empty where none agrees with it (a person's rollback)
+    driver: str = ""  # who drives it now; cleared by a driver that exits cleanly
     mode: str = "auto"
+    reason: str = ""  # the one-line why of the state (the final record says how the rollout ended)
+    updated_at: float = 0.0  # clock time of this save
+    last_driver: str = ""  # who drove it last (kept when ``driver`` is cleared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,9 @@ class ServiceSnapshot:
     driver: str | None = None  # who holds this service's lease, if anyone
     problem: str | None = None  # e.g. "API server unreachable; retrying"
     at: float = 0.0
+    canary_deployment: bool | None = None  # the canary Deployment exists (None: this port does not say)
+    canary_replicas: int | None = None  # its spec.replicas (None: no Deployment, or not said)
+    weight_changed_by: str | None = None  # who last set the live weight (managedFields), when known
 
     def pods_of(self, track: Track) -> tuple[Pod, ...]:
         return tuple(p for p in self.pods if p.track == track)
@@ -291,6 +297,8 @@ class RolloutStatus:
     driver: str | None = None
     read_only: bool = False
     at: float = 0.0
+    driving: bool = False  # this console drives the service (started, resumed, took over or was told to)
+    unusable: str | None = None  # why the data behind a manual advance is missing now (it then asks first)
 
     @property
     def time_left(self) -> float:
@@ -314,7 +322,7 @@ class RolloutStatus:
             "phase": self.phase, "phase_elapsed": round(self.phase_elapsed, 1),
             "phase_duration": self.phase_duration, "mode": self.mode,
             "verdict": self.verdict.outcome.value if self.verdict else "unknown",
-            "reason": self.reason, "driver": self.driver,
+            "reason": self.reason, "driver": self.driver, "driving": self.driving,
             "stable": track(Track.STABLE, self.stable_version),
             "canary": track(Track.CANARY, self.canary_version),
             "problems": [p for p in ((snap.problem if snap else None),

@@ -23,6 +23,13 @@ class ClusterError(Exception):
         self.status = status
 
 
+class ClusterConfigError(ClusterError):
+    """The cluster's configuration cannot be used as it is (the command line exits 2 on it, not 4)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
 class MetricsError(Exception):
     """Prometheus could not be asked (unreachable, timeout, bad answer)."""
 
@@ -79,6 +86,33 @@ class Cluster(Protocol):
     def follow_logs(self, service: str, track: Track | None = None) -> AsyncIterator[LogLine]:
         """Follow the logs of the service's pods (both tracks unless one is named)."""
         ...
+
+
+class ReadOnlyCluster:
+    """A Cluster for the commands that only read (status, analyze, the read-only dashboard): it has the
+    reading half of the port and no write method at all, so no code path can write through it."""
+
+    read_only = True
+
+    def __init__(self, cluster: Cluster) -> None:
+        self._cluster = cluster
+        self.identity = getattr(cluster, "identity", None)
+
+    async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
+        return await self._cluster.snapshot_all(services)
+
+    def follow_logs(self, service: str, track: Track | None = None) -> AsyncIterator[LogLine]:
+        return self._cluster.follow_logs(service, track)
+
+    async def check(self) -> None:
+        check = getattr(self._cluster, "check", None)
+        if check is not None:
+            await check()
+
+    async def aclose(self) -> None:
+        close = getattr(self._cluster, "aclose", None)
+        if close is not None:
+            await close()
 
 
 @runtime_checkable

@@ -3,8 +3,16 @@
 ``step()`` asks the Cluster and the Metrics ports concurrently, turns port failures into problems on the
 snapshots/metrics plus ERROR events (never exceptions), then ticks every controller concurrently.
 ``run()`` steps every check_interval on the session's clock without overlapping steps. ``intent()`` routes a
-person's or a script's intent to the right controller. An optional Journal records every action, and each
-real action is also left as a Kubernetes Event through ``cluster.record_event`` (best effort).
+person's or a script's intent to the right controller.
+
+Who drives: a session drives a service only when it was told to (``drive``: the names ``run SERVICE`` or a
+controller process names, or ``"all"``) or when an intent through it started, resumed or took the service
+over; every other service is watched (its record followed, what the policy would do said, nothing written).
+``close_out()`` is every exit path's last word: background work stopped, then each driven service's final
+record saved with the driver cleared, so the next driver resumes from it. An optional Journal records every action, and each
+real action is also left as a Kubernetes Event through ``cluster.record_event`` (best effort). Both are
+sinks of ``self.sinks`` (console.engine.sinks): the journal inline and lossless, the Events queued, like
+any notification sink added with ``self.sinks.add``.
 """
 
 from __future__ import annotations
@@ -18,35 +26,49 @@ from console.engine.audit import Journal, redact
 from console.engine.bus import EventBus
 from console.engine.config import Config
 from console.engine.controller import RolloutController
+from console.engine.journal_sink import JournalSink
 from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus, ServiceMetrics,
                                   ServiceSnapshot, Track, Verdict)
+from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
+from console.engine.report import ReportSink
+from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
 
 INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
-           "take_over")
+           "drive", "take_over")
 
 
 class Session:
     def __init__(self, config: Config, cluster: Cluster, metrics: Metrics, clock, *, bus: EventBus | None = None,
                  actor: str = "console", read_only: bool = False, journal: Journal | None = None,
-                 judge: Callable[..., Verdict] | None = None) -> None:
+                 judge: Callable[..., Verdict] | None = None, drive: Any = (),
+                 actor_kind: str = "key") -> None:
         self.config, self.cluster, self.metrics, self.clock = config, cluster, metrics, clock
         self.bus = bus or EventBus()
         self.read_only = read_only or config.read_only
         self.controllers: dict[str, RolloutController] = {
             name: RolloutController(name, config, cluster, clock, self.bus, actor=actor,
-                                    read_only=self.read_only, judge=judge)
+                                    read_only=self.read_only, judge=judge, actor_kind=actor_kind,
+                                    drive=not self.read_only and (drive == "all" or name in drive))
             for name in config.service_names}
         self.extras = {s.name: {c.name: c.query for c in s.checks} for s in config.services if s.checks}
         self.steps = 0
+        self.ephemeral = False  # the world ends with this process (the demo): nothing is left undriven
         self._stepping = asyncio.Lock()
         self._problems: dict[str, str | None] = {"cluster": None, "metrics": None}
         self._snapshots: dict[str, ServiceSnapshot] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.journal = journal
-        if journal is not None:
-            journal.bind(self.bus, cluster)
-        self.bus.subscribe(self._on_event)
+        self.sinks = SinkHub(self.bus, clock, NotableRule.for_config(config), status_of=self._status_of,
+                             rollout_of=self._rollout_of)
+        self._journal_sink: JournalSink | None = None
+        if journal is not None:  # lossless: written on the publishing task, before any queue
+            journal.bind(self.bus, cluster, subscribe=False)
+            self._journal_sink = JournalSink(journal)
+            self.sinks.add_inline(self._journal_sink)
+            self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
+        if not self.read_only:
+            self.sinks.add(KubeEventSink(cluster, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
 
     # ---- polling --------------------------------------------------------------------------------
 
@@ -115,6 +137,33 @@ class Session:
             for task in (sleeper, stopper):
                 task.cancel()
 
+    def _status_of(self, service: str) -> RolloutStatus | None:
+        controller = self.controllers.get(service)
+        return controller.status if controller is not None else None
+
+    def _rollout_of(self, service: str) -> str | None:
+        """The rollout's id (notifications, PagerDuty's dedup_key, reports): from its start in the journal, so a
+        resumed rollout keeps its first name; else from when this console started or resumed it."""
+        controller = self.controllers.get(service)
+        if controller is None:
+            return None
+        started = getattr(controller, "_started_at", None)
+        known = self._journal_sink.started.get(service) if self._journal_sink is not None else None
+        if known is not None and known[1] == controller.version:
+            started = known[0]
+        return rollout_id(service, started)
+
+    def announce(self, service: str, version: str) -> bool:
+        """The runbook's "Team notified": tell the notification sinks that a canary of ``service`` ``version``
+        is about to start (before the start intent). Only when notifications are configured."""
+        controller = self.controllers.get(service)
+        if controller is None or not self.config.notifications or self.read_only:
+            return False
+        self.bus.publish(Event(EventKind.INFO, service, self.clock.now(),
+                               f"canary of {service} {version} starting ({controller.actor})",
+                               {"pre_canary": True, "version": version, "actor": controller.actor}))
+        return True
+
     # ---- intents and reads ----------------------------------------------------------------------
 
     async def intent(self, service: str, name: str, **kwargs: Any) -> IntentResult:
@@ -123,8 +172,12 @@ class Session:
             return self._refuse(service, f"unknown service {service!r} (known: {', '.join(self.controllers)})")
         if name not in INTENTS:
             return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(INTENTS)})")
+        driving = controller.driving
         try:
-            return await getattr(controller, name)(**kwargs)
+            result = await getattr(controller, name)(**kwargs)
+            if not result.ok and not driving:  # a refused or failed intent makes no one the driver
+                controller.driving = False
+            return result
         except TypeError as exc:
             return self._refuse(service, f"{name}: bad arguments: {exc}")
         except Exception as exc:
@@ -161,6 +214,18 @@ class Session:
             await controller.drain()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.sinks.drain(kinds=("kubernetes", "report"))  # never retried: no clock needed to finish
+
+    async def close_out(self) -> None:
+        """Every exit path's last word: stop background work, then save each driven service's final record
+        (state, weight, reason) with the driver cleared, before the cluster's Leases are released."""
+        for controller in self.controllers.values():
+            await controller.cancel_background()
+        for controller in self.controllers.values():
+            await controller.save_final()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.sinks.drain(kinds=("kubernetes",))  # the audit Events of the last actions
 
     async def aclose(self) -> None:
         """Cancel background work (a rollback still retrying, a promotion waiting) when the console exits."""
@@ -169,20 +234,4 @@ class Session:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-    # ---- audit Events in the cluster ------------------------------------------------------------
-
-    def _on_event(self, event: Event) -> None:
-        if event.kind is not EventKind.ACTION or event.data.get("shadow") or self.read_only:
-            return
-        task = asyncio.get_running_loop().create_task(self._record_event(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _record_event(self, event: Event) -> None:
-        reason = "Canary" + str(event.data.get("what", "action")).title().replace("_", "")
-        try:
-            await self.cluster.record_event(event.service, reason, redact(event.message))
-        except Exception as exc:  # best effort: the journal still has it
-            self.bus.publish(Event(EventKind.ERROR, event.service, self.clock.now(),
-                                   redact(f"recording the Kubernetes Event failed: {exc}")))
+        await self.sinks.aclose()

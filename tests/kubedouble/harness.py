@@ -36,6 +36,7 @@ async def console_on(double: KubeDouble, tmp: Path, *, read_only: bool = False, 
         config = Config()
         if not renew:
             config.kube.lease_seconds = 86400.0
+    config.kube.allow_token_over_http = True  # the double serves plain http on loopback
     cluster = await connect(config, read_only=read_only, kubeconfig=str(kubeconfig),
                             clock=clock or StepClock(), console_id=name, renew_leases=renew)
     await cluster.start()

@@ -1,0 +1,185 @@
+"""Issue 12 against the real control plane (tests/controlplane), with the real kubectl as the person and the
+apiserver's audit log as the witness: reading commands and the read-only dashboard (with key presses) write
+nothing; a person's `kubectl annotate … canary-weight=0` mid-phase pauses the driving `run` within a check,
+the weight stays 0 and an Event CanaryOverridden names it; SIGTERM, SIGHUP and SIGKILL of a driving `run` at
+10 %, at 25 % and during promote leave what the next `run` resumes at the same phase and weight.
+
+No Prometheus is configured: every verdict is "no data", so nothing advances by itself and the weights move
+only where the test moves them (a forced advance, a forced promote)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from console.adapters.kube_objects import PREFIX, WEIGHT
+from console.engine.config import load_config
+from console.wiring import Options
+from tests.controlplane.console_run import EXE, by_user, console, service_account, short_config, writes
+from tests.controlplane.launcher import NAMESPACE, SERVICES, ControlPlane
+from tests.test_tui_who_drives import every_key_on_the_read_only_dashboard
+
+pytestmark = pytest.mark.controlplane
+DRIVER = "canary-console-driver"
+
+
+def _config(tmp_path: Path) -> Path:
+    return short_config(tmp_path / "config.yaml", SERVICES, phase_s=600.0, progress_deadline="1h",
+                        kube={"lease_seconds": "4s"})
+
+
+def _notes(plane: ControlPlane, service: str) -> dict[str, str]:
+    done = plane.kubectl("get", "ingress", f"{service}-canary", "-n", NAMESPACE, "-o", "json", check=False)
+    return json.loads(done.stdout)["metadata"].get("annotations", {}) if done.returncode == 0 else {}
+
+
+def _holder(plane: ControlPlane, service: str) -> str:
+    done = plane.kubectl("get", "lease", f"canary-console-{service}", "-n", NAMESPACE, "-o", "json", check=False)
+    return json.loads(done.stdout)["spec"].get("holderIdentity", "") if done.returncode == 0 else ""
+
+
+def _until(condition, what: str, timeout: float = 120.0, process: subprocess.Popen | None = None) -> None:
+    """Poll a condition the cluster shows (bounded: fails rather than hangs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the run exited {process.returncode} before {what}: {process.stderr.read()}")
+        time.sleep(0.2)
+    raise AssertionError(f"never saw {what}")
+
+
+def _run(plane: ControlPlane, service: str, version: str, config: Path) -> subprocess.Popen:
+    command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
+    return subprocess.Popen([*command, "run", service, "--version", version, "--headless", "--config", str(config),
+                             "--kubeconfig", str(plane.kubeconfigs[DRIVER]), "--namespace", NAMESPACE],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _driving_run(plane: ControlPlane, service: str, version: str, config: Path, state: str = "observing",
+                 timeout: float = 120.0) -> subprocess.Popen:
+    """A `run` that drives ``service`` (a SIGKILLed predecessor's Lease is waited out: it is refused, then
+    tried again, until the Lease has expired)."""
+    deadline = time.monotonic() + timeout
+    before = _holder(plane, service)  # a SIGKILLed run's, until it expires
+    while True:
+        run = _run(plane, service, version, config)
+        try:
+            _until(lambda: _holder(plane, service) not in ("", before)
+                   and _notes(plane, service).get(PREFIX + "state") == state, f"{service} driven, {state}", 60, run)
+            return run
+        except AssertionError as exc:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+            if "drives" not in str(exc) or time.monotonic() > deadline:
+                raise
+
+
+def _stop(run: subprocess.Popen, how: signal.Signals) -> tuple[int, str, str]:
+    run.send_signal(how)
+    out, err = run.communicate(timeout=90)
+    return run.returncode, out, err
+
+
+def test_read_commands_and_the_read_only_dashboard_write_nothing(controlplane: ControlPlane, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    run = _driving_run(controlplane, "perception", "1.2.4", config)
+    code, out, err = _stop(run, signal.SIGTERM)
+    assert code == 3, out + err
+    kubeconfig = str(controlplane.kubeconfigs[DRIVER])
+    mark = controlplane.audit_mark()
+    common = ("--config", str(config), "--kubeconfig", kubeconfig, "--namespace", NAMESPACE)
+    status = console("status", *common)
+    status_json = console("status", "perception", "--json", *common)
+    analyze = console("analyze", "perception", *common)
+    asyncio.run(_read_only_dashboard_with_keys(config, kubeconfig))
+    written = writes(by_user(controlplane.audit_events(mark), service_account(DRIVER)))
+    assert status.returncode == 0 and status_json.returncode == 0, status.stderr + status_json.stderr
+    assert analyze.returncode in (3, 4), analyze.stderr
+    assert written == [], [(e["verb"], e["objectRef"]) for e in written]
+    assert "no driver since" in status.stdout and json.loads(status_json.stdout)["services"][0]["weight"] == 10
+
+
+async def _read_only_dashboard_with_keys(config_path: Path, kubeconfig: str) -> None:
+    options = Options(read_only=True, kubeconfig=kubeconfig, namespace=NAMESPACE)
+    await every_key_on_the_read_only_dashboard(load_config(config_path, env={}), options)
+
+
+def test_a_person_setting_weight_0_mid_phase_stops_the_driver(controlplane: ControlPlane, tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    run = _driving_run(controlplane, "nexus", "1.2.4", config)
+    assert _notes(controlplane, "nexus")[WEIGHT] == "10"
+    started = time.monotonic()
+    controlplane.kubectl("annotate", "ingress", "nexus-canary", "-n", NAMESPACE, f"{WEIGHT}=0", "--overwrite")
+    out, err = run.communicate(timeout=90)  # a paused rollout ends a headless run
+    took = time.monotonic() - started
+    notes = _notes(controlplane, "nexus")
+    events = json.loads(controlplane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                             "involvedObject.name=nexus-canary", "-o", "json").stdout)["items"]
+    assert run.returncode == 3, out + err
+    assert "weight set to 0 outside the console" in out and "kubectl" in out, out
+    assert took < 15, took  # within a check or two (checks every second), plus the process's exit
+    assert notes[WEIGHT] == "0" and notes[PREFIX + "state"] == "paused" and notes[PREFIX + "weight"] == "0"
+    reasons = {e["reason"] for e in events}
+    assert {"CanaryOverridden", "CanaryPaused"} <= reasons, reasons
+    overridden = next(e for e in events if e["reason"] == "CanaryOverridden")
+    assert overridden["type"] == "Warning" and "10%" in overridden["message"]
+
+
+def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplane: ControlPlane,
+                                                                      tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    service, kubeconfig = "capsule", str(controlplane.kubeconfigs[DRIVER])
+    common = ("--config", str(config), "--kubeconfig", kubeconfig, "--namespace", NAMESPACE)
+    run = _driving_run(controlplane, service, "2.0.0", config)
+    for how in (signal.SIGTERM, signal.SIGHUP, signal.SIGKILL):
+        code, out, err = _stop(run, how)
+        if how is not signal.SIGKILL:
+            assert code == 3 and f"stopped by {how.name}" in out, out + err
+            assert not _holder(controlplane, service)  # released: no Lease held by a dead process
+            assert _notes(controlplane, service)[PREFIX + "driver"] == ""
+        run = _driving_run(controlplane, service, "2.0.0", config)
+        notes = _notes(controlplane, service)
+        assert (notes[WEIGHT], notes[PREFIX + "phase"], notes[PREFIX + "state"]) == ("10", "0", "observing"), how
+    _stop(run, signal.SIGTERM)
+    forced = console("advance", service, "--force", "--yes", *common)
+    assert forced.returncode == 0, forced.stderr
+    for how in (signal.SIGKILL, signal.SIGTERM):
+        run = _driving_run(controlplane, service, "2.0.0", config)
+        notes = _notes(controlplane, service)
+        assert (notes[WEIGHT], notes[PREFIX + "phase"], notes[PREFIX + "state"]) == ("25", "1", "observing"), how
+        _stop(run, how)
+    command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
+    promote = subprocess.Popen([*command, "promote", service, "--force", "--yes", *common],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _until(lambda: _notes(controlplane, service).get(PREFIX + "state") == "promoting", "promoting", 120, promote)
+    promote.kill()  # SIGKILL during the promote
+    promote.wait()
+    deadline = time.monotonic() + 120
+    while True:  # the killed promote's Lease runs out, then the next run finishes the promote
+        finished = console("run", service, "--version", "2.0.0", "--headless", *common)
+        if "drives" not in finished.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    image = json.loads(controlplane.kubectl("get", "deploy", service, "-n", NAMESPACE, "-o", "json").stdout)[
+        "spec"]["template"]["spec"]["containers"][0]["image"]
+    gone = controlplane.kubectl("get", "deploy", f"{service}-canary", "-n", NAMESPACE, check=False)
+    events = json.loads(controlplane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                             f"involvedObject.name={service}-canary", "-o", "json").stdout)["items"]
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert image.endswith(":2.0.0") and gone.returncode != 0
+    said = [(e["reason"], e["message"]) for e in events]
+    # no action lost or repeated across seven processes: one start, one 0 → 10, one 10 → 25, one promote
+    assert sum(r == "CanaryStarted" for r, _ in said) == 1, said
+    assert sum(r == "CanaryWeightChanged" and "0% → 10%" in m for r, m in said) == 1, said
+    assert sum(r == "CanaryWeightChanged" and "10% → 25%" in m for r, m in said) == 1, said
+    assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
