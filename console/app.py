@@ -1,8 +1,8 @@
 """The app room: the Textual App that wires one engine Session to the screens.
 
 It is the only place where the engine and the UI meet: the session runs in a named worker, bus events are
-turned into Textual messages (STATUS events are coalesced and pushed to the visible screen at most four
-times a second), key presses become ``session.intent(...)`` calls in named workers, one at a time per
+turned into Textual messages (STATUS events are coalesced and pushed to the screen that shows them, through
+a modal, at most twice a second), key presses become ``session.intent(...)`` calls in named workers, one at a time per
 service (a rollback is never held back), and log lines are followed in a named worker that feeds the
 detail screen's bounded log view. Errors from the engine become notifications and panel lines, never
 tracebacks.
@@ -34,12 +34,14 @@ from screens.status_screen import StatusScreen
 from themes import CSS_PATH, THEMES, VARIABLE_DEFAULTS, resolve_theme
 from widgets.guard import guarded
 from widgets.history import MetricHistory
-from widgets.text import inert
+from widgets.text import clip, inert
+from widgets.words import humane
 
 ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
 SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode",
                    "delete_canary", "take_over")
-FLUSH_SECONDS = 0.25
+FLUSH_SECONDS = 0.5
+HOLD_NUMBERS_SECONDS = 3.0  # the CLI's: a status that only moves numbers redraws its panel at most this often
 TIMELINE_SIZE = 300
 BACKFILL_SECONDS = 3600.0
 
@@ -94,19 +96,24 @@ class CanaryApp(App[int]):
         Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
         Binding("D", "delete_canary", "Delete canary", key_display="D", id="delete_canary"),
         Binding("T", "take_over", "Take over", key_display="T", id="take_over"),
+        Binding("x", "dismiss_toasts", "dismiss the notifications", show=False, id="dismiss"),
     ]
 
     def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
                  flush_seconds: float = FLUSH_SECONDS, config: Any = None,
-                 connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False) -> None:
+                 connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False,
+                 detect_colours: bool = False, hold_numbers: float = 0.0) -> None:
         """Either a ready ``session``, or a ``config`` and ``connect`` (awaited in a worker once the first
         frame is up; it returns the Session, or raises and the panels say why). ``config`` only needs
         ``service_names`` and ``weights`` (config_layers.FirstFrame) or ``phases`` (a validated Config): the
         session's validated config replaces it once attached. ``freeze_gc`` (the CLI's
         choice, not the tests': it keeps every object alive at that moment) moves what start-up built out of
         the collector's reach once the session is attached, so a full collection stalls the loop for a few
-        ms instead of 30–50 ms."""
+        ms instead of 30–50 ms. ``detect_colours`` (the CLI's choice; tests name their theme) picks the
+        16- or 8-colour palette when no theme is named and the terminal has no more colours than that.
+        ``hold_numbers`` (the CLI's 3 s; 0, every status drawn, in tests on a virtual clock): how long a
+        status that only moves a panel's numbers may wait to be drawn (widgets/service_panel.py)."""
         if session is None and (config is None or connect is None):
             raise ValueError("CanaryApp needs a session, or a config and a connect() that opens one")
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
@@ -114,6 +121,10 @@ class CanaryApp(App[int]):
         super().__init__()
         if self.no_color_requested:  # NO_COLOR means no colour at all, not Textual's shades of grey
             self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
+        if theme is None and detect_colours and not self.no_color_requested:
+            # the palette for the terminal's colours (16 or 8 on a bastion's xterm, screen or vt100)
+            self._theme_name = resolve_theme(None, {"TERM": os.environ.get("TERM", "")},
+                                             color_system=self.console.color_system)
         for theme in THEMES.values():  # before the stylesheet is first parsed: set on mount, it parsed twice
             self.register_theme(theme)
         self.theme = self._theme_name
@@ -125,6 +136,7 @@ class CanaryApp(App[int]):
         self.autorun = autorun
         self.flush_seconds = flush_seconds
         self.freeze_gc = freeze_gc
+        self.hold_numbers = hold_numbers
         self.services: list[str] = list(self.config.service_names)
         self.weights: list[int] = _phase_weights(self.config)
         self.latest: dict[str, RolloutStatus] = {}
@@ -247,19 +259,32 @@ class CanaryApp(App[int]):
 
     @guarded("drawing statuses")
     def flush(self) -> None:
-        """Push the statuses that changed since the last flush to the visible screen, once it is ready
-        (mounted and caught up); under a modal, or before the screen is ready, they stay pending."""
+        """Push the statuses that changed since the last flush to the screen that shows them — the visible
+        one, or the one behind a modal (a confirm dialog must not freeze the countdown you are deciding on) —
+        once it is ready (mounted and caught up); before that they stay pending."""
         self._ring()
-        if not self.dirty or not self.screen_stack:
+        if not self.screen_stack:
             return
-        screen = self.screen
-        if not isinstance(screen, StatusScreen) or not screen.ready:
+        screen = self._status_screen()
+        if screen is None or not screen.ready:
+            return
+        if not self.dirty:  # held-back numbers (widgets/service_panel.py) are drawn once their time comes
+            redraw = getattr(screen, "redraw_held", None)
+            if redraw is not None:
+                redraw()
             return
         changed = [self.latest[s] for s in self.services if s in self.dirty and s in self.latest]
         self.dirty.clear()
         screen.show_statuses(changed)
         if any(status.service == self.current_service for status in changed):
             self.refresh_bindings_if_changed()
+
+    def _status_screen(self) -> StatusScreen | None:
+        """The top-most screen that shows statuses (through any modal on top of it)."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, StatusScreen):
+                return screen
+        return None
 
     def refresh_bindings_if_changed(self) -> None:
         """Redraw the footer only when the keys on offer changed: a footer refresh recomposes it, which
@@ -286,10 +311,10 @@ class CanaryApp(App[int]):
         event = message.event
         if self._for_timeline(event):
             self.timelines[event.service].append(event)
-            screen = self.screen
-            if isinstance(screen, StatusScreen) and screen.ready:  # not ready: its mount reads the timeline
+            screen = self._status_screen()
+            if screen is not None and screen.ready:  # not ready: its mount reads the timeline
                 screen.add_event(event)
-        text = inert(event.message, 300)
+        text = humane(inert(event.message, 300))
         if event.kind is EventKind.ERROR:
             self.errors[event.service] = text
             self.dirty.add(event.service)
@@ -369,7 +394,7 @@ class CanaryApp(App[int]):
         explained = {action: f"{title}: {text}" for action, title, text in ACTION_HELP}
         rows = []
         for binding in [*self.BINDINGS, *getattr(self.screen, "BINDINGS", [])]:
-            if isinstance(binding, Binding):
+            if isinstance(binding, Binding) and not (self.read_only and binding.action in SERVICE_ACTIONS):
                 key = binding.key_display or binding.key.replace(",", "/").replace("down", "↓").replace("up", "↑")
                 rows.append((key, explained.get(binding.action, binding.description or binding.action)))
         return rows
@@ -396,7 +421,7 @@ class CanaryApp(App[int]):
         names = ", ".join(f"{s.service} ({s.state.label} at {s.weight}%)" for s in driven)
         self.confirm(f"Quit? This console drives {names}: they stop progressing until a console drives them "
                      "again (canary-console run SERVICE, or T in a dashboard). Their records are saved.",
-                     self.exit, default=False)
+                     self.exit, default=False, service="")  # about every service: none named in bold
 
     def action_pause(self) -> None:
         if self.current_service:
@@ -465,19 +490,51 @@ class CanaryApp(App[int]):
 
         self.push_screen(StartCanaryScreen(service), started)
 
-    def confirm(self, question: str, then: Callable[[], None], *, default: bool) -> None:
+    def confirm(self, question: str, then: Callable[[], None], *, default: bool, service: str | None = None) -> None:
+        """Ask ``question``; the service it acts on (the selected one unless named; "" for none) in bold."""
         def answered(yes: bool | None) -> None:
             if yes:
                 then()
 
-        self.push_screen(ConfirmScreen(question, default=default), answered)
+        named = self.current_service if service is None else (service or None)
+        self.push_screen(ConfirmScreen(question, default=default, service=named), answered)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, then every action of every service on the dashboard (the selection moves
+        to the service first, so its confirm names it), or of the detail's own service."""
         yield from super().get_system_commands(screen)
-        service = self.current_service
-        for action, title, help_text in ACTION_HELP:
-            if service and self.check_action(action, ()):
-                yield SystemCommand(f"{title} {service}", help_text, getattr(self, f"action_{action}"))
+        dashboard = next((s for s in reversed(self.screen_stack) if isinstance(s, DashboardScreen)), None)
+        detail = self.current_service
+        services = self.services if dashboard is not None and self.screen is dashboard else [detail]
+        for service in [s for s in services if s]:
+            for action, title, help_text in ACTION_HELP:
+                if self._offers(action, service):
+                    yield SystemCommand(f"{title} {service}", help_text, self._on_service(service, action))
+
+    def _offers(self, action: str, service: str) -> bool:
+        if self.read_only or self.session is None:
+            return False
+        status = self.latest.get(service)
+        return action == "start" if status is None else _allowed(action, status)
+
+    def _on_service(self, service: str, action: str) -> Callable[[], None]:
+        def run() -> None:
+            if isinstance(self.screen, DashboardScreen) and self.screen.current_service != service:
+                self.screen.jump_to(service)
+            if self.current_service == service:
+                getattr(self, f"action_{action}")()
+        return run
+
+    def action_dismiss_toasts(self) -> None:
+        self.clear_notifications()
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
+               markup: bool = True) -> None:
+        """Toasts are short (two lines at most) and brief; `x` dismisses them all."""
+        lines = str(message).splitlines() or [""]
+        short = "\n".join(clip(line, 96) for line in lines[:2]) + (f"\n… {len(lines) - 2} more" if len(lines) > 2 else "")
+        limit = 8.0 if severity == "error" else 5.0
+        super().notify(short, title=title, severity=severity, timeout=min(timeout or limit, limit), markup=markup)
 
     # ------------------------------------------------------------------ intents
     def request_intent(self, service: str, name: str, **kwargs: Any) -> bool:
@@ -560,7 +617,8 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
                         on_ready: Callable[[], Awaitable[Any]] | None = None, config: Any = None,
                         connect: Callable[[], Awaitable[Any]] | None = None) -> int:
     app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect,
-                    freeze_gc=True)
+                    freeze_gc=True, detect_colours=True,
+                    hold_numbers=HOLD_NUMBERS_SECONDS)
     await app.run_async()
     return app.return_code or 0
 
@@ -568,6 +626,7 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
 def run_app(session: Any, *, theme: str | None = None, read_only: bool = False,
             on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
     """Run the dashboard until the user quits; the exit code (0, or 1 when the app failed)."""
-    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True)
+    app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True,
+                    detect_colours=True, hold_numbers=HOLD_NUMBERS_SECONDS)
     app.run()
     return app.return_code or 0

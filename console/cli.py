@@ -10,9 +10,10 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from console.engine.config_layers import ConfigError
 
@@ -38,7 +39,7 @@ exit codes:
   0  success: promoted, check passed, action done
   1  rolled back, or the check failed
   2  usage or configuration error, or an action refused (the message says why)
-  3  inconclusive, awaiting approval, paused or stopped
+  3  inconclusive, awaiting approval, paused or stopped; a confirmation answered "n" (nothing done)
   4  cluster or Prometheus unreachable
 
 examples:
@@ -60,22 +61,76 @@ environment:
 See docs/ for the judging method, the contracts and the configuration reference."""
 
 
+SUB_EPILOG = """\
+common options (--demo, --config, --kubeconfig, --context, -n, --prometheus, --read-only, --json, --speed,
+--seed, --scenario, --theme) are accepted here too: canary-console --help lists them, with the exit codes:
+0 success · 1 rolled back / check failed · 2 usage or configuration · 3 waiting for a person, paused or
+not confirmed · 4 cluster or Prometheus unreachable"""
+
+VERSION_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # an image tag (docker's rule)
+DURATION = re.compile(r"^\d+(\.\d+)?(ms|s|m|h|d)?$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is ONE line naming it (`canary-console run: --speed: must be above 0, got
+    -1`) and exit 2, instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (--help for usage)\n")
+
+
+def _checked(kind: str, convert: Callable[[str], Any], ok: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """An argparse type that says what is wrong in one line: `must be above 0, got -1`."""
+    def check(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{kind}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{kind}, got {text!r}")
+        return value
+    check.__name__ = kind
+    return check
+
+
+SPEED = _checked("must be a number above 0 (1 = real time)", float, lambda v: v > 0 and v == v and v != float("inf"))
+SEED = _checked("must be a whole number", int, lambda v: True)
+PORT = _checked("must be a port number from 1 to 65535 (0: any free port)", int, lambda v: 0 <= v <= 65535)
+WEIGHT = _checked("must be a weight from 1 to 100", int, lambda v: 1 <= v <= 100)
+TAG = _checked("must be an image tag: letters, digits, '.', '_' or '-', at most 128", str,
+               lambda v: bool(VERSION_TAG.match(v)))
+DURATION_ARG = _checked("must be a duration such as 30s, 5m, 2h", str, lambda v: bool(DURATION.match(v)))
+URL = _checked("must be an http:// or https:// URL", str,
+               lambda v: v.startswith(("http://", "https://")) and len(v) > len("https://"))
+NAMESPACE = _checked("must be a Kubernetes namespace (lower-case letters, digits, '-')", str,
+                     lambda v: bool(re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", v)))
+
+
 def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     """The COMMON options, accepted before and after the command (subcommands default to SUPPRESS so they
-    never overwrite what was given before the command)."""
+    never overwrite what was given before the command, and do not list them: their help stays short)."""
     d = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
-    group = parser.add_argument_group("common options")
+    if not top:
+        group = parser.add_argument_group("common options")
+        real_add = group.add_argument
+
+        def quiet(*names: str, **kwargs: Any) -> Any:
+            return real_add(*names, **{**kwargs, "help": argparse.SUPPRESS})
+        group.add_argument = quiet  # type: ignore[method-assign]
+    else:
+        group = parser.add_argument_group("common options")
     group.add_argument("--demo", action="store_true", default=d(False),
                        help="use the embedded simulated world instead of a cluster")
     group.add_argument("--scenario", choices=SCENARIOS, default=d("mixed"), metavar="NAME",
                        help="simulated scenario for every service, or 'mixed' (default): " + ", ".join(SCENARIOS))
-    group.add_argument("--speed", type=float, default=d(None), metavar="X",
+    group.add_argument("--speed", type=SPEED, default=d(None), metavar="X",
                        help="run the simulated clock X times faster (default 10 for the dashboard, 1 otherwise)")
-    group.add_argument("--seed", type=int, default=d(7), help="seed of the simulated world (default 7)")
+    group.add_argument("--seed", type=SEED, default=d(7), help="seed of the simulated world (default 7)")
     group.add_argument("--kubeconfig", default=d(None), metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
     group.add_argument("--context", default=d(None), metavar="CTX", help="kubeconfig context")
-    group.add_argument("--namespace", "-n", default=d(None), metavar="NS", help="namespace (default butterfly)")
-    group.add_argument("--prometheus", default=d(None), metavar="URL", help="Prometheus base URL")
+    group.add_argument("--namespace", "-n", type=NAMESPACE, default=d(None), metavar="NS",
+                       help="namespace (default butterfly)")
+    group.add_argument("--prometheus", type=URL, default=d(None), metavar="URL", help="Prometheus base URL")
     group.add_argument("--config", default=d(None), metavar="FILE", help="YAML config file")
     group.add_argument("--read-only", action="store_true", default=d(False), help="watch only: no write ever leaves the console")
     group.add_argument("--theme", default=d(None), metavar="NAME", help="dashboard theme: dark (default), light, mono")
@@ -84,20 +139,21 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="canary-console", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=formatter)
+    parser = Parser(prog="canary-console", description=DESCRIPTION, epilog=EPILOG, formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_own_version()}",
+                        help="print the console's version and exit")
     _common(parser, top=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     def sub(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+        p = commands.add_parser(name, help=help_text, description=help_text, epilog=SUB_EPILOG,
                                 formatter_class=formatter)
         _common(p, top=False)
         return p
 
     run = sub("run", "drive one rollout from deploy to promote or rollback")
     run.add_argument("service")
-    run.add_argument("--version", required=True, help="the canary version to roll out")
+    run.add_argument("--version", required=True, type=TAG, help="the canary version (image tag) to roll out")
     run.add_argument("--headless", action="store_true", help="print events instead of opening the dashboard")
     run.add_argument("--manual", action="store_true", help="wait for a person at the end of every phase")
 
@@ -106,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub("analyze", "one analysis now: every check, its values, the verdict")
     analyze.add_argument("service")
-    analyze.add_argument("--weight", type=int, default=None, metavar="N",
+    analyze.add_argument("--weight", type=WEIGHT, default=None, metavar="N",
                          help="judge with the triggers of the phase at weight N (default: the current weight)")
 
     for name in ACTIONS:
@@ -124,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = sub("record", "write a timeline from Prometheus to stdout")
     record.add_argument("service")
-    record.add_argument("--since", default="2h", help="how far back (default 2h)")
-    record.add_argument("--step", default="30s", help="sample step (default 30s)")
+    record.add_argument("--since", type=DURATION_ARG, default="2h", help="how far back (default 2h)")
+    record.add_argument("--step", type=DURATION_ARG, default="30s", help="sample step (default 30s)")
 
     report = sub("report", "write a rollout's Markdown report from the journal and the cluster record")
     report.add_argument("service")
@@ -135,9 +191,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="directory to write it in (default: reports/ next to the journal)")
 
     sandbox = sub("sandbox", "serve the simulated world's metrics for a real Prometheus to scrape")
-    sandbox.add_argument("--port", type=int, default=9464, help="exporter port on 127.0.0.1 (default 9464)")
+    sandbox.add_argument("--port", type=PORT, default=9464, help="exporter port on 127.0.0.1 (default 9464)")
     sandbox.add_argument("--start", action="store_true", help="start a canary on every service at once")
     return parser
+
+
+#: pydantic's phrases, said the way the rest of the console speaks
+OUR_WORDS = (
+    ("Extra inputs are not permitted", "unknown setting (a typo? the settings are in docs/configuration.md)"),
+    ("Input should be a valid number, unable to parse string as a number", "must be a number"),
+    ("Input should be a valid integer, unable to parse string as an integer", "must be a whole number"),
+    ("Input should be a valid boolean, unable to interpret input", "must be true or false"),
+    ("Field required", "is required"),
+)
+
+
+def in_our_words(message: str) -> str:
+    for theirs, ours in OUR_WORDS:
+        message = message.replace(theirs, ours)
+    return message
 
 
 def _say(message: str) -> None:
@@ -190,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_service(config, service)
         return _dispatch(args, config)
     except ConfigError as exc:
-        _say(str(exc))
+        _say(in_our_words(str(exc)))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _say("interrupted")
@@ -258,14 +330,23 @@ def print_json(data: Any) -> None:
     print(json_line(data))
 
 
-def confirm(question: str) -> bool:
-    """Ask on the terminal; without one, the answer is no (use --yes)."""
+def confirm(question: str) -> bool | None:
+    """Ask on the terminal: True for yes, False for no; None when there is no terminal to ask on (--yes)."""
     if not sys.stdin.isatty() or os.environ.get("CI"):
-        return False
+        return None
     try:
         return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
     except EOFError:
         return False
+
+
+def _own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("canary-console")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":

@@ -247,8 +247,47 @@ def _notifications(config: Config) -> list[dict[str, Any]]:
              **known.get(sink.name, {})} for sink, _policy in sinks]
 
 
+PROBE_SECONDS = 3.0  # the first question to Prometheus: an unreachable one is said at once, not after retries
+
+
+async def _probe_prometheus(config: Config, options: Options) -> int | None:
+    """Ask the configured Prometheus once, briefly; exit 4 with one line when it does not answer."""
+    url = options.prometheus or config.prometheus.url
+    if not url:
+        return None
+    metrics = prometheus_for(config, url)
+    try:
+        await asyncio.wait_for(metrics.query("1"), PROBE_SECONDS)
+    except (MetricsError, TimeoutError, asyncio.TimeoutError) as exc:
+        _err(_prometheus_unreachable(exc, f"no answer from {metrics!r} within {PROBE_SECONDS:g}s"))
+        return EXIT_UNREACHABLE
+    finally:
+        await metrics.aclose()
+    return None
+
+
+def _prometheus_unreachable(exc: BaseException, fallback: str = "") -> str:
+    """`Prometheus unreachable: <why>`, said once even when the error already says it."""
+    text = str(exc) or fallback
+    return text if text.lower().startswith("prometheus unreachable") else f"Prometheus unreachable: {text}"
+
+
+#: status exit code: the worst of the services (docs/contracts.md codes): failing or rolled back 1, waiting
+#: for a person (awaiting approval, paused) 3, everything fine 0; unreachable 4 overrides them
+def status_exit(statuses: Sequence[Any]) -> int:
+    if any(s.state in (State.ROLLING_BACK, State.ROLLED_BACK, State.FAILED)
+           or (s.verdict is not None and s.verdict.outcome is Outcome.FAIL) for s in statuses):
+        return EXIT_FAILED
+    if any(s.state in (State.AWAITING_APPROVAL, State.PAUSED) for s in statuses):
+        return EXIT_WAITING
+    return EXIT_OK
+
+
 async def status(config: Config, options: Options, services: Sequence[str], *, as_json: bool) -> int:
     options.notify = False  # looking tells nobody
+    probed = await _probe_prometheus(config, options)
+    if probed is not None:
+        return probed
     sinks = _notifications(config)
     world = await _prepared(config, options, services, reading=True)
     if isinstance(world, int):
@@ -274,7 +313,7 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
             print(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
                   + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
     problems = [p for s in statuses for p in s.to_json()["problems"]]
-    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else EXIT_OK
+    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else status_exit(statuses)
 
 
 def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
@@ -336,10 +375,14 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     session = world.session
     if needs_confirmation and not yes and not options.read_only:
         why = _forced_because(session.controllers[service]) if force else ""
-        if not confirm(f"{name} {service}{f' (forced: {why})' if why else ' (forced)' if force else ''}?"):
+        answer = confirm(f"{name} {service}{f' (forced: {why})' if why else ' (forced)' if force else ''}?")
+        if not answer:
             await world.aclose()
-            _err(f"{name} {service} not confirmed; add --yes to do it without asking")
-            return EXIT_USAGE
+            if answer is None:  # no terminal to ask on
+                _err(f"{name} {service} needs a confirmation and there is no terminal to ask on; add --yes")
+                return EXIT_USAGE
+            _err(f"{name} {service} not confirmed: nothing done")  # the person said no (exit 3, "stopped")
+            return EXIT_WAITING
     kwargs: dict[str, Any] = {"force": True} if force else {}
     try:
         before = session.controllers[service].status
@@ -410,7 +453,7 @@ async def record(config: Config, options: Options, service: str, since: str, ste
         async for line in record_timeline(config, metrics, service, since_s, step_s):
             print(line, flush=True)
     except MetricsError as exc:
-        _err(f"Prometheus unreachable: {exc}")
+        _err(_prometheus_unreachable(exc))
         return EXIT_UNREACHABLE
     finally:
         await metrics.aclose()

@@ -4,8 +4,9 @@ cluster) opened in the app's connect worker, after the first paint.
 
 A configuration the validation refuses closes the app at once and is printed after it, exit 2 (the same
 message as before the dashboard existed); an unreachable cluster is said on the panels and, once the person
-quits, printed with exit 4 (2 when refused). This module imports neither pydantic nor the engine's session
-before the first frame.
+quits, printed with exit 4 (2 when refused). `--demo --read-only` gives the simulated world a driver of its
+own, so the watching console opens on running canaries. This module imports neither pydantic nor the
+engine's session before the first frame.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ def dashboard(first: FirstFrame, load: Callable[[], Config], options_for: Callab
 
 async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for: Callable[[Config], Options],
                      theme: str | None, read_only: bool, start: dict[str, str] | None) -> int:
-    from console.app import CanaryApp
+    from console.app import HOLD_NUMBERS_SECONDS, CanaryApp
 
     worlds: list[World] = []
     failures: list[Exception] = []
+    drivers: list[asyncio.Task] = []
+    stop_driver = asyncio.Event()
     starts: dict[str, str] = dict(start or {})
 
     async def connect() -> Any:
@@ -71,6 +74,9 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
 
     async def on_ready() -> None:
         session = worlds[0].session
+        if worlds[0].demo and session.read_only:  # "just look": someone else drives the demo's canaries
+            drivers.append(await demo_driver(session, starts, stop_driver))
+            return
         if start is not None:  # run SERVICE: one look first, so a rollout under way is resumed, not refused
             await session.step()
         for service, version in starts.items():
@@ -83,7 +89,7 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
                 await session.intent(service, "start", version=version)
 
     app = CanaryApp(config=first, connect=connect, theme=theme, read_only=read_only, on_ready=on_ready,
-                    freeze_gc=True)
+                    freeze_gc=True, detect_colours=True, hold_numbers=HOLD_NUMBERS_SECONDS)
     from console.signals import handle_signals
 
     # SIGTERM and SIGHUP (a dropped SSH session) close the app as quitting does: records saved, Leases released
@@ -92,9 +98,25 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
         await app.run_async()
     finally:
         restore_signals()
+        stop_driver.set()
+        for task in drivers:
+            await asyncio.wait([task], timeout=2.0)
         for world in worlds:  # saves each driven service's final record, then releases its Lease
             await world.aclose()
     return _after(failures, app.return_code or 0)
+
+
+async def demo_driver(watcher: Any, starts: dict[str, str], stop: asyncio.Event) -> asyncio.Task:
+    """`--demo --read-only`: the simulated world gets a driver of its own (another console, as on a real
+    cluster), which starts the demo's canaries and drives them; the read-only console only watches and so
+    opens on the demo's canaries, not on six `no canary` panels and six refusals."""
+    from console.engine.session import Session
+
+    config = watcher.config.model_copy(update={"read_only": False})  # --read-only is the watcher's, not the world's
+    driver = Session(config, watcher.cluster, watcher.metrics, watcher.clock, actor="demo-driver@demo")
+    for service, version in starts.items():
+        await driver.intent(service, "start", version=version)
+    return asyncio.create_task(driver.run(stop), name="demo-driver")
 
 
 def _after(failures: list[Exception], code: int) -> int:

@@ -1,17 +1,21 @@
-"""Screens room: the dashboard, one ServicePanel per service (a 3-line row at 80x24, a grid of bordered
-panels with charts from 140x40), selection with ↑/↓ or j/k, Enter for the detail, `o` to sort by what
-needs a person. It draws what the app gives it and does no I/O."""
+"""Screens room: the dashboard, one ServicePanel per service (a 3-line row at 80x24, taller rows when the
+terminal has the rows, a grid of bordered panels with charts from 140x40), selection with ↑/↓ or j/k
+(stopping at the ends), Home/End/g/G, PgUp/PgDn, `:` to jump to a service by name and `/` to filter the
+list, Enter for the detail, `o` to sort by what needs a person. The status line says how many services are
+above / below the screen and how many of those need a person. Toasts are kept on the other half of the
+screen from the selected service. It draws what the app gives it and does no I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import monotonic
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, Input, Static
 
 from console.engine.model import RolloutStatus
 from screens.status_screen import StatusScreen
@@ -20,11 +24,19 @@ from widgets.service_panel import ServicePanel, attention
 
 
 class DashboardScreen(StatusScreen):
+    AUTO_FOCUS = ""  # nothing focused: keys go to the dashboard, never into the hidden `:` / `/` box
     BINDINGS = [
-        Binding("down,j", "move(1)", "select the next service", show=False),
-        Binding("up,k", "move(-1)", "select the previous service", show=False),
+        Binding("down,j", "move(1)", "select the next service (stops at the last: no wrap)", show=False),
+        Binding("up,k", "move(-1)", "select the previous service (stops at the first: no wrap)", show=False),
+        Binding("home,g", "jump(0)", "select the first service", show=False, key_display="Home/g"),
+        Binding("end,G", "jump(-1)", "select the last service", show=False, key_display="End/G"),
+        Binding("pagedown", "page(1)", "select one screenful down", show=False, key_display="PgDn"),
+        Binding("pageup", "page(-1)", "select one screenful up", show=False, key_display="PgUp"),
         Binding("enter", "open", "open the service's detail", show=False),
         Binding("o", "sort", "sort by what needs a person (again: config order)", show=False),
+        Binding("colon", "ask('jump')", "jump to a service by name", show=False, key_display=":"),
+        Binding("slash", "ask('filter')", "filter the services by name", show=False, key_display="/"),
+        Binding("escape", "clear_filter", "clear the filter", show=False),
     ]
 
     class Painted(Message):
@@ -39,6 +51,8 @@ class DashboardScreen(StatusScreen):
         self.weights = list(weights)
         self.waiting = waiting  # what the panels say before their first status ("connecting…")
         self._panels: list[ServicePanel] | None = None
+        self.pattern = ""  # the `/` filter on service names
+        self.asking: str | None = None  # "jump" or "filter" while the input box is open
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -48,6 +62,7 @@ class DashboardScreen(StatusScreen):
                 if self.waiting:
                     panel.waiting = self.waiting
                 yield panel
+        yield Input(id="dash-ask")
         yield Static("", id="dash-status", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -67,6 +82,7 @@ class DashboardScreen(StatusScreen):
         return panels[self.selected].service if panels else None
 
     def on_mount(self) -> None:
+        self.query_one("#panels").watch(self.query_one("#panels"), "scroll_y", self._on_scrolled, init=False)
         self.watch_selected(0)
         self.redraw_all()
         self.mark_ready()
@@ -84,6 +100,12 @@ class DashboardScreen(StatusScreen):
         for panel in self.panels:
             panel.show_waiting(text)
 
+    def redraw_held(self) -> None:
+        """Draw the panels whose numbers-only statuses were held back, together (one screen update)."""
+        now = monotonic()
+        for panel in self.panels:
+            panel.redraw_held(now)
+
     @guarded("updating the dashboard")
     def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
         app = self.app
@@ -91,6 +113,7 @@ class DashboardScreen(StatusScreen):
             panel = self.panel(status.service)
             panel.error = app.errors.get(status.service)
             panel.show(status, app.histories.get(status.service))
+        self.redraw_held()
         if self.by_attention and statuses:
             self._reorder()
         self._summarise()
@@ -100,22 +123,151 @@ class DashboardScreen(StatusScreen):
         danger = sum(1 for s in statuses if attention(s) == 0)
         person = sum(1 for s in statuses if attention(s) == 1)
         order = "attention" if self.by_attention else "config"
-        self.query_one("#dash-status", Static).update(
-            f"{len(self.services)} services · {danger} failing · {person} need a person · order: {order} (o) · "
-            f"Enter detail")
+        shown = f"{sum(1 for p in self.panels if p.display)}/{len(self.services)} shown (/{self.pattern})" \
+            if self.pattern else f"{len(self.services)} services"
+        text = (f"{self.off_screen_cue()}{shown} · {danger} failing · {person} need a person · order: {order} (o)"
+                f" · Enter detail · ? help")
+        if text != getattr(self, "_status_text", None):  # the line is one row: a layout per status was idle CPU
+            self._status_text = text
+            self.query_one("#dash-status", Static).update(text, layout=False)
+
+    def off_screen(self) -> tuple[list[ServicePanel], list[ServicePanel]]:
+        """The panels scrolled out of view: (above, below)."""
+        area = self.query_one("#panels")
+        top, height = area.scroll_offset.y, area.scrollable_content_region.height
+        above, below = [], []
+        for panel in self.panels:
+            if not panel.display:
+                continue
+            region = panel.virtual_region
+            if region.bottom <= top:
+                above.append(panel)
+            elif region.y >= top + height:
+                below.append(panel)
+        return above, below
+
+    def off_screen_cue(self) -> str:
+        """`↑ 1 above · ↓ 2 below, 1 needs a person · ` (first on the line, so a narrow terminal keeps it)."""
+        parts = []
+        for arrow, where, panels in zip("↑↓", ("above", "below"), self.off_screen()):
+            if panels:
+                person = sum(1 for p in panels if attention(p.status) <= 1)
+                parts.append(f"{arrow} {len(panels)} {where}" + (f", {person} need{'s' if person == 1 else ''} "
+                                                                 f"a person" if person else ""))
+        return " · ".join(parts) + " · " if parts else ""
+
+    def _on_scrolled(self, _old: float, _new: float) -> None:
+        self._summarise()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._summarise)
+        self.call_after_refresh(self.place_toasts)
+
+    def place_toasts(self) -> None:
+        """Notifications go to the half of the screen the selected service is not on."""
+        panels = self.panels
+        if not panels or not self.is_mounted:
+            return
+        region = panels[self.selected].region
+        lower = region.height and region.y + region.height / 2 > self.size.height / 2
+        self.set_class(bool(lower), "-toasts-top")
 
     # ------------------------------------------------------------------ selection and order
     def watch_selected(self, selected: int) -> None:
         for index, panel in enumerate(self.panels):
             panel.selected = index == selected
             if index == selected:
-                panel.scroll_visible(animate=False)
+                panel.scroll_visible(animate=False, immediate=True)
         self.app.refresh_bindings()
+        if self.is_mounted:
+            self.call_after_refresh(self._summarise)
+            self.call_after_refresh(self.place_toasts)
+
+    def _shown(self) -> list[int]:
+        """Indexes of the panels the filter lets through, in display order."""
+        return [i for i, panel in enumerate(self.panels) if panel.display]
 
     def action_move(self, step: int) -> None:
-        count = len(self.services)
-        if count:
-            self.selected = (self.selected + step) % count
+        """Up/down stop at the ends: a selection that wraps lets `k` pressed once too often land on the
+        last service, and the next `r` `y` rolls back the wrong one."""
+        shown = self._shown()
+        if not shown:
+            return
+        at = shown.index(self.selected) if self.selected in shown else 0
+        self.selected = shown[max(0, min(len(shown) - 1, at + step))]
+
+    def action_jump(self, index: int) -> None:
+        shown = self._shown()
+        if shown:
+            self.selected = shown[index]
+
+    # ------------------------------------------------------------------ `:` jump and `/` filter
+    def action_ask(self, what: str) -> None:
+        box = self.query_one("#dash-ask", Input)
+        self.asking = what
+        box.placeholder = ("jump to service: type a name, Enter goes, Escape cancels" if what == "jump" else
+                           "filter services: type, Enter keeps it, Escape clears")
+        box.value = self.pattern if what == "filter" else ""
+        box.add_class("-shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.asking == "filter":
+            self.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.asking == "jump":
+            self.jump_to(event.value)
+        self._close_ask()
+
+    def _close_ask(self) -> None:
+        self.asking = None
+        self.query_one("#dash-ask", Input).remove_class("-shown")
+        self.set_focus(None)
+
+    def jump_to(self, text: str) -> bool:
+        """Select the first service whose name starts with (else contains) ``text``."""
+        text = text.strip().lower()
+        names = [p.service for p in self.panels]
+        match = next((n for n in names if n.lower().startswith(text)), None) or \
+            next((n for n in names if text in n.lower()), None)
+        if not text or match is None:
+            self.notify(f"no service matches {text!r}", severity="warning", markup=False, timeout=3)
+            return False
+        if not self.panels[names.index(match)].display:
+            self.set_filter("")
+        self.selected = names.index(match)
+        return True
+
+    def set_filter(self, pattern: str) -> None:
+        """Show only the services whose name contains ``pattern``; the selection stays on a shown one."""
+        self.pattern = pattern.strip().lower()
+        for panel in self.panels:
+            panel.display = not self.pattern or self.pattern in panel.service.lower()
+        shown = self._shown()
+        if shown and self.selected not in shown:
+            self.selected = shown[0]
+        self._summarise()
+
+    def action_clear_filter(self) -> None:
+        if self.asking is not None:
+            if self.asking == "filter":
+                self.set_filter("")
+            self._close_ask()
+        elif self.pattern:
+            self.set_filter("")
+
+    def action_page(self, direction: int) -> None:
+        self.action_move(direction * max(1, self.panels_per_screen()))
+
+    def panels_per_screen(self) -> int:
+        """How many panels the panel area shows at once (at least one)."""
+        panels = self.panels
+        area = self.query_one("#panels").scrollable_content_region.height
+        tallest = max((p.outer_size.height for p in panels), default=1) or 1
+        return max(1, area // tallest)
 
     def action_open(self) -> None:
         from screens.detail import ServiceDetailScreen

@@ -22,6 +22,7 @@ ENTRY = shutil.which("canary-console")
 SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
 POLL_SECONDS, POLL_TRIES = 0.1, 450  # a bound against hanging (45 s), not a speed assertion: CI may be loaded
 COLOUR_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+LOG_LINE = re.compile(r"\d\d:\d\d:\d\d (canary|stable) ")  # a log line: time, track, pod, message
 
 if not (TMUX and ENTRY):
     if os.environ.get("CI"):
@@ -81,6 +82,15 @@ def demo(*flags: str) -> str:
     return " ".join([ENTRY, "--demo", *flags])
 
 
+def quit_demo(term: Terminal) -> None:
+    """q, and y when the console asks because it drives the demo's rollouts (it does once they started)."""
+    term.keys("q")
+    text = term.wait_for(lambda t: "EXIT=0" in t or "Quit?" in t, "a clean exit or the quit question")
+    if "EXIT=0" not in text:
+        term.keys("y")
+        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q and y")
+
+
 def all_services(text: str) -> bool:
     return all(service in text for service in SERVICES)
 
@@ -100,8 +110,7 @@ def test_demo_shows_six_services_and_help_names_the_keys():
             assert f" {key:<8} {name}" in text, f"help does not name {key} {name}"
         term.keys("Escape")  # alone: Escape followed at once by q would read as alt+q
         term.wait_for(lambda t: "Keys" not in t, "the help screen closed")
-        term.keys("q")
-        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
+        quit_demo(term)
 
 
 def test_rollback_of_the_selected_service_after_y():
@@ -134,7 +143,7 @@ def test_detail_at_160x48_shows_logs_and_a_chart_and_hostile_lines_stay_literal(
     with Terminal(demo(), size=(160, 48)) as term:
         term.wait_for(connected, "all six services, connected")
         term.keys("Enter")
-        text = term.wait_for(lambda t: "error rate (%)" in t and " │ " in t and "logs:" in t,
+        text = term.wait_for(lambda t: "error rate (%)" in t and LOG_LINE.search(t) and "logs:" in t,
                              "charts and log lines")
         assert "P95 latency (ms)" in text and "threshold" in text
         term.keys("l")  # logs full screen: the message column is in view
@@ -146,8 +155,7 @@ def test_detail_at_160x48_shows_logs_and_a_chart_and_hostile_lines_stay_literal(
         term.wait_for(lambda t: "Pods" in t and "error rate (%)" in t, "the detail screen again")
         term.keys("Escape")  # back to the dashboard
         text = term.wait_for(lambda t: all_services(t) and "Pods" not in t, "the dashboard again")
-        term.keys("q")
-        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
+        quit_demo(term)
 
 
 def test_opening_and_closing_the_detail_at_once_and_again_never_ends_the_dashboard():
@@ -164,5 +172,4 @@ def test_opening_and_closing_the_detail_at_once_and_again_never_ends_the_dashboa
             term.keys("Escape")
             text = term.wait_for(lambda t: all_services(t) and "Pods" not in t, f"the dashboard (round {round_})")
             assert "Traceback" not in text and "EXIT=" not in text
-        term.keys("q")
-        term.wait_for(lambda t: "EXIT=0" in t, "a clean exit after q")
+        quit_demo(term)

@@ -45,13 +45,13 @@ async def test_dashboard_shows_all_six_services_with_state_weight_and_numbers():
         for service in session.config.service_names:
             assert service in text
         assert text.count("observing") == 6
-        assert "10%" in text and "next 25% in" in text
+        assert "10%" in text and ("next 25% in" in text or "⏸ held" in text)  # held: no usable data yet
         assert "S 3/3 C 1/1" in text
         assert "err C 0.50%" in text and "P95 C 150ms" in text
         assert "1.2.3 → 1.2.4" in text
 
 
-async def test_selection_moves_with_arrows_and_jk_and_wraps():
+async def test_selection_moves_with_arrows_and_jk_and_stops_at_the_ends():
     async with observed() as (app, pilot, session, clock, cluster):
         assert app.current_service == "perception"
         await pilot.press("j", "down")
@@ -59,8 +59,8 @@ async def test_selection_moves_with_arrows_and_jk_and_wraps():
         await pilot.press("k")
         assert app.current_service == "capsule"
         await pilot.press("up", "up")
-        assert app.current_service == "synapse"
-        assert "▶ synapse" in screen_text(app)
+        assert app.current_service == "perception"
+        assert "▶ perception" in screen_text(app)
 
 
 async def test_advance_key_moves_the_selected_service_to_the_next_phase():
@@ -279,7 +279,7 @@ async def test_detail_screen_shows_pods_checks_events_charts_and_escape_returns(
         await settle(app, pilot)
         text = screen_text(app)
         for wanted in ("Pods", "Checks", "Events", "error rate (%)", "P95 latency (ms)", "P99 latency (ms)",
-                       "perception-canary", "error_rate", "success_rate", "threshold", "advance"):
+                       "perception-canary", "error rate", "success rate", "threshold", "advance"):
             assert wanted in text, wanted
         pods = app.screen.query_one(PodTable)
         assert pods.row_count == 4
@@ -321,7 +321,7 @@ async def test_logs_follow_filter_track_and_pause_with_hostile_lines_shown_liter
         assert logs.lines and all("warn" in line.lower() for line in logs.lines)
         assert len(logs.lines) < len(logs.kept)
         await pilot.press("t")
-        assert logs.track is not None and all(line.startswith(logs.track.value[0].upper()) for line in logs.lines)
+        assert logs.track is not None and all(line[9:15] == logs.track.value for line in logs.lines)
         await pilot.press("t", "t")
         assert logs.track is None
         await pilot.press("z")

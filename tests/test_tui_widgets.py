@@ -68,7 +68,9 @@ def test_sparklines_of_a_pair_share_one_scale():
 def test_countdown_and_attention():
     assert countdown(status(elapsed=150), WEIGHTS) == "next 50% in 12:30"
     assert countdown(status(weight=100), WEIGHTS) == "promote in 12:30"
-    assert countdown(status(State.AWAITING_APPROVAL), WEIGHTS) == "needs approval"
+    assert countdown(status(State.AWAITING_APPROVAL), WEIGHTS) == "needs approval (v)"
+    assert countdown(status(outcome=Outcome.INCONCLUSIVE), WEIGHTS) == "⏸ held 12:30: no usable data"
+    assert countdown(status(outcome=None), WEIGHTS) == "⏸ held 12:30: no verdict yet"
     assert attention(status(State.ROLLED_BACK)) == 0
     assert attention(status(outcome=Outcome.FAIL)) == 0
     assert attention(status(State.AWAITING_APPROVAL)) == 1
@@ -100,7 +102,7 @@ async def test_log_view_is_bounded_and_renders_hostile_lines_literally():
         view.flush()
         await pilot.pause()
         assert len(view.kept) == 50 and view.line_count <= 50
-        assert view.lines[-1] == "C pod-199 │ line 199 [/bad] ␛[31m[@click=app.quit]"
+        assert view.lines[-1] == "--:--:-- canary pod-199 line 199 [/bad] ␛[31m[@click=app.quit]"
         assert app.is_running
 
 
@@ -147,9 +149,9 @@ async def test_check_table_shows_every_check_with_threshold_and_reason():
         await pilot.pause()
         rows = [[str(cell) for cell in table.get_row(key)] for key in ("error_rate", "p95_latency",
                                                                           "kafka_consumer_lag")]
-        assert rows[0] == ["error_rate", "4.00%", "0.50%", "3.50%", "1.00%", "fail", "canary 4.00 % vs [/bad]"]
+        assert rows[0] == ["error rate", "4.00%", "0.50%", "3.50%", "1.00%", "fail", "canary 4.00 % vs [/bad]"]
         assert rows[1][3:6] == ["+6.7%", "< +20%", "pass"]
-        assert rows[2][1:6] == ["1500", "200", "—", "1000", "manual_review"]
+        assert rows[2][1:6] == ["1500", "200", "—", "1000", "needs review"]
         table.show(Verdict(Outcome.PASS, checks[1:], "ok"))
         assert table.row_count == 2 and table.cell_updates == 0
 

@@ -1,6 +1,7 @@
 """Widgets room: CheckTable, every check of the last verdict (runbook criteria, phase triggers and the
 service's own checks): canary, stable, compared value, threshold, result and reason. Rows keyed by check
-name and updated in place."""
+name and updated in place. Names and results are in the console's words (widgets/words.py); the full reason of
+every check also reads, wrapped, under the table (`check_reasons`), so a narrow terminal cuts nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from rich.text import Text
 from console.engine.model import Check, CheckResult, Verdict
 from widgets.keyed_table import KeyedTable
 from widgets.text import inert, millis, percent
+from widgets.words import check_word, humane, result_word
 
 COLUMNS = ("check", "canary", "stable", "value", "threshold", "result", "reason")
 #: result → (theme variable, emphasis); colours come from the theme ($ok, $danger, $attention), so the
@@ -21,6 +23,8 @@ def number(name: str, value: float | None) -> str:
     """Error and success rates as percentages, latencies in ms, anything else as a short number."""
     if value is None:
         return "—"
+    if "restart" in name:
+        return f"{value:.0f}"
     if "error" in name or "success" in name:
         return percent(value)
     if "latency" in name or name.startswith("p9"):
@@ -38,6 +42,8 @@ def compared(check: Check) -> str:
 
 
 def threshold(check: Check) -> str:
+    if "restart" in check.name:
+        return f"≤ {check.threshold:.0f}"
     if "latency" in check.name or check.name.startswith("p9"):
         return f"< +{check.threshold * 100:.0f}%"
     return number(check.name, check.threshold)
@@ -50,10 +56,18 @@ def result_style(result: CheckResult, variables: dict[str, str]) -> str:
 
 
 def check_cells(check: Check, variables: dict[str, str] | None = None) -> tuple[Text, ...]:
-    return (Text(inert(check.name, 40)), Text(number(check.name, check.canary)),
+    return (Text(inert(check_word(check.name), 40)), Text(number(check.name, check.canary)),
             Text(number(check.name, check.stable)), Text(compared(check)), Text(threshold(check)),
-            Text(check.result.value, style=result_style(check.result, variables or {})),
-            Text(inert(check.reason, 200)))
+            Text(result_word(check.result), style=result_style(check.result, variables or {})),
+            Text(humane(inert(check.reason, 200))))
+
+
+def check_reasons(verdict: Verdict | None) -> str:
+    """Every check's reason in full, one paragraph each (the table's last column is cut at 80 columns)."""
+    if verdict is None:
+        return "no verdict yet"
+    return "\n".join(f"{check_word(c.name)} ({result_word(c.result)}): {humane(inert(c.reason, 400))}"
+                     for c in verdict.checks)
 
 
 class CheckTable(KeyedTable):

@@ -6,6 +6,7 @@ never asks anything of the engine. Untrusted strings pass through `inert` and ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from time import monotonic
 
 from textual.content import Content
 from textual.reactive import reactive
@@ -16,20 +17,35 @@ from widgets.history import MetricHistory
 from widgets.spark import shared_range, spark_rows
 from widgets.text import clip, clock, inert, millis, percent
 from widgets.weight_bar import weight_bar_content
+from widgets.words import humane, outcome_word
 
 DANGER_STATES = (State.ROLLING_BACK, State.ROLLED_BACK, State.FAILED)
 ATTENTION_STATES = (State.AWAITING_APPROVAL, State.PAUSED)
+#: a state's colour, never its only sign: the word is always there, and what needs a person is also bold
+#: (awaiting approval in reverse video, which every terminal shows, 8 colours or none)
 STATE_STYLE = {State.OBSERVING: "$ok", State.PROMOTED: "$ok", State.PROMOTING: "$ok",
-               State.DEPLOYING: "$stable", State.IDLE: "$muted"}
+               State.DEPLOYING: "$text", State.IDLE: "$muted",
+               State.AWAITING_APPROVAL: "$attention bold reverse"}
 VERDICT_ICON = {Outcome.PASS: ("✔", "$ok"), Outcome.FAIL: ("✘", "$danger"),
                 Outcome.MANUAL_REVIEW: ("?", "$attention"), Outcome.INCONCLUSIVE: ("…", "$muted")}
 
 
+RIGHT_WIDTH = 24  # the countdown column: fixed, so the weight bar's phase marks never move as its text changes
+
+
+def rolled_back_by_person(status: RolloutStatus) -> bool:
+    """A rollback a person asked for (the engine's reason names who: "rollback by root@host")."""
+    return status.state is State.ROLLED_BACK and "rollback by " in (status.reason or "")
+
+
 def attention(status: RolloutStatus | None) -> int:
-    """0 = danger (failing, rolling back, rolled back), 1 = needs a person, 2 = fine; sorts the dashboard."""
+    """0 = danger (failing, rolling back, rolled back by the engine), 1 = needs a person (a rollback a person
+    made only waits for its cleanup), 2 = fine; sorts the dashboard."""
     if status is None:
         return 2
     failing = status.verdict is not None and status.verdict.outcome is Outcome.FAIL
+    if rolled_back_by_person(status) and not failing:
+        return 1
     if status.state in DANGER_STATES or failing:
         return 0
     if status.state in ATTENTION_STATES or status.needs_person:
@@ -38,17 +54,25 @@ def attention(status: RolloutStatus | None) -> int:
 
 
 def countdown(status: RolloutStatus, weights: Sequence[int]) -> str:
-    """"next 25% in 12:30" while observing; what the rollout waits for otherwise."""
+    """"next 25% in 12:30" while observing; a held clock says it is held and why; in manual mode the end of
+    the phase waits for a person; what the rollout waits for otherwise."""
     if status.state is State.OBSERVING:
         later = [w for w in weights if w > status.weight]
+        left = clock(status.time_left)
+        if status.verdict is None or not status.verdict.usable:
+            why = "no verdict yet" if status.verdict is None else "no usable data"
+            return f"⏸ held {left}: {why}"
+        if status.mode != "auto":
+            return f"{left}, then you decide"
         step = f"next {later[0]}%" if later else "promote"
-        return f"{step} in {clock(status.time_left)}"
-    return {State.PAUSED: "paused", State.AWAITING_APPROVAL: "needs approval", State.DEPLOYING: "deploying",
-            State.ROLLING_BACK: "rolling back"}.get(status.state, "")
+        return f"{step} in {left}"
+    return {State.PAUSED: "⏸ paused (p resumes)", State.AWAITING_APPROVAL: "needs approval (v)",
+            State.DEPLOYING: "deploying", State.ROLLING_BACK: "rolling back"}.get(status.state, "")
 
 
 class ServicePanel(Widget):
     """One service. ``show(status, history)`` redraws it; ``selected`` highlights it."""
+
 
     selected: reactive[bool] = reactive(False)
 
@@ -60,6 +84,9 @@ class ServicePanel(Widget):
         self.history = MetricHistory()
         self.error: str | None = None
         self.waiting = "waiting for the first status…"
+        self._drawn_key: tuple | None = None
+        self._drawn_at = float("-inf")
+        self.held = False  # a status that only moved the numbers waits for redraw_held()
 
     def show_waiting(self, text: str) -> None:
         """What the panel says before its first status ("connecting…", why the connection failed)."""
@@ -68,41 +95,86 @@ class ServicePanel(Widget):
             self.refresh()
 
     def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> None:
+        """Draw ``status``: at once when what it says changed (state, verdict, weight, mode, a problem);
+        a status that only moves the numbers and the countdown is drawn at most every ``hold_seconds`` (the
+        CLI: 3 s; k9s refreshes every 2 s): redrawing six panels on every status was most of the idle CPU."""
         self.status = status
         if history is not None:
             self.history = history
         level = attention(status)
         self.set_class(level == 0, "-danger")
         self.set_class(level == 1, "-attention")
+        key = self._meaning(status)
+        now = monotonic()
+        if key != self._drawn_key or now - self._drawn_at >= self.hold_seconds:
+            self._redraw(key, now)
+        else:
+            self.held = True  # drawn by redraw_held(), which the screen calls on every flush
+
+    def redraw_held(self, now: float | None = None) -> bool:
+        """Draw a held-back status once its time has come; True when it drew."""
+        now = monotonic() if now is None else now
+        if not self.held or self.status is None or now - self._drawn_at < self.hold_seconds:
+            return False
+        self._redraw(self._meaning(self.status), now)
+        return True
+
+    @property
+    def hold_seconds(self) -> float:
+        """How long a numbers-only status may wait: the app's ``hold_numbers`` (the CLI's 3 s; 0 in tests
+        that step a virtual clock, so every status is drawn)."""
+        try:
+            return float(getattr(self.app, "hold_numbers", 0.0))
+        except Exception:  # not mounted in an app (a unit test of render)
+            return 0.0
+
+    def _meaning(self, status: RolloutStatus) -> tuple:
+        verdict = status.verdict
+        return (status.state, status.weight, status.mode, status.read_only, status.driver, self.error,
+                verdict.outcome if verdict else None, status.snapshot.problem if status.snapshot else None,
+                status.metrics.problem if status.metrics else None)
+
+    def _redraw(self, key: tuple, now: float) -> None:
+        self._drawn_key, self._drawn_at, self.held = key, now, False
+        self.refresh()
+
+    def watch_selected(self, selected: bool) -> None:
+        self.set_class(selected, "-selected")
         self.refresh()
 
     def show_error(self, message: str | None) -> None:
         self.error = message
         self.refresh()
 
-    def watch_selected(self, selected: bool) -> None:
-        self.set_class(selected, "-selected")
-
     # ---------------------------------------------------------------- drawing
     def render(self) -> Content:
+        # every edge (padding or a coloured border) takes the same two columns (themes/console.tcss), so the
+        # weight bar of every panel is as wide as the others and its phase marks line up
         width = max(20, self.content_region.width or self.size.width)
         height = max(1, self.content_region.height or self.size.height)
         if self.status is None:
             return Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))
-        lines = self._roomy(width, height) if height >= 8 else self._compact(width)
+        if height >= 8:
+            lines = self._roomy(width, height)
+        else:
+            lines = self._compact(width, height)
         return Content("\n").join(lines[:height])
 
     @staticmethod
     def _versions(status: RolloutStatus) -> str:
         versions = inert(status.stable_version or "?", 40)
-        if status.canary_version:
+        if status.canary_version and status.canary_version != status.stable_version \
+                and status.state is not State.PROMOTED:
             versions += f" → {inert(status.canary_version, 40)}"
         mode = "" if status.mode == "auto" else " · manual"
         return versions + mode + (" · read-only" if status.read_only else "")
 
     @staticmethod
     def _state(status: RolloutStatus) -> Content:
-        style = "$danger bold" if status.state in DANGER_STATES else STATE_STYLE.get(status.state, "$attention bold")
+        if rolled_back_by_person(status):
+            style = "$attention bold"
+        else:
+            style = "$danger bold" if status.state in DANGER_STATES else STATE_STYLE.get(status.state, "$attention bold")
         return Content.styled(f"{status.state.label:<17}", style)
 
     def _title(self, status: RolloutStatus) -> Content:
@@ -110,10 +182,18 @@ class ServicePanel(Widget):
                                 " ", self._state(status), " ", (self._versions(status), "$muted"))
 
     def _bar(self, status: RolloutStatus, width: int) -> Content:
-        right = countdown(status, self.weights)
-        bar_width = max(8, width - len(right) - 7)
+        right = clip(countdown(status, self.weights), RIGHT_WIDTH)
+        bar_width = max(8, width - RIGHT_WIDTH - 7)
         return Content.assemble(weight_bar_content(status.weight, self.weights, bar_width),
                                 f" {status.weight:>3}% ", (right, "$muted"))
+
+    @staticmethod
+    def _canary_gone(status: RolloutStatus) -> bool:
+        """No canary to measure (promoted, no canary, or no canary pod at all): its numbers would be 0/0."""
+        if status.state in (State.PROMOTED, State.IDLE):
+            return True
+        snap = status.snapshot
+        return snap is not None and snap.ready_count(Track.CANARY)[1] == 0 and status.weight == 0
 
     def _pods(self, status: RolloutStatus) -> str:
         snap = status.snapshot
@@ -129,7 +209,12 @@ class ServicePanel(Widget):
         canary, stable = self.history.series(metric, "canary"), self.history.series(metric, "stable")
         low, high = shared_range(canary[-spark_width:], stable[-spark_width:])
         parts: list[tuple[str, str] | str] = [f"{label} "]
+        gone = self.status is not None and self._canary_gone(self.status)
         for name, series, style in (("C", canary, "$canary"), ("S", stable, "$stable")):
+            if name == "C" and gone:
+                parts.append(("C —", "$muted"))
+                parts.append(" ")
+                continue
             value = next((v for v in reversed(series) if v is not None), None) if series else None
             parts.append((f"{name} {fmt(value)}", style))
             if spark_width >= 3:
@@ -144,23 +229,41 @@ class ServicePanel(Widget):
         if problems:
             return Content.assemble(("⚠ ", "$danger"), (clip(inert(problems[-1]), width - 2), "$danger"))
         verdict = status.verdict
+        outcome = self._outcome(status)
+        if outcome is not None:
+            icon, style, text = outcome
+            return Content.assemble((icon + " ", style), (clip(text, width - 2), style))
         if verdict is None:
-            return Content.assemble(("· ", "$muted"), (clip(inert(status.reason or "no verdict yet"), width - 2),
-                                                       "$muted"))
+            return Content.assemble(("· ", "$muted"), (clip(humane(inert(status.reason or "no verdict yet")),
+                                                            width - 2), "$muted"))
         icon, style = VERDICT_ICON[verdict.outcome]
         reason = verdict.reason if status.state is State.OBSERVING or not status.reason else status.reason
-        text = f"{verdict.outcome.value}: {inert(reason)}"
+        text = humane(f"{outcome_word(verdict.outcome)}: {inert(reason)}")
         return Content.assemble((icon + " ", style), (clip(text, width - 2), style))
 
-    def _compact(self, width: int) -> list[Content]:
-        """Three lines: name, state, weight bar, countdown / pods and both metric pairs / versions, verdict."""
+    @staticmethod
+    def _outcome(status: RolloutStatus) -> tuple[str, str, str] | None:
+        """How a finished rollout ended, in words (not the last check's verdict: a healthy canary rolled back
+        by a person is neither "pass" nor failing)."""
+        reason = humane(inert(status.reason or ""))
+        if status.state is State.PROMOTED:
+            return "✔", "$ok", f"promoted: {inert(status.stable_version or '?', 40)} is stable"
+        if rolled_back_by_person(status):
+            return "↩", "$attention", reason or "rolled back by a person"
+        if status.state in (State.ROLLED_BACK, State.FAILED):
+            return "✘", "$danger", reason or status.state.label
+        return None
+
+    def _compact(self, width: int, height: int = 3) -> list[Content]:
+        """Three lines: name, state, weight bar, countdown / pods and both metric pairs / versions, verdict;
+        with more rows: P99 and the mode / driver, then the state's reason."""
         status = self.status
         assert status is not None
-        right = countdown(status, self.weights)
         head = Content.assemble(("▶ " if self.selected else "  ", "$accent bold"), (f"{self.service:<11}", "bold"),
                                 " ", self._state(status), " ")
-        right = f"{right:<17}"
-        bar_width = max(6, width - head.cell_length - len(right) - 6)
+        right_width = 17 if width < 100 else RIGHT_WIDTH
+        right = f"{clip(countdown(status, self.weights), right_width):<{right_width}}"
+        bar_width = max(6, width - head.cell_length - right_width - 6)
         first = Content.assemble(head, weight_bar_content(status.weight, self.weights, bar_width),
                                  f" {status.weight:>3}% ", (right, "$muted"))
         pods = self._pods(status)
@@ -169,7 +272,15 @@ class ServicePanel(Widget):
                                   self._pair("P95", "p95", millis, spark))
         versions = Content.assemble("  ", (self._versions(status), "$muted"), " ")
         third = Content.assemble(versions, self._verdict(status, width - versions.cell_length))
-        return [first.truncate(width), second.truncate(width), third.truncate(width)]
+        lines = [first.truncate(width), second.truncate(width), third.truncate(width)]
+        if height >= 4:
+            who = f" · driven by {inert(status.driver, 40)}" if status.driver and status.read_only else ""
+            lines.append(Content.assemble("  ", self._pair("P99", "p99", millis, spark),
+                                          (f"mode {status.mode}{who}", "$muted")).truncate(width))
+        if height >= 5 and status.reason:
+            lines.append(Content.assemble(("  why: ", "$muted"),
+                                          (clip(humane(inert(status.reason)), width - 7), "$muted")))
+        return lines
 
     def _roomy(self, width: int, height: int) -> list[Content]:
         status = self.status

@@ -1,5 +1,6 @@
 """Widgets room: EventTimeline, the rollout's events (state changes, verdicts, actions, refusals, errors)
-one line each, oldest first, in a bounded line-API Log; messages are untrusted and shown literally."""
+one line each, oldest first, in a bounded line-API Log; messages are untrusted and shown literally, in the
+console's words (no raw identifiers such as awaiting_approval)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from textual.widgets import Log
 
 from console.engine.model import Event, EventKind
 from widgets.text import inert
+from widgets.words import humane
 
 
 class EventTimeline(Log):
@@ -23,6 +25,6 @@ class EventTimeline(Log):
                 continue
             if self.origin is None:
                 self.origin = event.at
-            lines.append(inert(event.to_line(self.origin), 400))
+            lines.append(humane(inert(event.to_line(self.origin), 400)))
         if lines:
             self.write_lines(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from widgets.history import MetricHistory
@@ -16,7 +17,10 @@ SCALE = {"error_rate": 100.0, "p95": 1000.0, "p99": 1000.0}
 
 
 class TrackChart(PlotextPlot):
-    """``threshold(stable_value)`` gives the canary's limit for a stable value (e.g. stable × 1.2)."""
+    """``threshold(stable_value)`` gives the canary's limit for a stable value (e.g. stable × 1.2).
+    Focusable, so Tab brings each chart (P99 too) into view on a small terminal."""
+
+    can_focus = True
 
     def __init__(self, metric: str, threshold: Callable[[float], float], min_interval: float = 1.0,
                  **kwargs) -> None:
@@ -38,6 +42,18 @@ class TrackChart(PlotextPlot):
         self.refresh()
         return True
 
+    def _colour(self, variable: str) -> tuple[int, int, int]:
+        """A theme variable ($canary, $stable, $danger) as plotext's RGB, so charts keep the theme's meaning
+        (and its 16- or 8-colour palette) instead of plotext's own orange and blue."""
+        try:
+            theme = self.app.theme
+            if getattr(self, "_colours_for", None) != theme:  # looked up again only when the theme changes
+                self._colours_for, self._colours = theme, self.app.get_css_variables()
+            colour = Color.parse(self._colours[variable])
+        except Exception:  # no app yet (a unit test) or no such variable: plotext's white
+            return (255, 255, 255)
+        return (colour.r, colour.g, colour.b)
+
     def _draw(self, history: MetricHistory) -> None:
         plt = self.plt
         plt.clear_data()
@@ -54,8 +70,9 @@ class TrackChart(PlotextPlot):
             points = [(xi, v * scale) for xi, v in zip(x, history.series(self.metric, track)) if v is not None]
             if points:
                 plt.plot([p[0] for p in points], [p[1] for p in points], label=track, marker=marker,
-                         color="blue" if track == "stable" else "orange")
+                         color=self._colour(track))
         limit = [(xi, self.threshold(v) * scale) for xi, v in zip(x, history.series(self.metric, "stable"))
                  if v is not None]
         if limit:
-            plt.plot([p[0] for p in limit], [p[1] for p in limit], label="threshold", marker="dot", color="red")
+            plt.plot([p[0] for p in limit], [p[1] for p in limit], label="threshold", marker="dot",
+                     color=self._colour("danger"))
