@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGETS: dict[str, tuple[str, ...]] = {
     "console/engine/judge.py": ("tests/test_judge*.py",),
     "console/engine/binomial.py": ("tests/test_binomial*.py", "tests/test_judge*.py"),
-    "console/engine/intents.py": ("tests/test_intents*.py", "tests/test_controller.py"),
-    "console/engine/controller.py": ("tests/test_controller.py", "tests/test_intents*.py"),
+    "console/engine/intents.py": ("tests/test_intents*.py", "tests/test_controller*.py"),
+    "console/engine/controller.py": ("tests/test_controller*.py", "tests/test_intents*.py"),
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1: a shared machine)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy and print where it is")
     parser.add_argument("--verbose", action="store_true", help="show mutmut's own progress output")
+    parser.add_argument("--only", nargs="+", metavar="GLOB", default=[],
+                        help="test only the mutants whose names match (e.g. 'console.engine.controller.*_would*'); "
+                             "the score is then over those mutants")
     args = parser.parse_args(argv)
     module = args.module
     tests = select_tests(module)
@@ -118,13 +121,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation: {module} against {' '.join(tests)}", flush=True)
         log = scratch / "mutmut.log"
         with log.open("w", encoding="utf-8") as out:
-            run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs)],
+            run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(args.jobs), *args.only],
                                  cwd=scratch, env=env, stdin=subprocess.DEVNULL,
                                  stdout=None if args.verbose else out, stderr=subprocess.STDOUT)
         if run.returncode != 0:
             sys.stdout.write(log.read_text(encoding="utf-8", errors="replace")[-4000:])
             raise SystemExit(f"mutation: mutmut run exited {run.returncode}")
         status = results(scratch, module)
+        if args.only:
+            status = {name: s for name, s in status.items() if s != "not checked"}
         tally = Counter(status.values())
         survivors = sorted(name for name, s in status.items() if s not in KILLED)
         print()
@@ -136,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mutation: scratch copy kept in {scratch}")
         killed, total = sum(tally[s] for s in KILLED), len(status)
         score = 100.0 * killed / total if total else 0.0
-        print(f"{module}: killed {killed} of {total} ({score:.1f} %)")
+        subset = f" [only {' '.join(args.only)}]" if args.only else ""
+        print(f"{module}{subset}: killed {killed} of {total} ({score:.1f} %)")
         return 0
     finally:
         if not args.keep:

@@ -26,6 +26,7 @@ from textual.screen import Screen
 
 from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track
 from console.engine.notable import NotableRule, Notice
+from console.engine.requests import REQUESTABLE
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
@@ -324,6 +325,8 @@ class CanaryApp(App[int]):
                 self.notify(f"{where}{text}", severity="error", markup=False, timeout=8)
         elif event.kind is EventKind.INFO and "port" in event.data:
             self._announced.clear()
+        elif event.kind is EventKind.INFO and event.data.get("request"):  # pending → done, from the driver
+            self.notify(f"{event.service}: {text}", markup=False)
         elif event.kind is EventKind.REFUSED:
             self.notify(f"{event.service}: {text}", severity="warning", markup=False)
         elif event.kind is EventKind.STATE:
@@ -591,8 +594,13 @@ def _phase_weights(config: Any) -> list[int]:
 
 def _allowed(action: str, status: RolloutStatus) -> bool:
     state = status.state
-    if status.read_only:  # another console drives this service: watching, or taking over
-        return action == "take_over" and status.driver is not None
+    if status.read_only:  # driven elsewhere: take it over, or ask its driver (a request, engine/requests.py)
+        if status.driver is None:
+            return False
+        if action == "take_over":
+            return True
+        if action not in REQUESTABLE or action == "start":
+            return False
     if action in ("advance", "promote"):
         return state in ACTIVE
     if action == "pause":

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pydantic (~70 ms) is imported only to validate: the dashboa
     from console.engine.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70  # a bug in the console (EX_SOFTWARE): one line, the traceback only with --debug
 SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
              "low-traffic", "metrics-gap")
 ACTIONS = ("advance", "pause", "resume", "approve", "rollback", "promote", "delete-canary", "take-over")
@@ -41,6 +42,7 @@ exit codes:
   2  usage or configuration error, or an action refused (the message says why)
   3  inconclusive, awaiting approval, paused or stopped; a confirmation answered "n" (nothing done)
   4  cluster or Prometheus unreachable
+  70 an internal error (a bug): one line; --debug shows the traceback
 
 examples:
   canary-console --demo                                   the dashboard on the simulated world
@@ -135,6 +137,8 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     group.add_argument("--read-only", action="store_true", default=d(False), help="watch only: no write ever leaves the console")
     group.add_argument("--theme", default=d(None), metavar="NAME", help="dashboard theme: dark (default), light, mono")
     group.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
+    group.add_argument("--debug", action="store_true", default=d(False),
+                       help="on an internal error, show the traceback")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
         if name in ("advance", "promote"):
             action.add_argument("--force", action="store_true", help="even while the verdict is fail (asks to confirm)")
+
+    start = sub("start", "ask the driver of a service (a controller or another console) to start a canary")
+    start.add_argument("service")
+    start.add_argument("--version", required=True, help="the canary version to roll out")
+
+    ctl = sub("controller", "drive every configured service in the cluster until SIGTERM (the in-cluster driver)")
+    ctl.add_argument("--services", dest="drive_services", default="", metavar="A,B", help="drive only these services (default: all)")
+    ctl.add_argument("--listen", default="0.0.0.0:8080", metavar="HOST:PORT",
+                     help="where /healthz, /readyz and /metrics are served (default 0.0.0.0:8080)")
 
     replay = sub("replay", "the policy on a recorded timeline (what-if)")
     replay.add_argument("timeline", help="NDJSON timeline file, or - for standard input")
@@ -262,13 +275,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             _check_service(config, service)
         return _dispatch(args, config)
     except ConfigError as exc:
-        _say(in_our_words(str(exc)))
+        from console.engine.text import inert
+
+        _say(inert(" ".join(in_our_words(str(exc)).split()), 500))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _say("interrupted")
         return EXIT_WAITING
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # the crash reporter: one line, no traceback unless asked for
+        if getattr(args, "debug", False):
+            raise
+        from console.engine.audit import redact
+        from console.engine.text import inert
+
+        detail = inert(redact(" ".join(str(exc).split())), 300)
+        _say(f"internal error: {type(exc).__name__}: {detail} (run again with --debug for the traceback)")
+        return EXIT_INTERNAL
 
 
 def _dashboard(args: argparse.Namespace) -> int:
@@ -308,6 +332,16 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
                                            args.command.replace("-", "_"),
                                            args.service, yes=args.yes, force=getattr(args, "force", False),
                                            as_json=args.json))
+    if args.command == "start":
+        return asyncio.run(commands.request_start(config, _options(args, config, virtual=True), args.service,
+                                                  args.version, as_json=args.json))
+    if args.command == "controller":
+        from console.controller_command import controller
+
+        services = [s for s in args.drive_services.split(",") if s]
+        for service in services:
+            _check_service(config, service)
+        return asyncio.run(controller(config, _options(args, config), services, args.listen))
     if args.command == "replay":
         return commands.replay(config, args.timeline, args.service, as_json=args.json)
     if args.command == "record":
@@ -322,8 +356,11 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
 
 
 def json_line(data: Any) -> str:
-    """One JSON object on one line, the shape every --json output and NDJSON stream uses."""
-    return json.dumps(data, separators=(", ", ": "), default=str)
+    """One JSON object on one line, the shape every --json output and NDJSON stream uses; secrets a server
+    echoed are redacted (json.dumps escapes control characters)."""
+    from console.engine.audit import redact
+
+    return json.dumps(redact(data), separators=(", ", ": "), default=str)
 
 
 def print_json(data: Any) -> None:

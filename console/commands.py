@@ -11,6 +11,7 @@ releases its Lease; every exit path goes through World.aclose, which saves first
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -18,10 +19,14 @@ from typing import Any
 
 from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
                          json_line, print_json)
+from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
 from console.engine.notable import STOP_AT, NotableRule
+from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
+from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
+from console.engine.text import inert, inert_lines
 from console.signals import handle_signals
 from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
 
@@ -31,8 +36,13 @@ VERDICT_EXIT = {Outcome.PASS: EXIT_OK, Outcome.FAIL: EXIT_FAILED, Outcome.MANUAL
                 Outcome.INCONCLUSIVE: EXIT_WAITING}
 
 
+def _out(text: str) -> None:
+    """A line for people on stdout: secrets redacted, outside text inert."""
+    print(inert_lines(redact(text)))
+
+
 def _err(message: str) -> None:
-    print(f"canary-console: {message}", file=sys.stderr)
+    print(inert(redact(f"canary-console: {message}")), file=sys.stderr)
 
 
 def _unreachable_cluster(exc: ClusterError) -> int:
@@ -70,6 +80,7 @@ class _Printer:
         self.signalled: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
+        self._outage = OutageWatch()
         self.notable = NotableRule()
 
     def __call__(self, event: Event) -> None:
@@ -102,14 +113,20 @@ class _Printer:
 
     def emit(self, line: str, stream: Any = None) -> None:
         try:
-            print(line, file=stream or sys.stdout, flush=True)
+            print(inert_lines(redact(line)), file=stream or sys.stdout, flush=True)
         except BrokenPipeError:  # the reader went away (| head): stop the run, say nothing more
             self.closed = True
             self.stopped.set()
 
     def _progress(self, event: Event) -> None:
         status = event.data.get("status")
-        if status is None or event.at < self.next_progress:
+        if status is None:
+            return
+        if (outage := self._outage.update(status, event.at)) is not None:  # one line as it starts, one as it ends
+            minutes, seconds = divmod(int(max(0.0, event.at - self.origin)), 60)
+            self.emit(json_line({"service": self.service, "at": event.at, "kind": "outage", "message": outage})
+                      if self.as_json else f"+{minutes:4d}m{seconds:02d}s {self.service:<11} {'outage':<9} {outage}")
+        if event.at < self.next_progress:
             return
         self.next_progress = event.at + 60.0
         left = int(status.time_left)
@@ -307,13 +324,18 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
                 (sr, st), (cr, ct) = snap.ready_count(Track.STABLE), snap.ready_count(Track.CANARY)
                 pods = f"{sr}/{st} {cr}/{ct}"
             verdict = s.verdict.outcome.value if s.verdict else "unknown"
-            print(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
-                  f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+            _out(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
+                 f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+        for problem in dict.fromkeys(p for s in statuses if s.snapshot and (p := s.snapshot.problem)):
+            _err(problem)
         for sink in sinks:
-            print(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
-                  + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
+            _out(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
+                 + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
     problems = [p for s in statuses for p in s.to_json()["problems"]]
-    return EXIT_UNREACHABLE if any("unreachable" in p for p in problems) else status_exit(statuses)
+    unread = any(s.snapshot is not None and s.snapshot.unread for s in statuses)  # a failed read: not the world
+    if unread or any("unreachable" in p for p in problems):
+        return EXIT_UNREACHABLE
+    return status_exit(statuses)
 
 
 def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
@@ -322,9 +344,9 @@ def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
                     "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks],
                     **({"problems": list(verdict.problems)} if verdict.problems else {})})
         return
-    print(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
+    _out(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
     for check in verdict.checks:
-        print(f"  {check.name:<22} {check.result.value:<17} {check.reason}")
+        _out(f"  {check.name:<22} {check.result.value:<17} {check.reason}")
 
 
 async def analyze(config: Config, options: Options, service: str, weight: int | None, *,
@@ -384,23 +406,93 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
             _err(f"{name} {service} not confirmed: nothing done")  # the person said no (exit 3, "stopped")
             return EXIT_WAITING
     kwargs: dict[str, Any] = {"force": True} if force else {}
+    errors: list[str] = []
+    unsubscribe = session.bus.subscribe(
+        lambda e: errors.append(e.message) if e.service == service and e.kind is EventKind.ERROR else None)
+    failure: str | None = None
     try:
         before = session.controllers[service].status
-        result = await session.intent(service, name, **kwargs)
+        if name in REQUESTABLE and session.controllers[service].driven_elsewhere():
+            result = await session.request(service, name, wait=True, **kwargs)  # its driver does it
+        else:
+            result = await session.intent(service, name, **kwargs)
         if result.ok:
-            await _settle(world, service)
+            failure = _write_failed(session.controllers[service].state, name, errors)
+            if failure is None:
+                await _settle(world, service)
+                failure = await _not_landed(world, service, name)
         after = session.controllers[service].status
     finally:
+        unsubscribe()
         await world.aclose()
+    ok = result.ok and failure is None
     if as_json:
-        print_json({"service": service, "action": name, "ok": result.ok, "message": result.message,
+        print_json({"service": service, "action": name, "ok": ok, "message": failure or result.message,
                     "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
-    elif result.ok:
-        print(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
+    elif ok:
+        _out(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
     if not result.ok:
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
+    if failure is not None:
+        _err(f"{name} {service} failed: {failure}")
+        return EXIT_UNREACHABLE if _SERVER_SIDE.search(failure) else EXIT_USAGE
     return EXIT_OK
+
+
+_SERVER_SIDE = re.compile(r"(?i)\berror 5\d\d\b|unreachable|connection lost|timed out|\b429\b")
+
+
+def _write_failed(state: State, name: str, errors: list[str]) -> str | None:
+    """Why the action's write did not land, when the controller says so (a rollback still in flight means
+    its write failed; its record says so, and the next console that drives the service retries it)."""
+    if name == "rollback" and state is State.ROLLING_BACK:
+        writes = [e for e in errors if e.startswith("rollback failed")]
+        why = writes[-1] if writes else (errors[-1] if errors else "the rollback write did not land")
+        saved = not any(e.startswith("saving the rollout record failed") for e in errors)
+        return why + ("; the rollout record says rolling back: the next console that drives it retries" if saved
+                      else "; the rollout record could not be saved either")
+    return None
+
+
+async def _not_landed(world: World, service: str, name: str) -> str | None:
+    """Read the cluster back: None when it shows what the action meant to do, else what it shows."""
+    controller = world.session.controllers[service]
+    if name not in ("rollback", "advance") or controller.state is State.PROMOTING:
+        return None
+    try:
+        snapshot = (await world.session.cluster.snapshot_all([service]))[service]
+    except ClusterError as exc:
+        return f"cannot read the result back: {exc}"
+    if "ingresses" in snapshot.unread or (snapshot.problem and not snapshot.unread):
+        return f"cannot read the result back: {snapshot.problem}"
+    if snapshot.problem:  # the weight was read back; say what else could not be
+        _err(f"warning: {snapshot.problem}")
+    expected = 0 if name == "rollback" else controller.weight
+    if snapshot.canary_exists and snapshot.weight != expected:
+        return f"the cluster shows weight {snapshot.weight}%, not {expected}%"
+    return None
+
+
+async def request_start(config: Config, options: Options, service: str, version: str, *, as_json: bool) -> int:
+    """`start SERVICE --version V`: ask the service's driver (a controller replica or another console) to
+    start a canary. 0 done; 2 refused or no driver (nothing is written then); 3 nobody answered in time."""
+    world = await _prepared(config, options, [service])
+    if isinstance(world, int):
+        return world
+    try:
+        result = await world.session.request(service, "start", wait=True, version=version)
+    finally:
+        await world.aclose()
+    if as_json:
+        print_json({"service": service, "action": "start", "version": version, "ok": result.ok,
+                    "message": result.message})
+    elif result.ok:
+        print(f"{service}: {result.message}")
+    if result.ok:
+        return EXIT_OK
+    _err(f"start {service} {version}: {result.message}")
+    return EXIT_WAITING if UNANSWERED in result.message and NO_DRIVER not in result.message else EXIT_USAGE
 
 
 def _forced_because(controller: Any) -> str:
@@ -434,7 +526,7 @@ def replay(config: Config, timeline: str, service: str | None, *, as_json: bool)
     if as_json:
         print_json(result.to_json())
     else:
-        print(result.table())
+        _out(result.table())
     return OUTCOME_EXIT.get(result.outcome, EXIT_WAITING)
 
 

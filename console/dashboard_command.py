@@ -62,7 +62,7 @@ async def _dashboard(first: FirstFrame, load: Callable[[], Config], options_for:
             starts.update(dict.fromkeys(config.service_names, DEMO_VERSION))
         try:
             world = await open_world(config, options)
-        except ClusterError as exc:  # the panels say why; the exit code and stderr too, once the app closes
+        except (ClusterError, ConfigError) as exc:  # the panels say why; the exit code and stderr too, once the app closes
             failures.append(exc)
             raise
         except ConfigError as exc:  # e.g. a notification's secret file cannot be read

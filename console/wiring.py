@@ -162,7 +162,8 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
     identity = getattr(cluster, "identity", actor)
     port = ReadOnlyCluster(cluster) if read_only else cluster
     session = Session(config, port, metrics, RealClock(), actor=identity, read_only=read_only,
-                      journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind)
+                      journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind,
+                      requests=None if read_only else cluster.requests)
     try:
         if options.notify:
             add_notifications(session, config)

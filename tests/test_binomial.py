@@ -110,7 +110,7 @@ def test_surely_within_accepts_a_tail_equal_to_beta():
 
 
 def test_surely_within_edges_of_allowed_and_n():
-    assert surely_within(5, 5, 1.0, 0.05) and not surely_within(0, 0, 1.0, 0.05)
+    assert surely_within(5, 5, 1.0, 0.05) and surely_within(1, 1, 1.0, 0.05) and not surely_within(0, 0, 1.0, 0.05)
     assert not surely_within(0, 1000, 0.0, 0.05) and not surely_within(0, 1000, -0.1, 0.05)
     assert not surely_within(0, 0, 0.5, 0.99) and not surely_within(0, -3, 0.5, 0.99)
     assert surely_within(0, 1000, 0.0001, 0.99)  # just above 0 the test still runs

@@ -4,6 +4,8 @@ in-memory fakes (tests/fakes.py). Nothing sleeps; times asserted are virtual sec
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Any
 
 import pytest
@@ -419,21 +421,22 @@ def test_the_baseline_is_the_current_stable_window_while_it_is_full():
 def test_the_last_full_window_is_carried_at_100_and_when_stable_fades_or_thins():
     baseline = StableBaseline(Config())
     baseline.choose(FULL, 75, 0)
-    assert baseline.choose(TrackWindow(26000, 130, 0.15, 0.22), 100, 10) == (FULL, True)
+    assert baseline.choose(TrackWindow(26000, 130, 0.15, 0.22), 100, 10) == (replace(FULL, age=10), True)
     fading = TrackWindow(700, 4, 0.15, 0.27)  # same weight, lost most of its traffic within one window
-    assert baseline.choose(fading, 75, 20) == (FULL, True)
+    assert baseline.choose(fading, 75, 20) == (replace(FULL, age=20), True)
     thin = TrackWindow(120, 1, 0.15, None)
-    assert baseline.choose(thin, 75, 30) == (FULL, True)
-    assert baseline.choose(None, 75, 40) == (FULL, True)
+    assert baseline.choose(thin, 75, 30) == (replace(FULL, age=30), True)
+    assert baseline.choose(None, 75, 40) == (None, False)  # a missing track is no data (issue 13)
     later = TrackWindow(12000, 60, 0.15, 0.22)  # a lasting dip: after one window length it is the baseline
     assert baseline.choose(later, 75, 400) == (later, False)
 
 
-def test_a_low_traffic_stable_is_used_as_it_is_and_its_last_window_kept_when_it_goes_silent():
+def test_a_low_traffic_stable_is_used_as_it_is_and_not_stood_in_for_when_it_goes_silent():
     baseline = StableBaseline(Config())
     thin = TrackWindow(300, 2, 0.2, 0.3)
     assert baseline.choose(thin, 10, 0) == (thin, False)
-    assert baseline.choose(TrackWindow(0, 0), 10, 10) == (thin, True)
+    silent = TrackWindow(0, 0)
+    assert baseline.choose(silent, 10, 10) == (silent, False)  # no traffic is no data (issue 13)
 
 
 async def test_a_canary_gets_no_traffic_until_its_pod_is_ready():

@@ -6,66 +6,11 @@ already under way is set up as a saved record the first step resumes, so each te
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from console.engine.clock import VirtualClock
-from console.engine.config import Config, Service
-from console.engine.model import EventKind, Outcome, RolloutRecord, State, Verdict
-from console.engine.session import Session
-from tests.fakes import FakeCluster, FakeMetrics
-
-SERVICE = "perception"
-WEIGHTS = [p.weight for p in Config().phases]  # 10, 25, 50, 75, 100
-
-
-def verdicts(outcome: Outcome, reason: str = "judged by the test"):
-    """A judge that always answers ``outcome`` (the controller's reaction is under test, not the judge)."""
-    def judge(config, service, phase, stable, canary, **kwargs: Any) -> Verdict:
-        return Verdict(outcome, (), reason, phase.weight, kwargs.get("at", 0.0), {})
-    return judge
-
-
-class Rollout:
-    """A session driving one service, its fake cluster, the clock and every event published."""
-
-    def __init__(self, *, outcome: Outcome = Outcome.PASS, read_only: bool = False, identity: str | None = None,
-                 **config: Any) -> None:
-        self.config = Config(services=[Service(name=SERVICE)], **config)
-        self.clock = VirtualClock()
-        self.cluster = FakeCluster(self.clock, [SERVICE], identity=identity)
-        self.session = Session(self.config, self.cluster, FakeMetrics(self.cluster), self.clock,
-                               read_only=read_only, judge=verdicts(outcome), drive=(SERVICE,))
-        self.events: list = []
-        self.session.bus.subscribe(self.events.append)
-        self.controller = self.session.controllers[SERVICE]
-
-    async def resume_at(self, state: State, phase: int, *, elapsed: float = 0.0, mode: str = "auto",
-                        driver: str | None = None, judged: bool = False) -> None:
-        """A canary already at ``phase`` in ``state``, its record saved; one step adopts it (and, with
-        ``judged``, acts on the judge's first verdict)."""
-        svc = self.cluster.services[SERVICE]
-        weight = WEIGHTS[phase]
-        svc.canary_version, svc.canary_replicas, svc.canary_created_at = "1.2.4", 1, -5000.0
-        svc.weight, svc.weights = weight, [(float("-inf"), 0), (-3000.0, weight)]
-        svc.record = RolloutRecord(state, phase, weight, -100.0, elapsed, "1.2.4", mode=mode, driver=driver or "")
-        svc.driver = driver
-        await self.session.step()
-        assert judged or self.controller.state is state
-        assert self.controller.phase == phase
-
-    async def intent(self, name: str, **kwargs: Any):
-        return await self.session.intent(SERVICE, name, **kwargs)
-
-    def of(self, kind: EventKind) -> list:
-        return [e for e in self.events if e.kind is kind]
-
-    def writes(self, operation: str) -> list:
-        return [arg for _, arg in self.cluster.writes_of(operation)]
-
-    def saved(self) -> RolloutRecord:
-        return self.cluster.services[SERVICE].record
+from console.engine.model import EventKind, Outcome, State
+from tests.driving import SERVICE, WEIGHTS, Rollout
+from tests.fakes import FakeCluster
 
 
 # ---------------------------------------------------------------- advance
@@ -425,3 +370,117 @@ async def test_take_over_refused_read_only_or_without_leases_and_a_failure_is_re
     assert (failed.ok, failed.message) == (False, "perception: take over failed: lease conflict")
     error = broken.of(EventKind.ERROR)[-1]
     assert error.message == "take over failed: lease conflict" and error.data["retryable"] is False
+
+
+# ---------------------------------------------------------------- what each intent leaves in the audit trail
+
+def actions(rollout: Rollout, what: str) -> list:
+    return [e for e in rollout.of(EventKind.ACTION) if e.data["what"] == what]
+
+
+async def test_each_write_through_an_intent_is_recorded_as_a_persons():
+    rollout = Rollout()
+    await rollout.clock.advance(100)
+    assert (await rollout.intent("start", version="1.2.4")).ok
+    start = actions(rollout, "start_canary")[-1]
+    assert (start.data["why"], start.data["from_weight"], start.data["to_weight"], start.at) == ("key", 0, 0, 100.0)
+    await rollout.session.step()
+    assert (await rollout.intent("promote")).ok
+    await rollout.controller.drain()
+    promote = actions(rollout, "promote")[-1]
+    assert (promote.data["why"], promote.data["from_weight"], promote.data["to_weight"]) == ("key", 10, 100)
+    other = Rollout()
+    await other.resume_at(State.OBSERVING, 2)
+    assert (await other.intent("rollback")).ok
+    rollback = actions(other, "rollback")[-1]
+    assert (rollback.data["why"], rollback.data["from_weight"], rollback.data["to_weight"]) == ("key", 50, 0)
+    assert (await other.intent("delete_canary")).ok
+    delete = actions(other, "delete_canary")[-1]
+    assert (delete.data["why"], delete.data["from_weight"], delete.data["to_weight"]) == ("key", 0, 0)
+
+
+async def test_refusals_and_mode_changes_name_the_service_and_the_time():
+    rollout = Rollout()
+    await rollout.clock.advance(42)
+    await rollout.intent("resume")
+    refused = rollout.of(EventKind.REFUSED)[-1]
+    assert (refused.service, refused.at) == (SERVICE, 42.0)
+    await rollout.intent("set_mode", auto=False)
+    info = rollout.of(EventKind.INFO)[-1]
+    assert (info.service, info.at) == (SERVICE, 42.0)
+
+
+async def test_a_forced_advance_from_the_last_phase_promotes_past_a_fail():
+    rollout = Rollout(outcome=Outcome.FAIL, auto_rollback=False)
+    await rollout.resume_at(State.OBSERVING, 4, judged=True)
+    assert rollout.controller.state is State.AWAITING_APPROVAL
+    assert not (await rollout.intent("advance")).ok
+    assert (await rollout.intent("advance", force=True)).ok
+    await rollout.controller.drain()
+    assert rollout.controller.state is State.PROMOTED
+
+
+class WithoutLeases:
+    """A cluster with no console leases at all (no take_over), as a plain kubeconfig without Lease RBAC."""
+
+    def __init__(self, inner: FakeCluster) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str):
+        if name == "take_over":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+async def test_take_over_without_leases_is_refused():
+    rollout = Rollout()
+    rollout.controller.cluster = WithoutLeases(rollout.cluster)
+    result = await rollout.intent("take_over")
+    assert (result.ok, result.message) == (False, "no console leases here: there is nothing to take over")
+
+
+async def test_take_over_records_the_weight_and_who_drove_before():
+    rollout = Rollout()
+    await rollout.resume_at(State.PAUSED, 1)
+    assert (await rollout.intent("take_over")).ok
+    action = actions(rollout, "take_over")[-1]
+    assert (action.data["from_weight"], action.data["to_weight"]) == (25, 25)
+    assert action.message.startswith("took over perception from nobody (")
+
+
+# ---------------------------------------------------------------- a canary with no ready pod
+
+async def without_ready_pod() -> Rollout:
+    rollout = Rollout()
+    await rollout.resume_at(State.PAUSED, 1)
+    rollout.cluster.ready_after = 1e9
+    await rollout.clock.advance(10)
+    await rollout.session.step()
+    assert rollout.controller.weight == 0  # its traffic taken away
+    return rollout
+
+
+async def test_resume_advance_and_promote_are_refused_while_no_canary_pod_is_ready():
+    rollout = await without_ready_pod()
+    resume = await rollout.intent("resume")
+    assert (resume.ok, resume.message) == (False, "cannot resume: no ready canary pod (1 listed); "
+                                                  "it would answer its traffic with 503s")
+    for intent in ("advance", "promote"):
+        refused = await rollout.intent(intent)
+        assert (refused.ok, refused.message) == (False, f"cannot {intent}: no ready canary pod (0/1); "
+                                                        "force to do it anyway")
+    assert (await rollout.intent("advance", force=True)).ok and rollout.controller.weight == 50
+
+
+async def test_resume_after_the_pod_is_ready_again_restores_the_phase_weight():
+    rollout = await without_ready_pod()
+    rollout.cluster.ready_after = 0.0
+    await rollout.clock.advance(10)
+    await rollout.session.step()
+    rollout.cluster.fail_next("set_weight")
+    failed = await rollout.intent("resume")
+    assert (failed.ok, failed.message) == (False, "perception: resume failed; see the error")
+    assert rollout.controller.state is State.PAUSED and rollout.controller.weight == 0
+    assert (await rollout.intent("resume")).ok
+    assert rollout.controller.weight == 25 and rollout.writes("set_weight")[-1] == 25
+    assert rollout.controller.state is State.OBSERVING

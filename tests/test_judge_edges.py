@@ -433,3 +433,33 @@ def test_no_data_checks_keep_their_threshold_action_and_query():
 def test_a_verdict_is_at_time_zero_unless_told():
     assert judge(canary(3000, 15)).at == 0.0
     assert judge(canary(3000, 15), at=42.5).at == 42.5
+
+
+def test_latency_checks_say_why_there_is_nothing_to_compare():
+    assert judge(canary(3000, 15), stable=None).check("p95_latency").reason == "no stable metrics in this window"
+    silent = judge(canary(3000, 15), stable=TrackWindow(0, 0, 0.15, 0.30))
+    assert silent.check("p99_latency").reason == "stable has no traffic"
+    assert judge(canary(0, 0)).check("p95_latency").reason == "canary has no traffic"
+
+
+def test_an_allowed_rate_never_exceeds_one_hundred_percent():
+    """A stable failing every request: its lower bound plus the 1 pp limit would pass 100.6 %; capped at 100 %."""
+    check = judge(canary(3000, 3000), stable=TrackWindow(1000, 1000, 0.15, 0.30)).check("error_rate")
+    assert check.result is P and check.reason.endswith("canary error rate ≤ 100.00 % at 97.5 % confidence")
+
+
+def test_error_streaks_count_from_min_requests_and_only_beyond_the_limit():
+    at_min = judge(canary(50, 2), stable=None)  # 4 %: beyond 1 %, not significant (p = 0.089)
+    assert at_min.check("success_rate").result is I and at_min.streaks["success_rate"] == 1
+    exactly_at = judge(TrackWindow(100_000, 2000, 0.15, 0.30), stable=TrackWindow(100_000, 1000, 0.15, 0.30))
+    assert 2000 / 100_000 - 1000 / 100_000 == 0.01  # +1 pp exactly, in floats too
+    assert exactly_at.streaks["error_rate"] == 0
+
+
+def test_a_wide_noise_margin_and_an_odd_limit_are_reported_as_computed():
+    stable = TrackWindow(200, 1, 0.15, 30.0)  # σ at its ceiling: the widest margin
+    check = judge(canary(200, 1, p95=0.18), stable=stable).check("p95_latency")
+    noise = math.expm1(Z_FAIL * expected_margin(stable, "p95", 200)) * 100
+    assert noise > 100 and check.reason.endswith(f"within sampling noise (±{noise:.0f} % at 200 canary requests)")
+    odd = Config(criteria=Criteria(p95_increase=0.6))
+    assert "limit 60 %" in judge(canary(3000, 15, p95=0.3), config=odd).check("p95_latency").reason

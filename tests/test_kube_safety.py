@@ -71,13 +71,54 @@ async def test_renewal_loop_and_a_lost_lease_stops_writes_at_once(tmp_path):
         writes = len(double.writes())
         with pytest.raises(ReadOnlyError, match="could not renew"):
             await a.set_weight("odyssey", 50)
-        with pytest.raises(ReadOnlyError):
-            await a.rollback("odyssey")
         assert len(double.writes()) == writes
+        # the lease is still ours (renewed 5 s ago, 15 s lease): a failing renewal never blocks a rollback
+        await a.rollback("odyssey")
+        assert double.obj("ingresses", "odyssey-canary")["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/canary-weight"] == "0"
         double.faults.clear()  # the server is back and nobody took the lease: driving again
         await clock.advance(5.0)
         await a.leases.wait_rounds(3)
         await a.set_weight("odyssey", 50)
+
+
+async def test_a_rollback_is_refused_once_a_lease_that_could_not_be_renewed_has_expired(tmp_path):
+    clock = VirtualClock(start=1_700_000_000.0)
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock, renew=True) as a:
+        await a.start_canary("odyssey", "1.0.1", 10)
+        double.fail(LEASES, 500, times=1000)
+        for rounds in (1, 2, 3):  # every renewal fails and the lease runs out: another console may hold it
+            await clock.advance(5.5)
+            await a.leases.wait_rounds(rounds)
+        writes = len(double.writes())
+        with pytest.raises(ReadOnlyError):
+            await a.rollback("odyssey")
+        assert len(double.writes()) == writes
+
+
+async def test_a_console_whose_clock_runs_ahead_cannot_take_a_live_lease(tmp_path):
+    # client-go's rule: a record is expired only when it has stood unchanged for its duration by our own
+    # clock; renewTime compared with a skewed wall clock would let b take a's live lease at once
+    a_clock, b_clock = StepClock(), StepClock(start=1_700_000_000.0 + 30)
+    async with seeded_double() as double:
+        config = Config()
+        config.kube.lease_seconds = 15
+        async with console_on(double, tmp_path, clock=a_clock, name="a", config=config) as a, \
+                console_on(double, tmp_path, clock=b_clock, name="b", config=config) as b:
+            await a.start_canary("nexus", "2.0.0", 10)
+            with pytest.raises(ReadOnlyError, match="driven by a"):
+                await b.set_weight("nexus", 25)
+            assert (await b.snapshot_all(["nexus"]))["nexus"].driver == "a"
+            a_clock.advance(10)
+            b_clock.advance(10)
+            await a.leases.renew("nexus")  # a is alive: its record changes, b's observation starts again
+            a_clock.advance(10)
+            b_clock.advance(10)
+            with pytest.raises(ReadOnlyError, match="driven by a"):
+                await b.set_weight("nexus", 25)
+            b_clock.advance(16)  # a stopped renewing: unchanged for a whole lease by b's own clock
+            await b.set_weight("nexus", 25)
+            assert double.obj("leases", "canary-console-nexus")["spec"]["holderIdentity"] == "b"
 
 
 async def test_read_only_sends_no_write_request(tmp_path):
@@ -182,7 +223,8 @@ async def test_watch_relists_on_410_and_reconnects_after_failures(tmp_path):
         await cluster.start_canary("perception", "1.2.4", 10)
         await cluster.watcher.wait_for(lambda: any("perception-canary" in p["metadata"]["name"]
                                                    for p in cluster.watcher.pods.values()))
-        assert [s for s in clock.slept if s >= 1.0][:2] == [1.0, 2.0]
+        waits = [s for s in clock.slept if s > 0][:3]  # the stream's end, then two failures: jittered backoff
+        assert 0.5 <= waits[0] < 1.0 <= waits[1] < 2.0 <= waits[2] < 4.0, clock.slept
         assert cluster.watcher.problem is None
         snap = (await cluster.snapshot_all(["perception"]))["perception"]
         assert len(snap.pods) == 3 and snap.problem is None

@@ -99,7 +99,10 @@ async def recorded(url: str, service: str, base: float) -> list[str]:
 
 async def test_record_then_replay_round_trips_through_a_real_prometheus(backfilled):
     server, base = backfilled
-    for sc, outcome in ((HEALTHY, "promoted"), (REGRESSED, "rolled_back")):
+    # HEALTHY's recording reaches 100 % (stable silent) while the policy, slower by its holds, is still at
+    # 50 %: below 100 a silent stable is no data, never the last window (issue 13), so it pauses — the safe
+    # side. What this test holds is the round trip: the recorded timeline replays as the true one does.
+    for sc, outcome in ((HEALTHY, "paused"), (REGRESSED, "rolled_back")):
         lines = await recorded(server.url, sc.service, base)
         timeline, truth = parse_timeline(lines), parse_timeline(sc.lines())
         assert len(timeline.samples) == len(truth.samples)

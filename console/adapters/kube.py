@@ -18,8 +18,10 @@ from typing import Any
 
 from console.adapters import kube_objects as ko
 from console.adapters.kube_api import MERGE, STRATEGIC, KubeApi, NotFound, clean
-from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper, holder_of
+from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper
 from console.adapters.kube_logs import PodLogFollower
+from console.adapters.kube_reads import read_kinds
+from console.adapters.kube_requests import KubeRequestBox
 from console.adapters.kube_watch import PodWatcher
 from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
@@ -46,6 +48,7 @@ class KubeCluster:
         names = ",".join(config.service_names)
         self.watcher = PodWatcher(api, namespace, f"{self.kube.name_label} in ({names})")
         self.leases = LeaseKeeper(api, namespace, self.console_id, self.kube.lease_seconds)
+        self.requests = KubeRequestBox(api, namespace)  # asking the driver of a service driven elsewhere
         self.last_event_error: str | None = None
         self._last: dict[str, ServiceSnapshot] = {}
         self._renewer: asyncio.Task[None] | None = None
@@ -87,40 +90,56 @@ class KubeCluster:
 
     # ---- reading ---------------------------------------------------------------------------------------
     async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
+        """Every service as the cluster shows it. A kind that cannot be listed is a problem on every service
+        ("cannot list deployments: …503…") and its fields keep their last known values (``unread`` names
+        it): a failed read is never an empty world, and what could be read is still used."""
         now = self.api.clock.now()
-        problem: str | None = None
-        try:
-            pods = await self._pods()
-            selector = f"{self.kube.name_label} in ({','.join(services)})"
-            deploys, ingresses, leases = await asyncio.gather(
-                self.api.call("GET", self._path("deployments"), query={"labelSelector": selector}),
-                self.api.call("GET", self._path("ingresses")), self.api.call("GET", self.leases.path()))
-        except ClusterError as exc:
-            problem = clean(str(exc)) if exc.retryable is False else f"{clean(str(exc))}; retrying"
-            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=problem, at=now)
-                    for s in services}
-        problem = self.watcher.problem
-        by_name = {o["metadata"]["name"]: o for o in deploys.get("items", [])}
-        ingress_by_name = {o["metadata"]["name"]: o for o in ingresses.get("items", [])}
-        lease_by_name = {o["metadata"]["name"]: o for o in leases.get("items", [])}
+        selector = f"{self.kube.name_label} in ({','.join(services)})"
+        read = await read_kinds({
+            "pods": self._pods(),
+            # no retry: the next check is the retry, so a slow or failing server costs one check at most
+            "deployments": self.api.call("GET", self._path("deployments"), query={"labelSelector": selector},
+                                         retries=0),
+            "ingresses": self.api.call("GET", self._path("ingresses"), retries=0),
+            "leases": self.api.call("GET", self.leases.path(), retries=0)})
+        if not read.ok:  # nothing at all could be read: the last picture, said to be stale
+            return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=read.problem, at=now,
+                               unread=tuple(read.failed)) for s in services}
+        problem = "; ".join(p for p in (read.problem, self.watcher.problem if "pods" not in read.failed else None)
+                            if p) or None
+        pods = read.value("pods", {})
+        by_name = read.by_name("deployments")
+        ingress_by_name = read.by_name("ingresses")
+        lease_by_name = read.by_name("leases")
         result = {}
         for service in services:
+            last = self._last.get(service) or ServiceSnapshot(service=service)
             canary = self.kube.canary_name(service)
-            ingress = ingress_by_name.get(canary)
-            notes = ko.annotations(ingress)
-            canary_deploy = by_name.get(canary)
-            result[service] = self._last[service] = ServiceSnapshot(
-                service=service, stable_version=ko.deployment_version(by_name.get(service), service),
-                canary_version=ko.deployment_version(canary_deploy, service),
-                canary_exists=canary in by_name or ingress is not None, weight=ko.weight_of(notes),
-                pods=tuple(pods.get(service, ())), record=ko.record_from(notes),
-                driver=self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now),
-                problem=problem, at=now, canary_deployment=canary_deploy is not None,
-                canary_replicas=ko.replicas_of(canary_deploy), weight_changed_by=ko.manager_of(ingress, ko.WEIGHT))
+            fresh: dict[str, Any] = {}
+            if "deployments" not in read.failed:
+                canary_deploy = by_name.get(canary)
+                fresh.update(stable_version=ko.deployment_version(by_name.get(service), service),
+                             canary_version=ko.deployment_version(canary_deploy, service),
+                             canary_deployment=canary_deploy is not None,
+                             canary_replicas=ko.replicas_of(canary_deploy))
+            if "ingresses" not in read.failed:
+                ingress = ingress_by_name.get(canary)
+                notes = ko.annotations(ingress)
+                fresh.update(weight=ko.weight_of(notes), record=ko.record_from(notes),
+                             weight_changed_by=ko.manager_of(ingress, ko.WEIGHT))
+            if "pods" not in read.failed:
+                fresh["pods"] = tuple(pods.get(service, ()))
+            if "leases" not in read.failed:
+                fresh["driver"] = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
+            present = [canary in table for kind, table in (("deployments", by_name), ("ingresses", ingress_by_name))
+                       if kind not in read.failed]
+            exists = any(present) or (len(present) < 2 and last.canary_exists)
+            result[service] = self._last[service] = replace(
+                last, **fresh, canary_exists=exists, problem=problem, at=now, unread=tuple(sorted(read.failed)))
         return result
 
     def _driver(self, service: str, lease: dict[str, Any] | None, now: float) -> str | None:
-        holder = holder_of(lease, now)
+        holder, _left = self.leases.observed_holder(service, lease)
         if holder == self.console_id:
             return self.identity
         if holder:
@@ -143,11 +162,12 @@ class KubeCluster:
         return grouped
 
     # ---- writing ---------------------------------------------------------------------------------------
-    async def _writing(self, service: str) -> None:
-        """Every write for a service asks here first: read-only, and this console must hold its Lease."""
+    async def _writing(self, service: str, *, rollback: bool = False) -> None:
+        """Every write for a service asks here first: read-only, and this console must hold its Lease (a
+        rollback also while a renewal is failing, until the lease expires)."""
         if self.read_only:
             raise ReadOnlyError("read-only: this console only watches")
-        await self.leases.ensure(service)
+        await self.leases.ensure(service, rollback=rollback)
         if self.renew_leases and (self._renewer is None or self._renewer.done()):
             self._renewer = asyncio.create_task(self.leases.run(), name="lease-renewal")
 
@@ -214,15 +234,23 @@ class KubeCluster:
 
     async def rollback(self, service: str) -> None:
         """Weight 0 and the canary scaled to 0, sent together; a canary already gone counts as done."""
-        await self._writing(service)
-        scale = self._path("deployments", self.kube.canary_name(service)) + "/scale"
+        await self._writing(service, rollback=True)
+        name = self.kube.canary_name(service)
+        scale = self._path("deployments", name) + "/scale"
         results = await asyncio.gather(
             self._patch_weight(service, 0),
             self.api.call("PATCH", scale, body={"spec": {"replicas": 0}}, content_type=MERGE),
             return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, NotFound):
-                raise result
+        parts = (f"weight 0 on Ingress {name}", f"scale to 0 of Deployment {name}")
+        failed = [(part, result) for part, result in zip(parts, results)
+                  if isinstance(result, BaseException) and not isinstance(result, NotFound)]
+        if failed:  # say which part did not land, with the API's own reason
+            first = failed[0][1]
+            if not isinstance(first, ClusterError):
+                raise first
+            kind = ReadOnlyError if isinstance(first, ReadOnlyError) else ClusterError
+            raise kind("; ".join(f"{part}: {exc}" for part, exc in failed), retryable=first.retryable,
+                       status=first.status)
 
     async def promote(self, service: str, version: str) -> None:
         await self._writing(service)
@@ -358,7 +386,10 @@ async def connect(config: Config, *, read_only: bool, kubeconfig: str | None = N
     from console.adapters.kube_config import load_client
 
     api_client, kube_user = await load_client(kubeconfig or config.kube.kubeconfig, context or config.kube.context,
-                                              config.kube.allow_token_over_http)
-    api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only)
+                                              config.kube.allow_token_over_http, config.kube.serviceaccount_dir)
+    # every request is limited to one check interval (1 to 15 s): a slow server delays a check, and so a
+    # rollback, by about one check, not by minutes
+    api = KubeApi(api_client, clock or RealClock(), read_only=read_only or config.read_only,
+                  request_timeout=min(15.0, max(1.0, config.check_interval)))
     return KubeCluster(api, config, namespace=namespace or config.kube.namespace, kube_user=kube_user,
                        console_id=console_id, renew_leases=renew_leases)

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from console.engine.audit import redact, register_secret
 from console.engine.clock import Clock
 from console.engine.ports import ClusterError, ReadOnlyError
 
@@ -94,13 +95,14 @@ def error_for(status: int, body: bytes | str, method: str, path: str, *, watch: 
 
 
 def _status_message(body: bytes | str) -> tuple[str, str]:
+    """(message, reason) of a Status body: secrets redacted before it is cut, then made plain text."""
     try:
         data = json.loads(body)
     except (ValueError, TypeError):
-        return clean(body if isinstance(body, str) else body.decode("utf-8", "replace"), 200), ""
+        return clean(redact(body if isinstance(body, str) else body.decode("utf-8", "replace")), 200), ""
     if not isinstance(data, dict):
         return "", ""
-    return clean(str(data.get("message", "")), 200), str(data.get("reason", ""))
+    return clean(redact(str(data.get("message", ""))), 200), clean(str(data.get("reason", "")), 60)
 
 
 def guard_writes(api_client: Any, is_read_only: Callable[[], bool]) -> None:
@@ -119,10 +121,12 @@ def guard_writes(api_client: Any, is_read_only: Callable[[], bool]) -> None:
 class KubeApi:
     """JSON in, JSON out, over a kubernetes-asyncio ApiClient; ``clock`` paces the retries."""
 
-    def __init__(self, api_client: Any, clock: Clock, *, read_only: bool) -> None:
+    def __init__(self, api_client: Any, clock: Clock, *, read_only: bool,
+                 request_timeout: float = REQUEST_TIMEOUT.total or 15.0) -> None:
         self.client = api_client
         self.clock = clock
         self.read_only = read_only
+        self.request_timeout = request_timeout  # seconds per request: connect() sizes it to the check interval
         self.requests = 0
         guard_writes(api_client, lambda: self.read_only)
 
@@ -130,12 +134,21 @@ class KubeApi:
     def host(self) -> str:
         return str(self.client.configuration.host)
 
+    def _register_credentials(self) -> None:
+        """The kubeconfig's token (it may be refreshed) and password are secrets redact() must mask."""
+        configuration = self.client.configuration
+        token = str((getattr(configuration, "api_key", None) or {}).get("BearerToken") or "")
+        register_secret(token, token.removeprefix("Bearer ").strip(), getattr(configuration, "password", None))
+
     async def raw(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
                   content_type: str = "application/json",
-                  timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT) -> aiohttp.ClientResponse:
+                  timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientResponse:
         """One request, no retry; the caller reads (and releases) the response. Transport failures and
         timeouts become ClusterError(retryable=True)."""
         self.requests += 1
+        self._register_credentials()
+        if timeout is None:
+            timeout = self.timeout(self.request_timeout)
         try:
             return await self.client.call_api(
                 path, method, query_params=list((query or {}).items()),
@@ -144,17 +157,27 @@ class KubeApi:
         except ReadOnlyError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            if isinstance(exc, asyncio.TimeoutError):
+                raise ClusterError(f"API server unreachable at {self.host}: no answer within "
+                                   f"{timeout.total or timeout.sock_read or 0:g}s", retryable=True) from None
             detail = clean(str(exc) or type(exc).__name__, 160)
             raise ClusterError(f"API server unreachable at {self.host}: {detail}", retryable=True) from None
 
+    @staticmethod
+    def timeout(seconds: float) -> aiohttp.ClientTimeout:
+        """A whole-request limit of ``seconds`` (connect included)."""
+        return aiohttp.ClientTimeout(total=seconds, sock_connect=min(5.0, seconds))
+
     async def call(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
-                   content_type: str = "application/json", retries: int = len(BACKOFF)) -> Any:
+                   content_type: str = "application/json", retries: int = len(BACKOFF),
+                   timeout_s: float | None = None) -> Any:
         """One logical request: JSON answer on 2xx; 5xx, 429 and transport failures retried ``retries``
-        times with backoff; anything else raised at once as the ClusterError it means."""
+        times with backoff; anything else raised at once as the ClusterError it means. Each attempt is
+        limited to ``timeout_s`` (default: the API's request timeout)."""
         attempt = 0
         while True:
             try:
-                return await self._once(method, path, query, body, content_type)
+                return await self._once(method, path, query, body, content_type, timeout_s)
             except ClusterError as exc:
                 if not exc.retryable or exc.status in (409, 410) or attempt >= retries:
                     raise
@@ -162,8 +185,9 @@ class KubeApi:
             attempt += 1
 
     async def _once(self, method: str, path: str, query: dict[str, Any] | None, body: Any,
-                    content_type: str) -> Any:
-        response = await self.raw(method, path, query=query, body=body, content_type=content_type)
+                    content_type: str, timeout_s: float | None = None) -> Any:
+        response = await self.raw(method, path, query=query, body=body, content_type=content_type,
+                                  timeout=None if timeout_s is None else self.timeout(timeout_s))
         try:
             data = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

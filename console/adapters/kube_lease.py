@@ -1,13 +1,27 @@
 """One driver per service: a coordination.k8s.io/v1 Lease `canary-console-<service>` names the console
 that may write for the service. A console takes a free or expired lease at its first write, renews it every
-third of its duration, and the moment a renewal fails, or another console holds it, refuses every write
-for that service (ReadOnlyError) until it holds the lease again; ``take_over`` is the explicit, confirmed
-way to take a live lease from another console. Conflicts (409) re-read the Lease and try again.
+third of its duration, and the moment another console holds it refuses every write for that service
+(ReadOnlyError) until it holds the lease again; ``take_over`` is the explicit, confirmed way to take a live
+lease from another console. Conflicts (409) re-read the Lease and try again.
+
+Expiry is judged by locally observed time, as client-go's leader election does: a lease record (holder,
+renewTime, acquireTime, transitions, duration) is expired only when it has not changed for its duration by
+this console's own monotonic clock since this console first saw it so. A console whose clock runs ahead
+therefore cannot take a live lease (issue 13 found two consoles both writing weight 25 with 30 s of skew).
+One exception keeps a new console from waiting a whole lease on a long-dead holder: a record renewed more
+than its duration plus ``SKEW_TOLERANCE`` (5 minutes) ago by our wall clock is expired at once, so only
+clocks more than 5 minutes apart could still take a live lease.
+
+A renewal that fails (a slow or failing API server) stops every write except a rollback, which is allowed
+for as long as the lease is still legitimately ours (renewed less than its duration ago): a flaky Lease
+endpoint must not keep the driver from taking traffic off a failing canary. Lease requests are bounded by a
+third of the lease duration, so a slow server cannot hold a renewal past the next one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,22 +30,20 @@ from console.adapters.kube_objects import micro_time, parse_time
 from console.engine.ports import ClusterError, ReadOnlyError
 
 LEASE_PREFIX = "canary-console-"
+SKEW_TOLERANCE = 300.0  # a renewTime older than duration + this by our wall clock is dead without waiting
 
 
 @dataclass
 class Holding:
     renewed_at: float = 0.0
     lost: str | None = None  # why we may no longer write, or None while the lease is ours
+    failing: str | None = None  # the last renewal failed: only a rollback may still write, until expiry
 
 
-def holder_of(lease: dict[str, Any] | None, now: float) -> str | None:
-    """Who holds ``lease`` now: its holderIdentity while unexpired, else None."""
+def _record_key(lease: dict[str, Any] | None) -> tuple[Any, ...]:
     spec = (lease or {}).get("spec") or {}
-    holder = spec.get("holderIdentity")
-    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
-    if not holder or renewed is None:
-        return None
-    return holder if now <= renewed + float(spec.get("leaseDurationSeconds") or 0) else None
+    return tuple(spec.get(k) for k in ("holderIdentity", "renewTime", "acquireTime", "leaseTransitions",
+                                       "leaseDurationSeconds"))
 
 
 class LeaseKeeper:
@@ -44,6 +56,31 @@ class LeaseKeeper:
         self._lock = asyncio.Lock()
         self.rounds = 0
         self.renewed = asyncio.Condition()
+        self._observed: dict[str, tuple[tuple[Any, ...], float]] = {}  # service → (record, local time seen)
+
+    def _local(self) -> float:
+        """This console's own monotonic time (the test clocks' time where a test drives the clock)."""
+        clock = self.api.clock
+        return time.monotonic() if type(clock).__name__ == "RealClock" else clock.now()
+
+    def observed_holder(self, service: str, lease: dict[str, Any] | None) -> tuple[str | None, float]:
+        """(who holds the lease, seconds it has left) judged by local time: the record must have stood
+        unchanged for its whole duration, as this console observed it, before it counts as expired."""
+        spec = (lease or {}).get("spec") or {}
+        holder = spec.get("holderIdentity")
+        if not holder:
+            self._observed.pop(service, None)
+            return None, 0.0
+        key, now = _record_key(lease), self._local()
+        seen = self._observed.get(service)
+        if seen is None or seen[0] != key:
+            seen = self._observed[service] = (key, now)
+        duration = float(spec.get("leaseDurationSeconds") or 0)
+        left = duration - (now - seen[1])
+        renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+        if renewed is not None and renewed + duration + SKEW_TOLERANCE < self.api.clock.now():
+            left = 0.0  # renewed so long ago that no plausible clock skew keeps it alive: no need to wait
+        return (holder, left) if left > 0 or holder == self.identity else (None, 0.0)
 
     def name(self, service: str) -> str:
         return LEASE_PREFIX + service
@@ -52,12 +89,15 @@ class LeaseKeeper:
         base = f"/apis/coordination.k8s.io/v1/namespaces/{self.namespace}/leases"
         return f"{base}/{self.name(service)}" if service else base
 
-    async def ensure(self, service: str) -> None:
-        """Return when this console may write for ``service``; raise ReadOnlyError when it may not."""
+    async def ensure(self, service: str, *, rollback: bool = False) -> None:
+        """Return when this console may write for ``service``; raise ReadOnlyError when it may not. A
+        rollback may still write while a renewal is failing, as long as the lease has not expired."""
         holding = self.held.get(service)
         now = self.api.clock.now()
         if holding and holding.lost:
             raise ReadOnlyError(f"read-only: {holding.lost}")
+        if holding and holding.failing and not rollback and now - holding.renewed_at < self.seconds:
+            raise ReadOnlyError(f"read-only: {holding.failing}")
         if holding and now - holding.renewed_at < self.seconds:
             return
         if holding:  # the renewal loop fell behind: the lease may have expired under us
@@ -80,12 +120,10 @@ class LeaseKeeper:
                 await self.api.call("POST", self.path(), body=self._lease(service, None, now))
                 self.held[service] = Holding(renewed_at=now)
                 return
-            holder = holder_of(lease, now)
+            holder, left = self.observed_holder(service, lease)
             if holder and holder != self.identity and not force:
-                until = (parse_time(lease["spec"].get("renewTime")) or now) + float(
-                    lease["spec"].get("leaseDurationSeconds") or 0)
                 raise ReadOnlyError(f"read-only: {service} is driven by {holder} (lease expires in "
-                                    f"{max(0, int(until - now))}s unless renewed); take over to drive it")
+                                    f"{max(0, int(left + 0.999))}s unless renewed); take over to drive it")
             await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now))
             self.held[service] = Holding(renewed_at=now)
 
@@ -110,20 +148,23 @@ class LeaseKeeper:
         could not be renewed."""
         holding = self.held.setdefault(service, Holding())
         now = self.api.clock.now()
+        bound = max(1.0, self.seconds / 3)  # a slow server cannot hold a renewal past the next one
         try:
-            lease = await self.api.call("GET", self.path(service), retries=0)
-            holder = holder_of(lease, now)
+            lease = await self.api.call("GET", self.path(service), retries=0, timeout_s=bound)
+            holder, _left = self.observed_holder(service, lease)
             if holder not in (None, self.identity):
                 holding.lost = f"{service} is now driven by {holder}"
                 return False
-            await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now), retries=0)
+            await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now), retries=0,
+                                timeout_s=bound)
         except ReadOnlyError as exc:
             holding.lost = str(exc)
             return False
         except (ClusterError, KeyError) as exc:
-            holding.lost = f"could not renew the lease on {service} ({exc}); writes stopped"
+            holding.failing = (f"could not renew the lease on {service} ({exc}); writes stopped but a "
+                               "rollback, until the lease expires")
             return False
-        holding.renewed_at, holding.lost = now, None
+        holding.renewed_at, holding.lost, holding.failing = now, None, None
         return True
 
     async def renew_all(self) -> None:

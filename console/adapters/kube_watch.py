@@ -1,12 +1,19 @@
 """One pod watch per namespace, kept in memory for every service: list, then watch from the list's
 resourceVersion; re-list on 410 Gone; reconnect with backoff when the stream breaks or the server fails.
 ``problem`` says when the picture may be stale; ``changed`` wakes whoever waits for the next change.
+
+List, then watch: the list alone makes the picture usable (``synced``, and waiters are woken), so the first
+snapshot never waits on the watch stream's response headers (a proxy that buffers the watch would hang it).
+A stream that ends at once (under ``QUICK_END`` seconds) is not a normal end: the next watch waits a
+backoff with jitter (half to all of 1, 2, 4 … 30 s), as after a failure, so a server or proxy that closes
+every watch cannot drive a hot reconnect loop. ``reconnects`` counts every watch after the first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +25,15 @@ from console.engine.ports import ClusterError
 WATCH_SECONDS = 290  # the server closes the stream after this; we then watch again from where we were
 WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=WATCH_SECONDS + 30)
 RECONNECT = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+QUICK_END = 5.0  # a watch stream that ends sooner than this is treated like a failure (backoff)
+_jitter = random.Random()
+
+
+def backoff(attempt: int) -> float:
+    """The wait before reconnect ``attempt`` (0-based): the RECONNECT step, jittered to half..all of it so
+    many consoles that lost the same server do not come back in step."""
+    step = RECONNECT[min(attempt, len(RECONNECT) - 1)]
+    return step * (0.5 + _jitter.random() / 2)
 
 
 class PodWatcher:
@@ -31,6 +47,8 @@ class PodWatcher:
         self.problem: str | None = None
         self.state = "idle"  # listing | watching | backoff | stopped
         self.lists = 0
+        self.reconnects = 0  # watches opened after the first (a metric: a high rate means a flapping stream)
+        self._watches = 0
         self.changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
 
@@ -70,6 +88,8 @@ class PodWatcher:
         self.resource_version = str(data.get("metadata", {}).get("resourceVersion", ""))
         self.lists += 1
         self.synced = True
+        self.problem = None
+        await self._notify()  # the list alone is a usable picture: nobody waits for the watch's headers
 
     async def _run(self) -> None:
         failures = 0
@@ -78,22 +98,29 @@ class PodWatcher:
                 if not self.resource_version:
                     await self.relist()
                 self.problem = None
+                began = self.api.clock.now()
                 await self._watch_once()
-                failures = 0
+                if self.api.clock.now() - began >= QUICK_END:
+                    failures = 0
+                    continue
+                self.problem = (f"pod watch: the server ended the watch at once ({self.reconnects} "
+                                "reconnects); retrying") if failures >= 2 else None
             except ClusterError as exc:
                 if exc.status == 410:
                     self.resource_version = ""  # too old: list again, now
                     continue
                 self.problem = f"pod watch: {exc}; retrying"
-                delay = RECONNECT[min(failures, len(RECONNECT) - 1)]
-                failures += 1
-                self.state = "backoff"
-                await self._notify()
-                await self.api.clock.sleep(delay)
+            delay = backoff(failures)
+            failures += 1
+            self.state = "backoff"
+            await self._notify()
+            await self.api.clock.sleep(delay)
 
     async def _watch_once(self) -> None:
         query = {"watch": "true", "resourceVersion": self.resource_version, "allowWatchBookmarks": "true",
                  "timeoutSeconds": str(WATCH_SECONDS), "labelSelector": self.selector}
+        self.reconnects += 1 if self._watches else 0
+        self._watches += 1
         response = await self.api.raw("GET", self.path, query=query, timeout=WATCH_TIMEOUT)
         try:
             if response.status != 200:

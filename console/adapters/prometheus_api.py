@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from console.engine.analysis import UNREACHABLE
+from console.engine.audit import redact, register_secret
 from console.engine.config import PrometheusSettings
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -94,6 +95,7 @@ class _Credentials:
             raise QueryFailed(f"cannot read the credentials file {path}: {exc.strerror or exc}") from None
         self._cache[path] = (key, text)
         self.secrets.add(text)
+        register_secret(text)
         return text
 
     def header(self) -> dict[str, str]:
@@ -104,10 +106,13 @@ class _Credentials:
             if not token:
                 raise QueryFailed(f"the environment variable {self._token_env} holding the token is empty")
             self.secrets.add(token)
+            register_secret(token)
             return {"Authorization": f"Bearer {token}"}
         if self._username:
             password = self._read(self._password_file) if self._password_file else ""
             pair = base64.b64encode(f"{self._username}:{password}".encode()).decode()
+            self.secrets.add(pair)
+            register_secret(pair, password)
             return {"Authorization": f"Basic {pair}"}
         return {}
 
@@ -142,8 +147,11 @@ class PrometheusAPI:
         self.requests = 0  # HTTP requests sent, retries included
         self._credentials = _Credentials(settings)
         self._secrets = {s for s in (password,) if s}
+        if user:  # httpx sends these as a basic-auth pair: a server may echo the pair, not the password
+            self._secrets.add(base64.b64encode(f"{user}:{password or ''}".encode()).decode())
         self._headers = dict(settings.headers)
         self._secrets |= {v for k, v in self._headers.items() if k.lower() in ("authorization", "x-api-key")}
+        register_secret(*self._secrets)
         verify: ssl.SSLContext | bool = True
         if settings.ca_file:
             try:
@@ -161,7 +169,7 @@ class PrometheusAPI:
         for secret in self._secrets | self._credentials.secrets:
             if secret:
                 text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
     async def instant(self, promql: str, at: float | None = None) -> tuple[list[Sample], list[str]]:
         """An instant vector (and Prometheus' warnings). Scalars and strings are refused."""
@@ -219,13 +227,13 @@ class PrometheusAPI:
             raise QueryFailed(f"{UNREACHABLE}: {self.base} answered HTTP {status} ({kind}), not Prometheus' "
                               f"API — check the URL and path prefix", retryable=status in RETRYABLE_STATUS)
         if body.get("status") != "success":
-            error = str(body.get("error") or "unknown error")[:300]
+            error = self.redact(str(body.get("error") or "unknown error"))[:300]
             kind = body.get("errorType") or "error"
             if status in (400, 422):
                 raise QueryFailed(f"Prometheus rejected the query ({kind}): {error}")
             raise QueryFailed(f"{UNREACHABLE}: HTTP {status} {kind}: {error}",
                               retryable=status in RETRYABLE_STATUS)
-        return body.get("data") or {}, [str(w)[:300] for w in body.get("warnings") or []]
+        return body.get("data") or {}, [self.redact(str(w))[:300] for w in body.get("warnings") or []]
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -26,7 +26,8 @@ def phase_for_weight(config: Config, weight: int | None) -> Phase:
     """The configured phase at ``weight`` (the last phase whose weight is ≤ it, else the first one); with no
     weight, a neutral phase that applies only the general criteria, none of the per-phase triggers."""
     if weight is None:
-        return Phase(name="now", weight=0, duration=0)
+        return Phase.model_construct(name="now", weight=0, duration=0.0, max_error_rate=None, error_rate_increase=None,
+                                     p95_increase=None, p99_increase=None, anomaly=False)
     eligible = [p for p in config.phases if p.weight <= weight]
     return eligible[-1] if eligible else config.phases[0]
 

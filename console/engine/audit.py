@@ -28,6 +28,18 @@ _SECRETS = (
 )
 
 
+_KNOWN: set[str] = set()  # the exact secrets this process sends (tokens, passwords, basic-auth pairs)
+MIN_SECRET = 6  # shorter values would mask ordinary words
+
+
+def register_secret(*values: str | None) -> None:
+    """Remember secrets the console itself sends, so ``redact`` masks them wherever a server echoes them,
+    bare or not (an API server that puts the bearer token in an error message)."""
+    for value in values:
+        if value and len(value.strip()) >= MIN_SECRET:
+            _KNOWN.add(value.strip())
+
+
 ACTOR_KINDS = ("key", "command", "automatic", "controller", "outside")
 
 # what an ACTION event did → the reason of its Kubernetes Event (CamelCase, as `kubectl get events` shows)
@@ -44,8 +56,12 @@ def event_reason(what: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Strings with anything that looks like a token, password or JWT masked; containers recursively."""
+    """Strings with every registered secret and anything that looks like a token, password or JWT masked;
+    containers recursively."""
     if isinstance(value, str):
+        for secret in sorted(_KNOWN, key=len, reverse=True):
+            if secret in value:
+                value = value.replace(secret, "[REDACTED]")
         for pattern, replacement in _SECRETS:
             value = pattern.sub(replacement, value)
         return value

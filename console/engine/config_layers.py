@@ -18,6 +18,7 @@ from typing import Any
 SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
 DEFAULT_WEIGHTS = (10, 25, 50, 75, 100)  # the runbook's phases; tests hold them equal to Config()'s
 ENV_PREFIX = "CANARY_CONSOLE_"
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a page or two of YAML; anything bigger is not one
 _TRUE = {"1", "true", "yes", "on", "t", "y"}  # what pydantic reads as True from a string
 
 
@@ -65,15 +66,24 @@ def _read_file(path: str | Path) -> dict[str, Any]:
     import yaml  # only when there is a file to read: the dashboard's first frame does not wait for it
 
     try:
-        text = Path(path).expanduser().read_text(encoding="utf-8")
+        raw = Path(path).expanduser().read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(raw)} bytes is too large for a config file (at most {MAX_CONFIG_BYTES})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file (not UTF-8 at byte {exc.start})") from None
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a number too large, nesting too deep
+        raise ConfigError(f"{path}: not a usable YAML document: {type(exc).__name__}") from None
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

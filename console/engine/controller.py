@@ -309,6 +309,9 @@ class RolloutController(Intents):
         if outcome is Outcome.INCONCLUSIVE:
             self._on_no_data(metrics, verdict, now)
             return
+        if snapshot.problem:  # the cluster cannot be read (unreachable, unauthorized, a failed list): hold
+            self._decide("hold", f"phase clock held: {snapshot.problem}")
+            return
         if self._last_tick is not None:
             self.phase_elapsed += min(now - self._last_tick, 2 * self.config.check_interval)
         await self._on_progress()
@@ -440,6 +443,14 @@ class RolloutController(Intents):
         last = record.last_driver or record.driver or "unknown"
         self.reason = (f"no driver since {time.strftime('%H:%M', time.localtime(since))} (last: {last}); "
                        f"drive it here: T, or canary-console run {self.service}")
+
+    def driven_elsewhere(self) -> str | None:
+        """The live driver of this service when it is another console or controller, else None."""
+        driver = self.snapshot.driver if self.snapshot else None
+        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None),
+                                     getattr(self.cluster, "console_id", None)):
+            return driver
+        return None
 
     def _blocked(self) -> str | None:
         """Why this console may not write, or None when it drives the service."""

@@ -106,7 +106,10 @@ class _Context:
 
     @property
     def stable_label(self) -> str:
-        return "last stable window" if self.carried_over else "stable"
+        if not self.carried_over:
+            return "stable"
+        age = self.stable.age if self.stable is not None else 0.0
+        return f"stable window from {format_duration(age)} ago" if age >= 1 else "last stable window"
 
     def query(self, name: str) -> str:
         window = format_duration(self.config.window)

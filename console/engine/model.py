@@ -84,6 +84,7 @@ class TrackWindow:
     p95: float | None = None
     p99: float | None = None
     seconds: float = 300.0
+    age: float = 0.0  # seconds since the window ended: 0 for a fresh poll, more for a carried-over one
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "requests", _finite(self.requests) or 0.0)
@@ -169,6 +170,7 @@ class ServiceSnapshot:
     driver: str | None = None  # who holds this service's lease, if anyone
     problem: str | None = None  # e.g. "API server unreachable; retrying"
     at: float = 0.0
+    unread: tuple[str, ...] = ()  # kinds that could not be read this time ("deployments"): their fields are old
     canary_deployment: bool | None = None  # the canary Deployment exists (None: this port does not say)
     canary_replicas: int | None = None  # its spec.replicas (None: no Deployment, or not said)
     weight_changed_by: str | None = None  # who last set the live weight (managedFields), when known

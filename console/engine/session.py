@@ -32,6 +32,8 @@ from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus,
 from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
 from console.engine.report import ReportSink
+from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, REQUESTABLE, UNANSWERED, Request,
+                                     RequestBox, intent_arguments, validate)
 from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
 
 INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
@@ -42,7 +44,7 @@ class Session:
     def __init__(self, config: Config, cluster: Cluster, metrics: Metrics, clock, *, bus: EventBus | None = None,
                  actor: str = "console", read_only: bool = False, journal: Journal | None = None,
                  judge: Callable[..., Verdict] | None = None, drive: Any = (),
-                 actor_kind: str = "key") -> None:
+                 actor_kind: str = "key", requests: RequestBox | None = None) -> None:
         self.config, self.cluster, self.metrics, self.clock = config, cluster, metrics, clock
         self.bus = bus or EventBus()
         self.read_only = read_only or config.read_only
@@ -58,6 +60,9 @@ class Session:
         self._problems: dict[str, str | None] = {"cluster": None, "metrics": None}
         self._snapshots: dict[str, ServiceSnapshot] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.actor = actor
+        self.requests = None if self.read_only else requests
+        self.request_deadline = 3 * config.check_interval + 15.0
         self.journal = journal
         self.sinks = SinkHub(self.bus, clock, NotableRule.for_config(config), status_of=self._status_of,
                              rollout_of=self._rollout_of)
@@ -78,6 +83,7 @@ class Session:
             snapshots, metrics = await asyncio.gather(self._snapshot(services), self._poll(services))
             await asyncio.gather(*(controller.tick(snapshots[name], metrics[name])
                                    for name, controller in self.controllers.items()))
+            await self._serve_requests()
             self.steps += 1
 
     async def _snapshot(self, services: list[str]) -> dict[str, ServiceSnapshot]:
@@ -105,6 +111,13 @@ class Session:
             got = {name: ServiceMetrics(name, problem=problem, at=now) for name in services}
         return {name: got.get(name) or ServiceMetrics(name, problem="no data for this service", at=now)
                 for name in services}
+
+    def port_problem(self, port: str) -> str | None:
+        """The current problem of a port ("cluster", "metrics"), or None while it answers."""
+        return self._problems.get(port)
+
+    async def sleep_or_stop(self, seconds: float, stop: asyncio.Event) -> None:
+        await self._sleep_or_stop(seconds, stop)
 
     def _problem(self, port: str, problem: str | None) -> str | None:
         """Report a port's problem once when it starts or changes, and once when it clears."""
@@ -173,6 +186,8 @@ class Session:
         if name not in INTENTS:
             return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(INTENTS)})")
         driving = controller.driving
+        if name in REQUESTABLE and self.requests is not None and controller.driven_elsewhere():
+            return await self.request(service, name, **kwargs)
         try:
             result = await getattr(controller, name)(**kwargs)
             if not result.ok and not driving:  # a refused or failed intent makes no one the driver
@@ -184,6 +199,106 @@ class Session:
             message = redact(f"{name} failed: {exc}")
             self.bus.publish(Event(EventKind.ERROR, service, self.clock.now(), message))
             return IntentResult(False, message)
+
+    # ---- requests to the driver of a service driven elsewhere (see engine/requests.py) -------------
+
+    async def request(self, service: str, name: str, *, wait: bool = False, **kwargs: Any) -> IntentResult:
+        """Ask the live driver of ``service`` to do ``name``: "no driver" at once when there is none;
+        else the request is written and followed in the background (``wait``: until it is answered or
+        its deadline passes, and the answer is the result)."""
+        controller = self.controllers[service]
+        driver = controller.driven_elsewhere()
+        problem = validate(name, kwargs)
+        if problem:
+            return self._refuse(service, f"{name}: {problem}")
+        if self.requests is None:
+            return self._refuse(service, f"{name} {service}: this console cannot write requests (read-only)")
+        if not driver:
+            return self._refuse(service, f"{NO_DRIVER}: no console or controller drives {service}; "
+                                         f"drive it here (T, or canary-console run {service})")
+        try:
+            sent = await self.requests.submit(service, name, self.actor, kwargs)
+        except Exception as exc:
+            return self._refuse(service, redact(f"{name} {service}: the request could not be written: {exc}"))
+        self.bus.publish(Event(EventKind.INFO, service, self.clock.now(),
+                               f"requested {name} from {driver} ({PENDING})",
+                               {"request": sent.name, "result": PENDING, "what": name}))
+        follow = asyncio.ensure_future(self._follow_request(sent, driver))
+        self._tasks.add(follow)
+        follow.add_done_callback(self._tasks.discard)
+        if not wait:
+            return IntentResult(True, f"{service}: {name} requested from {driver}; pending")
+        return await asyncio.shield(follow)
+
+    async def _follow_request(self, sent: Request, driver: str) -> IntentResult:
+        deadline = self.clock.now() + self.request_deadline
+        while self.clock.now() < deadline:
+            await self.clock.sleep(1.0)
+            try:
+                got = await self.requests.get(sent.name) if self.requests else None
+            except Exception:  # a failed look is tried again until the deadline
+                continue
+            if got is not None and got.result != PENDING:
+                ok = got.result == DONE
+                kind = EventKind.INFO if ok else EventKind.REFUSED
+                message = f"{sent.action} {got.result} by {got.handled_by or driver}: {got.reason}"
+                self.bus.publish(Event(kind, sent.service, self.clock.now(), redact(message),
+                                       {"request": sent.name, "result": got.result, "what": sent.action}))
+                return IntentResult(ok, redact(message))
+        message = (f"{sent.action} {UNANSWERED}: {driver} did not answer within "
+                   f"{self.request_deadline:.0f} s (request {sent.name} is still in the cluster)")
+        self.bus.publish(Event(EventKind.ERROR, sent.service, self.clock.now(), message,
+                               {"request": sent.name, "result": UNANSWERED, "what": sent.action}))
+        return IntentResult(False, message)
+
+    async def _serve_requests(self) -> None:
+        """The driver's side: run the pending requests for the services this session drives, each through
+        the same intent rules as a key, on behalf of the person who asked, and acknowledge each."""
+        if self.requests is None:
+            return
+        mine = [name for name, c in self.controllers.items() if c.driving and c._acting()]
+        if not mine:
+            return
+        try:
+            pending = await self.requests.pending(mine)
+        except Exception as exc:
+            self.bus.publish(Event(EventKind.ERROR, "*", self.clock.now(), redact(f"reading requests failed: {exc}"),
+                                   {"port": "cluster"}))
+            return
+        for request in pending:
+            await self._serve(request)
+
+    async def _serve(self, request: Request) -> None:
+        controller = self.controllers[request.service]
+        problem = validate(request.action, request.args)
+        if problem:
+            ok, message = False, problem
+        else:
+            me, controller.actor = controller.actor, f"{request.actor} via {controller.actor}"
+            try:
+                result = await getattr(controller, request.action)(**intent_arguments(request))
+                ok, message = result.ok, result.message
+            except Exception as exc:
+                ok, message = False, f"failed: {exc}"
+            finally:
+                controller.actor = me
+        result_word = DONE if ok else REFUSED
+        try:
+            await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
+        except Exception as exc:
+            self.bus.publish(Event(EventKind.ERROR, request.service, self.clock.now(),
+                                   redact(f"acknowledging request {request.name} failed: {exc}")))
+        text = redact(f"{request.action} requested by {request.actor}: {result_word}: {message}")
+        self.bus.publish(Event(EventKind.INFO, request.service, self.clock.now(), text,
+                               {"request": request.name, "result": result_word, "what": request.action,
+                                "actor": request.actor}))
+        record = getattr(self.cluster, "record_event", None)
+        if record is not None:
+            reason = "CanaryRequestDone" if ok else "CanaryRequestRefused"
+            try:
+                await record(request.service, reason, text)
+            except Exception:  # best effort, as every audit Event
+                pass
 
     def _refuse(self, service: str, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, service, self.clock.now(), message))

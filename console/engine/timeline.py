@@ -27,6 +27,16 @@ from pathlib import Path
 from console.engine.model import ServiceMetrics, Track, TrackWindow
 
 
+# Bounds that keep a replay's memory and time proportional to a real rollout, whatever the file says
+# (issue 13: a 680-byte file whose t jumped to 1e12 asked for a 2.9 GB grid of checks)
+MAX_SAMPLES = 250_000  # a week at a 10 s step for one service, both tracks, with room to spare
+MAX_LINE = 4096  # characters in one NDJSON line
+MAX_SPAN = 31 * 86400.0  # seconds from the first sample to the last
+MAX_GAP = 86400.0  # seconds between two consecutive sample times of one service
+MAX_CHECKS = 1_000_000  # checks a replay runs (span / step)
+_LIMITS = {"t": 1e10, "requests": 1e12, "errors": 1e12, "p95": 86400.0, "p99": 86400.0}
+
+
 class TimelineError(ValueError):
     """A timeline that cannot be read; the message names the line number and the field."""
 
@@ -68,21 +78,30 @@ def _number(obj: dict, key: str, lineno: int, *, nullable: bool) -> float | None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TimelineError(f"line {lineno}: field '{key}' must be a number, got {value!r}"[:200],
                             line=lineno, field=key)
-    if math.isnan(value) and nullable:
+    if isinstance(value, float) and math.isnan(value) and nullable:
         return None
-    if not math.isfinite(value) or value < 0:
-        raise TimelineError(f"line {lineno}: field '{key}' must be a finite number ≥ 0, got {value!r}",
+    limit = _LIMITS[key]
+    if isinstance(value, int) and not -limit <= value <= limit:  # before float(): 10**400 would overflow
+        raise TimelineError(f"line {lineno}: field '{key}' must be a number from 0 to {limit:g}",
                             line=lineno, field=key)
+    if not math.isfinite(value) or value < 0 or value > limit:
+        raise TimelineError(f"line {lineno}: field '{key}' must be a finite number from 0 to {limit:g}, "
+                            f"got {value!r}"[:200], line=lineno, field=key)
     return float(value)
 
 
 def parse_sample(text: str, lineno: int) -> Sample:
     """One NDJSON line → Sample, or TimelineError naming the line and the field."""
+    if len(text) > MAX_LINE:
+        raise TimelineError(f"line {lineno}: longer than {MAX_LINE} characters: not a timeline sample",
+                            line=lineno)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TimelineError(f"line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})",
                             line=lineno, field=None) from None
+    except (ValueError, RecursionError):  # e.g. an integer of more digits than Python converts
+        raise TimelineError(f"line {lineno}: a number or nesting beyond any timeline's", line=lineno) from None
     if not isinstance(obj, dict):
         raise TimelineError(f"line {lineno}: a sample must be a JSON object", line=lineno)
     service = obj.get("service")
@@ -103,17 +122,28 @@ def parse_sample(text: str, lineno: int) -> Sample:
 
 
 def read_lines(source: str | Path | Iterable[str]) -> Iterable[str]:
-    """A path (str or Path; "-" is standard input) is read as a file; anything else iterable is the lines."""
+    """A path (str or Path; "-" is standard input) is read as a file, line by line; anything else iterable
+    is the lines. Nothing reads the whole file at once: memory is bounded by the caps, not by the file."""
     if source == "-":
         return sys.stdin
     if isinstance(source, (str, Path)):
         try:
-            return Path(source).read_text(encoding="utf-8").splitlines()
+            handle = open(Path(source), encoding="utf-8")  # noqa: SIM115 - closed by _lines_of
         except OSError as exc:
             raise TimelineError(f"{source}: cannot read the timeline: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise TimelineError(f"{source}: the timeline is not UTF-8 text") from None
+        return _lines_of(handle, str(source))
     return source
+
+
+def _lines_of(handle, name: str) -> Iterable[str]:
+    with handle:
+        try:
+            for text in handle:
+                yield text.rstrip("\n")
+        except UnicodeDecodeError:
+            raise TimelineError(f"{name}: the timeline is not UTF-8 text") from None
+        except OSError as exc:
+            raise TimelineError(f"{name}: cannot read the timeline: {exc.strerror or exc}") from None
 
 
 def parse_timeline(source: str | Path | Iterable[str], *, quantiles: str = "median") -> Timeline:
@@ -129,9 +159,30 @@ def parse_timeline(source: str | Path | Iterable[str], *, quantiles: str = "medi
                                 f"{sample.service} at t={sample.t:g}", line=lineno, field="t")
         seen.add(key)
         samples.append(sample)
+        if len(samples) > MAX_SAMPLES:
+            raise TimelineError(f"line {lineno}: the timeline holds more than {MAX_SAMPLES:,} samples; record "
+                                "a shorter span or a longer step", line=lineno)
     if not samples:
         raise TimelineError("the timeline has no samples")
+    _check_extent(samples)
     return Timeline(samples, quantiles=quantiles)
+
+
+def _check_extent(samples: Sequence[Sample]) -> None:
+    """The span and every gap within their caps, so the checks a replay runs stay bounded."""
+    first, last = min(s.t for s in samples), max(s.t for s in samples)
+    if last - first > MAX_SPAN:
+        raise TimelineError(f"field 't': the timeline spans {last - first:g} s, more than the {MAX_SPAN:g} s "
+                            "(31 days) a replay accepts", field="t")
+    times: dict[str, set[float]] = {}
+    for sample in samples:
+        times.setdefault(sample.service, set()).add(sample.t)
+    for service, present in times.items():
+        ordered = sorted(present)
+        for a, b in zip(ordered, ordered[1:]):
+            if b - a > MAX_GAP:
+                raise TimelineError(f"field 't': a gap of {b - a:g} s in {service} (t={a:g} to t={b:g}), more "
+                                    f"than the {MAX_GAP:g} s (1 day) a replay accepts", field="t")
 
 
 def weighted_median(pairs: Iterable[tuple[float | None, float]]) -> float | None:
@@ -220,13 +271,19 @@ class Timeline:
         if len(present) < 2:
             return present
         step = self.step(service)
-        grid = [round(present[0] + k * step, 6) for k in range(int((present[-1] - present[0]) / step + 1e-9) + 1)]
+        if step <= 0:  # times closer than a microsecond: no grid to check through
+            return present
+        count = int((present[-1] - present[0]) / step + 1e-9) + 1
+        if count > MAX_CHECKS:
+            raise TimelineError(f"field 't': a step of {step:g} s over {present[-1] - present[0]:g} s is {count:,} "
+                                f"checks, more than the {MAX_CHECKS:,} a replay runs", field="t")
+        grid = [round(present[0] + k * step, 6) for k in range(count)]
         return sorted(set(present) | set(grid))
 
     def step(self, service: str) -> float:
         """The timeline's regular step: the commonest gap between consecutive sample times."""
         present = sorted({s.t for s in self.samples if s.service == service})
-        gaps = Counter(round(b - a, 6) for a, b in zip(present, present[1:]))
+        gaps = Counter(gap for a, b in zip(present, present[1:]) if (gap := round(b - a, 6)) > 0)
         return gaps.most_common(1)[0][0] if gaps else 0.0
 
     def metrics(self, service: str, t: float, window_s: float) -> ServiceMetrics:

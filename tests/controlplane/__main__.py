@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         link.symlink_to(plane.kubectl_path)
         print(f"server {plane.server}; kubeconfigs in {args.dir}", file=sys.stderr)
         print("ready", flush=True)
-        stop.wait()
+        while not stop.wait(0.5):  # a bounded wait, so the signal handler gets to run
+            if plane.proc.poll() is not None:
+                print(f"control plane exited {plane.proc.returncode}", file=sys.stderr)
+                return 1
     finally:
         plane.stop()
     return 0

@@ -45,8 +45,9 @@ def verb_resource(event: dict[str, Any]) -> tuple[str, str, str]:
     return event["verb"], ref.get("apiGroup", ""), resource
 
 
-def short_config(path: Path, services: Iterable[str], phase_s: float = 5.0, **extra: Any) -> Path:
-    """The runbook's phases with `phase_s`-second phases, a 10 s window, checks every second."""
+def short_config(path: Path, services: Iterable[str | dict[str, Any]], phase_s: float = 5.0, **extra: Any) -> Path:
+    """The runbook's phases with `phase_s`-second phases, a 10 s window, checks every second; a service is
+    a name or a whole service entry (with its extra checks)."""
     phases = [{"name": "initial", "weight": 10, "duration": phase_s, "max_error_rate": 0.01},
               {"name": "early", "weight": 25, "duration": phase_s, "error_rate_increase": 0.005},
               {"name": "mid", "weight": 50, "duration": phase_s, "p95_increase": 0.20, "p99_increase": 0.20},
@@ -54,6 +55,6 @@ def short_config(path: Path, services: Iterable[str], phase_s: float = 5.0, **ex
                "error_rate_increase": 0.005},
               {"name": "complete", "weight": 100, "duration": 2.0}]
     config = {"phases": phases, "window": "10s", "check_interval": "1s", "progress_deadline": "60s",
-              "services": [{"name": s} for s in services], **extra}
+              "services": [s if isinstance(s, dict) else {"name": s} for s in services], **extra}
     path.write_text(yaml.safe_dump(config))
     return path

@@ -83,6 +83,11 @@ class KubeDouble:
     denied: set[tuple[str, str]] = field(default_factory=set)  # (verb, resource) → 403
     logs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     port: int = 0
+    # faults of the watch itself: a proxy that buffers the watch (no headers until released), and a server
+    # that ends every watch stream at once
+    watch_headers_held: asyncio.Event | None = None
+    end_watches_at_once: bool = False
+    slow: dict[str, float] = field(default_factory=dict)  # path regex → seconds before answering (a slow server)
 
     def __post_init__(self) -> None:
         self._runner: web.AppRunner | None = None
@@ -171,6 +176,9 @@ class KubeDouble:
         verb = self._verb(request, route)
         if (verb, route.full) in self.denied:
             return st.forbidden(self.user, verb, route.full, route.group, route.namespace, route.name)
+        for pattern, seconds in self.slow.items():
+            if re.search(pattern, request.path) and request.query.get("watch") != "true":
+                await asyncio.sleep(seconds)  # the injected fault itself: the server is slow, the client waits
         for fault in self.faults:
             if fault.times > 0 and re.search(fault.path, request.path) and fault.method in (None, request.method):
                 fault.times -= 1
@@ -236,9 +244,13 @@ class KubeDouble:
     async def _watch(self, request: web.Request, route: Route) -> web.StreamResponse:
         match = parse_selector(request.query.get("labelSelector"))
         since = request.query.get("resourceVersion", "")
-        queue = self.store.subscribe(route.resource, route.namespace)
+        if self.watch_headers_held is not None:
+            await self.watch_headers_held.wait()
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
+        if self.end_watches_at_once:
+            return response
+        queue = self.store.subscribe(route.resource, route.namespace)
 
         async def send(kind: str, obj: dict[str, Any]) -> None:
             await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")

@@ -1,0 +1,137 @@
+"""Test room: requests to the driver of a service driven elsewhere (issue 14), on the virtual clock.
+
+Two sessions share one in-memory cluster: the *driver* (a controller replica, told to drive every service)
+and a *person's* console that drives nothing. The person's keys and intents become requests in an
+in-memory RequestBox (the Kubernetes one is tested on the real control plane in test_real_controller.py);
+the driver serves them at its next check through the same intent rules, and the person sees the answer."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from console.app import CanaryApp
+from console.engine.model import State
+from console.engine.requests import DONE, PENDING, Request
+from console.engine.session import Session
+from tests.test_tui_support import fake_session, run_for, screen_text, settle
+
+DRIVER = "controller-0"
+
+
+class MemoryBox:
+    """A RequestBox in memory: the same contract as adapters/kube_requests.KubeRequestBox."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.items: dict[str, Request] = {}
+
+    async def submit(self, service: str, action: str, actor: str, args: dict[str, Any]) -> Request:
+        request = Request(f"req-{len(self.items)}", service, action, actor, self.clock.now(), dict(args))
+        self.items[request.name] = request
+        return request
+
+    async def get(self, name: str) -> Request | None:
+        return self.items.get(name)
+
+    async def pending(self, services: list[str]) -> list[Request]:
+        return [r for r in self.items.values() if r.service in services and r.result == PENDING]
+
+    async def acknowledge(self, request: Request, result: str, reason: str, by: str) -> None:
+        self.items[request.name] = replace(request, result=result, reason=reason, handled_by=by)
+
+
+class PersonView:
+    """The same cluster seen by another identity (a person's console beside the controller)."""
+
+    def __init__(self, cluster, identity: str) -> None:
+        self._cluster, self.identity = cluster, identity
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cluster, name)
+
+
+async def two_consoles():
+    driver, clock, cluster = fake_session()
+    cluster.identity = DRIVER
+    box = MemoryBox(clock)
+    driver = Session(driver.config, cluster, driver.metrics, clock, actor=DRIVER, drive="all", requests=box)
+    person = Session(driver.config, PersonView(cluster, "alice"), driver.metrics, clock, actor="alice",
+                     requests=box)
+    for service in driver.config.service_names:
+        cluster.services[service].driver = DRIVER  # the Lease holder, as the snapshot reports it
+    await driver.intent("perception", "start", version="1.2.4")
+    return driver, person, clock, box
+
+
+async def step_both(driver: Session, person: Session, clock, seconds: float) -> None:
+    end = clock.now() + seconds
+    while clock.now() < end:
+        await driver.step()
+        await person.step()
+        await clock.advance(1.0)
+
+
+async def test_a_pause_from_a_person_is_served_by_the_driver_and_answered():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 60)
+    assert driver.controllers["perception"].state is State.OBSERVING
+    result = await person.intent("perception", "pause")
+    assert result.ok and "pending" in result.message
+    assert [r.result for r in box.items.values()] == [PENDING]
+    await step_both(driver, person, clock, 5)
+    assert driver.controllers["perception"].state is State.PAUSED
+    (answered,) = box.items.values()
+    assert answered.result == DONE and answered.handled_by == DRIVER
+    assert "alice via controller-0" in driver.controllers["perception"].reason
+
+
+async def test_a_request_is_refused_by_the_drivers_own_rules():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 60)
+    result = await person.request("perception", "approve", wait=False)  # not awaiting approval
+    assert result.ok
+    await step_both(driver, person, clock, 5)
+    (answered,) = box.items.values()
+    assert answered.result == "refused" and answered.reason
+
+
+async def test_no_driver_is_answered_at_once_and_nothing_is_written():
+    driver, person, clock, box = await two_consoles()
+    driver.cluster.services["nexus"].driver = None
+    await step_both(driver, person, clock, 5)
+    result = await person.request("nexus", "start", version="1.2.4")
+    assert not result.ok and "no driver" in result.message
+    assert not box.items
+
+
+async def test_a_request_nobody_answers_is_reported_unanswered():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 30)
+    seen = []
+    person.bus.subscribe(seen.append)
+    await person.intent("perception", "pause")
+    for _ in range(int(person.request_deadline) + 5):  # the driver is gone: only the person steps
+        await person.step()
+        await clock.advance(1.0)
+    assert any("unanswered" in e.message for e in seen)
+    assert driver.controllers["perception"].state is State.OBSERVING
+
+
+async def test_the_dashboard_offers_the_keys_on_a_service_driven_elsewhere_and_shows_the_answer():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 60)
+    app = CanaryApp(person, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.current_service == "perception"
+        assert app.check_action("pause", ()) and app.check_action("rollback", ())
+        assert not app.check_action("start", ())
+        await pilot.press("p")
+        await settle(app, pilot)
+        assert any("pending" in n.message for n in app._notifications)
+        await step_both(driver, person, clock, 5)
+        await settle(app, pilot)
+        assert driver.controllers["perception"].state is State.PAUSED
+        assert any("pause done" in n.message for n in app._notifications), [n.message for n in app._notifications]
+        assert "perception" in screen_text(app)
