@@ -341,7 +341,8 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
 def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
     if as_json:
         print_json({"service": service, "weight": verdict.weight, "verdict": verdict.outcome.value,
-                    "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks]})
+                    "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks],
+                    **({"problems": list(verdict.problems)} if verdict.problems else {})})
         return
     _out(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
     for check in verdict.checks:

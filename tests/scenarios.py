@@ -9,6 +9,11 @@ How numbers are drawn: requests per step are Poisson around rps × step, the can
 weight, errors binomial by the track's true error rate; a step's P95 and P99 are the exact order statistics
 of that many lognormal latencies (Beta-distributed uniforms mapped through the lognormal), so small
 intervals are as noisy as they would be in life without drawing every request.
+
+Besides the named SCENARIOS (the classes docs/judging.md reports), ``null_set`` draws any number of healthy
+rollouts across 2–2,000 rps (the false-alarm benchmark) and ``delay_set`` error and latency regressions at
+10 s steps with onsets mid-phase (the detection-delay benchmark); both are seeded, so a test can take a
+small sample of the same population the benchmark measures.
 """
 
 from __future__ import annotations
@@ -35,12 +40,16 @@ class Fault:
     kind: str  # errors | latency | tail
     size: float
     onset: float = 0.0
+    end: float = math.inf  # a shared incident ends; a canary's own fault lasts
+
+    def active(self, t: float) -> bool:
+        return self.onset < t <= self.end
 
 
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    truth: str  # healthy | regressed
+    truth: str  # healthy | regressed | starved (a canary that does not get its share: never promote it)
     description: str
     rps: float = 100.0  # total requests per second to the service
     faults: tuple[Fault, ...] = ()
@@ -51,6 +60,10 @@ class Scenario:
     seed: int = 0
     service: str = "perception"
     config: Config | None = field(default=None, compare=False)  # whose phases split the traffic
+    shared: tuple[Fault, ...] = ()  # an incident on both tracks (a dependency fails): stable and canary alike
+    rps_end: float | None = None  # traffic ramps linearly from rps to rps_end over the duration
+    bursts: tuple[tuple[float, float, float], ...] = ()  # (start, end, traffic multiplier)
+    canary_share: float | None = None  # the canary's real share of requests below 100 % (None: the weight)
 
     @property
     def onset(self) -> float | None:
@@ -61,12 +74,16 @@ class Scenario:
         """What a right policy does: roll back, ask a person (a P99-only regression), or promote."""
         if self.truth == "healthy":
             return "promote"
+        if self.truth == "starved":
+            return "hold"
         return "review" if all(f.kind == "tail" for f in self.faults) else "rollback"
 
     def grade(self, outcome: str) -> str:
         """right | stalled or asked a person (safe: nothing promoted or rolled back) | FALSE ROLLBACK | MISSED."""
         if self.truth == "healthy":
             return {"promoted": "right", "rolled_back": "FALSE ROLLBACK"}.get(outcome, "stalled")
+        if self.truth == "starved":
+            return "MISSED" if outcome == "promoted" else "right"
         return {"promoted": "MISSED", "rolled_back": "right",
                 "awaiting_approval": "right" if self.expected == "review" else "asked a person"}.get(outcome, "stalled")
 
@@ -138,10 +155,11 @@ class _Generator:
         u99 = u95 + (1 - u95) * self.rng.betavariate(k99 - k95, n + 1 - k99) if k99 > k95 else u95
         return round(latency.at(u95), 6), round(latency.at(u99), 6)
 
-    def canary_truth(self, t: float) -> tuple[float, _Latency]:
+    def truth(self, t: float, track: Track) -> tuple[float, _Latency]:
         errors, p95, p99 = STABLE_ERRORS, STABLE_P95, STABLE_P99
-        for fault in self.scenario.faults:
-            if t > fault.onset:
+        faults = self.scenario.shared + (self.scenario.faults if track is Track.CANARY else ())
+        for fault in faults:
+            if fault.active(t):
                 if fault.kind == "errors":
                     errors += fault.size
                 elif fault.kind == "latency":
@@ -150,22 +168,31 @@ class _Generator:
                     p99 *= fault.size
         return min(errors, 1.0), _Latency.from_quantiles(p95, p99)
 
+    def canary_truth(self, t: float) -> tuple[float, _Latency]:
+        return self.truth(t, Track.CANARY)
+
     def sample(self, t: float, track: Track, n: int) -> Sample:
-        if track is Track.CANARY:
-            rate, latency = self.canary_truth(t)
-        else:
-            rate, latency = STABLE_ERRORS, _Latency.from_quantiles(STABLE_P95, STABLE_P99)
+        rate, latency = self.truth(t, track)
         p95, p99 = self.quantiles(n, latency)
         return Sample(t, self.scenario.service, track, n, self.binomial(n, rate), p95, p99)
+
+    def rps(self, t: float) -> float:
+        sc = self.scenario
+        rps = sc.rps if sc.rps_end is None else sc.rps + (sc.rps_end - sc.rps) * min(1.0, t / sc.duration)
+        for start, end, factor in sc.bursts:
+            if start <= t < end:
+                rps *= factor
+        return rps
 
     def samples(self) -> list[Sample]:
         sc = self.scenario
         out: list[Sample] = []
         for k in range(1, int(sc.duration // sc.step) + 1):
             t = k * sc.step
-            total = self.poisson(sc.rps * sc.step)
+            total = self.poisson(self.rps(t) * sc.step)
             weight = weight_at(t, sc.config)
-            canary = self.binomial(total, weight / 100)
+            share = weight / 100 if sc.canary_share is None or weight >= 100 else sc.canary_share
+            canary = self.binomial(total, share)
             pair = [self.sample(t, Track.STABLE, total - canary), self.sample(t, Track.CANARY, canary)]
             if any(start <= t < end for start, end in sc.gaps):
                 continue
@@ -217,5 +244,74 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+# The classes issue 16 asked for: shared incidents, ramping traffic, near-limit regressions at high
+# traffic, bursts, a starved and a zero-traffic canary, 10 s steps.
+SCENARIOS += (
+    Scenario("shared-errors-incident", "healthy", "healthy; a dependency fails: both tracks at +4 pp errors "
+             "(4.5 %) from 20 m to 32 m", shared=(Fault("errors", 0.04, _m(20), _m(32)),), seed=30),
+    Scenario("shared-errors-at-10pct", "healthy", "healthy; both tracks at 6 % errors from 5 m to 15 m "
+             "(initial phase, 1 % absolute limit)", shared=(Fault("errors", 0.055, _m(5), _m(15)),), seed=31),
+    Scenario("shared-latency-incident", "healthy", "healthy; both tracks ×2 latency from 20 m to 30 m",
+             shared=(Fault("latency", 2.0, _m(20), _m(30)),), step=10.0, seed=32),
+    Scenario("shared-errors-worse-canary", "regressed", "both tracks +5 pp errors from 20 m to 40 m; the canary "
+             "+3 pp more from 24 m", shared=(Fault("errors", 0.05, _m(20), _m(40)),),
+             faults=(Fault("errors", 0.03, _m(24)),), seed=33),
+    Scenario("healthy-ramp", "healthy", "healthy; traffic ramps from 10 to 400 rps", rps=10, rps_end=400, seed=34),
+    Scenario("healthy-bursts", "healthy", "healthy; traffic ×8 for 2 m every 20 m", step=10.0,
+             bursts=((_m(10), _m(12), 8.0), (_m(30), _m(32), 8.0), (_m(50), _m(52), 8.0)), seed=35),
+    Scenario("healthy-10s", "healthy", "healthy canary, 100 rps, 10 s steps", step=10.0, seed=36),
+    Scenario("errors+0.8pp-high-at-20m", "regressed", "+0.8 pp errors from 20 m at 1,000 rps (limit 0.5 pp)",
+             rps=1000, faults=(Fault("errors", 0.008, _m(20)),), step=10.0, seed=37),
+    Scenario("latency-x1.3-high-at-35m", "regressed", "every latency ×1.3 from 35 m at 1,000 rps (limit 20 %)",
+             rps=1000, faults=(Fault("latency", 1.3, _m(35)),), step=10.0, seed=38),
+    Scenario("errors+3pp-10s-at-20m", "regressed", "+3 pp errors from 20 m, 10 s steps", step=10.0,
+             faults=(Fault("errors", 0.03, _m(20)),), seed=39),
+    Scenario("latency-x1.5-10s-at-35m", "regressed", "every latency ×1.5 from 35 m, 10 s steps", step=10.0,
+             faults=(Fault("latency", 1.5, _m(35)),), seed=40),
+    Scenario("starved-1pct", "starved", "the canary serves 1 % of requests at every weight, 200 rps",
+             rps=200, canary_share=0.01, seed=41),
+    Scenario("zero-traffic", "starved", "the canary serves no request at all, 100 rps", canary_share=0.0,
+             seed=42),
+)
+
+
 def scenario(name: str) -> Scenario:
     return next(s for s in SCENARIOS if s.name == name)
+
+
+def _recorded_schedule() -> Config:
+    """The traffic split of the null and delay sets: the default phases, but 75 % held for a day instead of
+    going to 100 %. A replayed rollout that held (thin data, a review) lags the recording; with the default
+    schedule the recorded stable would fall silent at 60 m while the replay is still at 25 or 50 %, and the
+    policy would be graded on an artefact (stable carried over from another weight, P99 against it)."""
+    phases = [p.model_copy(update={"duration": 24 * 60 * MINUTE}) if p.weight == 75 else p
+              for p in Config().phases]
+    return Config(phases=phases)
+
+
+RECORDED = _recorded_schedule()
+
+
+def null_set(count: int, *, seed: int = 0, step: float = 10.0, duration: float = 75 * MINUTE) -> list[Scenario]:
+    """``count`` healthy rollouts, total traffic log-uniform over 2–2,000 rps, each with its own seed."""
+    rng = random.Random(f"null/{seed}")
+    return [Scenario(f"null-{seed}-{i}", "healthy", "healthy", rps=round(2 * 1000 ** rng.random(), 2),
+                     step=step, duration=duration, seed=1000 * seed + i, config=RECORDED) for i in range(count)]
+
+
+def delay_set(count: int, *, seed: int = 0) -> list[Scenario]:
+    """``count`` regressions at 10 s steps, alternating error (+1…+5 pp) and latency (×1.3…×2) faults,
+    20–1,000 rps, onset drawn within a phase (5–55 m): the detection-delay benchmark."""
+    rng = random.Random(f"delay/{seed}")
+    out = []
+    for i in range(count):
+        onset = _m(rng.uniform(5, 55))
+        rps = round(20 * 50 ** rng.random(), 1)
+        if i % 2 == 0:
+            fault = Fault("errors", rng.choice((0.01, 0.02, 0.03, 0.05)), onset)
+        else:
+            fault = Fault("latency", rng.choice((1.3, 1.5, 2.0)), onset)
+        out.append(Scenario(f"delay-{seed}-{i}", "regressed", f"{fault.kind} {fault.size:g} at {rps:g} rps",
+                            rps=rps, faults=(fault,), step=10.0, duration=onset + _m(20), seed=2000 + 1000 * seed + i,
+                            config=RECORDED))
+    return out

@@ -166,5 +166,5 @@ def test_scenario_gaps_and_a_vanished_stable_track_are_missing_lines():
     assert gaps.metrics("perception", 45 * 60, 300).problem
     gone = parse_timeline(scenario("healthy-stable-gone").lines())
     assert gone.metrics("perception", 80 * 60, 300).stable is None
-    assert {s.truth for s in SCENARIOS} == {"healthy", "regressed"}
+    assert {s.truth for s in SCENARIOS} == {"healthy", "regressed", "starved"}  # starved: issue 16
     assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)

@@ -223,7 +223,8 @@ class ServicePanel(Widget):
         return Content.assemble(*parts)
 
     def _verdict(self, status: RolloutStatus, width: int) -> Content:
-        problems = [p for p in ((status.snapshot.problem if status.snapshot else None),
+        named = status.verdict.problems if status.verdict is not None else ()  # incident, traffic share
+        problems = [p for p in (*named, (status.snapshot.problem if status.snapshot else None),
                                 (status.metrics.problem if status.metrics else None), self.error) if p]
         if problems:
             return Content.assemble(("⚠ ", "$danger"), (clip(inert(problems[-1]), width - 2), "$danger"))

@@ -51,7 +51,10 @@ async def analyze_once(config: Config, metrics: Metrics, service: str, weight: i
     """
     polled = await metrics.poll([service], config.window, {service: extra_queries(config, service)})
     result = polled.get(service) or ServiceMetrics(service=service, problem="no data")
-    verdict = judge.evaluate_metrics(config, phase_for_weight(config, weight), result, at=at or result.at)
+    traffic = None if weight is None else tuple(w.requests if w is not None else 0.0
+                                                for w in (result.canary, result.stable))
+    verdict = judge.evaluate_metrics(config, phase_for_weight(config, weight), result, at=at or result.at,
+                                     traffic=traffic)
     reason = verdict.reason
     if could_not_ask(result):
         reason = result.problem or UNREACHABLE
@@ -59,4 +62,5 @@ async def analyze_once(config: Config, metrics: Metrics, service: str, weight: i
         reason = f"{reason} ({result.problem})"
     outcome = Outcome.INCONCLUSIVE if could_not_ask(result) else verdict.outcome
     return Verdict(outcome=outcome, checks=verdict.checks, reason=reason,
-                   weight=verdict.weight if weight is None else weight, at=verdict.at, streaks=verdict.streaks)
+                   weight=verdict.weight if weight is None else weight, at=verdict.at, streaks=verdict.streaks,
+                   problems=verdict.problems)

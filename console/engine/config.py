@@ -138,6 +138,19 @@ class Judging(_Strict):
     latency_persistence: int = Field(2, ge=1, le=1000, description="consecutive latency breaches before acting")
 
 
+class Analysis(_Strict):
+    """How the judge decides over time (see docs/judging.md, "Sequential checks" and "Traffic share")."""
+
+    method: Literal["sequential", "fixed"] = Field(
+        "sequential", description="sequential: anytime-valid tests over the phase's checks; fixed: one test per window")
+    false_alarm: float = Field(0.01, gt=0, lt=0.5, description="sequential: false-rollback budget per check and rollout")
+    restart_every: float = Field(10.0, gt=0, description="sequential: a new test starts this often within a phase")
+    traffic_share: Literal["enforce", "report"] = Field(
+        "enforce", description="enforce: a canary short of its weight's share holds; report: only say so (replay)")
+
+    _dur = field_validator("restart_every", mode="before")(lambda cls, v: parse_duration(v))
+
+
 EXTRA_PLACEHOLDERS = ("SERVICE", "TRACK", "WINDOW")  # what an extra check's query may use
 
 
@@ -278,6 +291,7 @@ class Config(_Strict):
     phases: list[Phase] = Field(default_factory=_default_phases)
     criteria: Criteria = Field(default_factory=Criteria)
     judging: Judging = Field(default_factory=Judging)
+    analysis: Analysis = Field(default_factory=Analysis)
     check_interval: float = Field(10.0, description="seconds between checks")
     window: float = Field(300.0, description="analysis window (the runbook's [5m])")
     progress_deadline: float = Field(600.0, description="no usable data for this long pauses the rollout")

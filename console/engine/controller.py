@@ -40,7 +40,9 @@ from console.engine.outside import Expected
 from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
                                   ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
+from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
+from console.engine.traffic_share import ShareTracker
 
 SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
 
@@ -85,6 +87,8 @@ class RolloutController(Intents):
         self._last_usable = 0.0
         self._baseline = StableBaseline(config)
         self._evidence = PhaseEvidence(config.window)
+        self._sequential = SequentialJudge(config) if config.analysis.method == "sequential" else None
+        self._share = ShareTracker(config.window)
         self._thin = False  # the last verdict was inconclusive only for want of samples
         self._restarts_base = 0
         self._approved_phase: int | None = None
@@ -252,9 +256,15 @@ class RolloutController(Intents):
         if restarts < self._restarts_base:  # pods replaced: their counters started again
             self._restarts_base = restarts
         judge = self._judge or judge_module.evaluate
+        recent = (metrics.recent_canary, metrics.recent_stable) if metrics.recent_canary is not None else None
+        traffic = self._share.offer(now, recent, (metrics.canary, metrics.stable))
         kwargs: dict[str, Any] = dict(extras=metrics.extras, canary_restarts=restarts - self._restarts_base,
-                                      previous=self.verdict, at=now, stable_carried_over=carried)
+                                      previous=self.verdict, at=now, stable_carried_over=carried,
+                                      traffic=() if traffic is None else traffic)
         verdict = judge(self.config, self.service, phase, stable, metrics.canary, **kwargs)
+        if self._sequential is not None and self._sequential.offer(
+                now, phase, metrics.recent_canary, None if carried else metrics.recent_stable, stable):
+            verdict = self._sequential.apply(verdict, phase, stable, metrics.canary, stable_live=not carried)
         self._evidence.offer(metrics.canary, stable, now)
         return self._pooled_if_thin(verdict, judge, phase, kwargs)
 
@@ -390,7 +400,7 @@ class RolloutController(Intents):
         self._deploy_started = self._last_usable = now
         if changed_phase:
             self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
-            self._evidence.reset(now)
+            self._reset_phase_evidence(now)
         phases = self.config.phases
         if record.state is State.AWAITING_APPROVAL and 0 <= record.phase < len(phases):
             done = record.phase_elapsed >= phases[record.phase].duration
@@ -591,7 +601,14 @@ class RolloutController(Intents):
         self._saved_elapsed = 0.0
         self._approved_phase = None
         self._restarts_base = self.snapshot.restarts(Track.CANARY) if self.snapshot else 0
-        self._evidence.reset(self.clock.now())
+        self._reset_phase_evidence(self.clock.now())
+
+    def _reset_phase_evidence(self, now: float) -> None:
+        """A new weight is a new experiment: banked windows, sequential streams and the share start again."""
+        self._evidence.reset(now)
+        self._share.reset(now)
+        if self._sequential is not None:
+            self._sequential.reset()
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from console.engine.binomial import counts, requests_needed, significantly_above, surely_within, wilson_bounds
 from console.engine.config import Config, ExtraCheck, Phase, format_duration
 from console.engine.model import (Action, Check, CheckResult, Outcome, ServiceMetrics, TrackWindow,
                                   Verdict)
+from console.engine.sequential import INCIDENT
+from console.engine.traffic_share import share_check
 
 # Below judging.min_requests a window is too small to trust independence (one client retrying a bad
 # request is a burst of correlated errors): nothing passes, and a fail needs at least this many errors.
@@ -31,11 +33,14 @@ _WARNED = 4  # a pass whose check breached with action "warn" outranks a clean p
 def evaluate(config: Config, service: str, phase: Phase, stable: TrackWindow | None,
              canary: TrackWindow | None, *, extras: Mapping[str, float | None] | None = None,
              canary_restarts: int = 0, previous: Verdict | None = None, at: float = 0.0,
-             stable_carried_over: bool = False) -> Verdict:
+             stable_carried_over: bool = False,
+             traffic: tuple[float, float] | None = None) -> Verdict:
     """One analysis. ``stable`` is the window to compare with (the controller passes the last usable
     stable window at weight 100, with ``stable_carried_over=True``); ``extras`` the values of the
     service's extra checks; ``canary_restarts`` the canary restarts during this phase (an anomaly in the
-    late phase); ``previous`` the last verdict, whose ``streaks`` carry latency persistence."""
+    late phase); ``previous`` the last verdict, whose ``streaks`` carry latency persistence; ``traffic``
+    the (canary, stable) requests to judge the canary's share of traffic on (None or ``()``: no share
+    check)."""
     ctx = _Context(config, service, phase, stable, canary, stable_carried_over,
                    dict(previous.streaks) if previous else {})
     judged = [_error_check(ctx, "error_rate"), _latency(ctx, "p95"), _latency(ctx, "p99"),
@@ -43,11 +48,26 @@ def evaluate(config: Config, service: str, phase: Phase, stable: TrackWindow | N
     judged += [_extra(ctx, check, (extras or {}).get(check.name)) for check in _extra_checks(config, service)]
     if phase.anomaly:
         judged.append(_restarts(ctx, canary_restarts))
+    problems: list[str] = []
+    judged = _shared_incident(ctx, judged, problems)
+    share = _traffic_share(ctx, traffic)
+    if share is not None:
+        judged.append(share)
+        if share[1] and share[0].result is not CheckResult.PASS:
+            problems.append(share[0].reason)
     streaks = {check.name: _next_streak(ctx.streaks.get(check.name, 0), breached) for check, breached in judged}
-    checks = tuple(check for check, _ in judged)
+    return verdict_of(judged, streaks, weight=phase.weight, at=at, problems=tuple(problems))
+
+
+def verdict_of(judged: list[tuple[Check, bool | None]], streaks: Mapping[str, int], *, weight: int,
+               at: float, problems: tuple[str, ...] = ()) -> Verdict:
+    """The Verdict of judged checks (check, breached?) with their ``streaks``: the overall outcome and
+    reason; a named problem leads the reason unless a check fails or asks for a person."""
     outcome, reason = _overall(judged)
-    return Verdict(outcome=outcome, checks=checks, reason=reason, weight=phase.weight, at=at,
-                   streaks=streaks)
+    if problems and outcome in (Outcome.INCONCLUSIVE, Outcome.PASS) and problems[0] not in reason:
+        reason = f"{problems[0]}; {reason}"
+    return Verdict(outcome=outcome, checks=tuple(check for check, _ in judged), reason=reason, weight=weight,
+                   at=at, streaks=dict(streaks), problems=problems)
 
 
 def evaluate_metrics(config: Config, phase: Phase, metrics: ServiceMetrics, **kwargs) -> Verdict:
@@ -132,6 +152,15 @@ def _pct(rate: float) -> str:
     return f"{rate * 100:.2f} %"
 
 
+def minutes_more(requests: int, rps: float) -> str:
+    """"~12 more minutes at 1.4 canary rps": how long the phase needs at the current rate to gather
+    ``requests`` more (pooling the phase's windows, docs/judging.md); empty when nothing flows."""
+    if requests <= 0 or rps <= 0:
+        return ""
+    minutes = requests / rps / 60
+    return f"~{math.ceil(minutes)} more minutes at {rps:.2g} canary rps"
+
+
 # ---------------------------------------------------------------- error checks (binomial)
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +173,7 @@ class _ErrorTest:
     pass_allowed: float
     pass_beta: float
     min_requests: int
+    rps: float = 0.0  # the canary's current request rate, to say how long the missing requests take
 
     def judge(self, errors: int, requests: int) -> tuple[CheckResult, str]:
         significant, p_value = significantly_above(errors, requests, self.fail_allowed, self.fail_alpha)
@@ -169,7 +199,9 @@ class _ErrorTest:
             needed = None
         if needed is None:
             return "canary rate at the limit, no sample size settles it soon"
-        return f"need ~{max(needed, self.min_requests, requests + 1)} canary requests"
+        needed = max(needed, self.min_requests, requests + 1)
+        more = minutes_more(needed - requests, self.rps)
+        return f"need ~{needed} canary requests" + (f" ({more})" if more else "")
 
 
 def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
@@ -183,6 +215,7 @@ def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
         return _no_data(name, missing, threshold, query), None
     requests, errors = counts(ctx.canary.requests, ctx.canary.errors)
     test = _increase_test(ctx, threshold) if comparative else _absolute_test(ctx, threshold)
+    test = replace(test, rps=ctx.canary.rps)
     result, verdict = test.judge(errors, requests)
     describe = _describe_increase if comparative else _describe_success
     check = describe(ctx, requests, errors, threshold, result, verdict, query)
@@ -262,8 +295,10 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
         return Check(name, result, canary_q, stable_q, threshold, f"{values}; {why}", action, increase, query)
 
     if n_c < need or n_s < need:
-        return check(CheckResult.INSUFFICIENT_DATA,
-                     f"too few requests for {label} (canary {n_c}, stable {n_s}; need {need} on each)"), None
+        rate = min(ctx.canary.rps, ctx.stable.rps) if n_s < need else ctx.canary.rps
+        more = minutes_more(need - min(n_c, n_s), rate)
+        return check(CheckResult.INSUFFICIENT_DATA, f"too few requests for {label} (canary {n_c}, stable {n_s}; "
+                                                    f"need {need} on each{', ' + more if more else ''})"), None
     margin = _quantile_noise(ctx, quantile, n_c, n_s)
     distance = math.log(canary_q / stable_q) - math.log1p(threshold)
     judging = ctx.config.judging
@@ -308,6 +343,62 @@ def _quantile_noise(ctx: _Context, quantile: str, n_canary: int, n_stable: int) 
     spread = math.sqrt(p * (1.0 - p)) / _NORMAL.pdf(_NORMAL.inv_cdf(p))
     sigma = _log_sigma(ctx.stable)  # under the null hypothesis the canary has stable's shape, scaled
     return sigma * spread * math.hypot(1.0 / math.sqrt(n_canary), 1.0 / math.sqrt(n_stable))
+
+
+# ---------------------------------------------------------------- incidents on both tracks, traffic share
+
+def _shared_incident(ctx: _Context, judged: list[tuple[Check, bool | None]],
+                     problems: list[str]) -> list[tuple[Check, bool | None]]:
+    """An absolute success_rate breach during an incident on both tracks holds instead of rolling back,
+    unless the relative error_rate check fails too (incident_on_both_tracks says when)."""
+    names = [check.name for check, _ in judged]
+    success, breached = judged[names.index("success_rate")]
+    relative = judged[names.index("error_rate")][0]
+    if success.result is not CheckResult.FAIL or relative.result is CheckResult.FAIL:
+        return judged
+    problem = incident_on_both_tracks(ctx.config, ctx.stable, ctx.canary, ctx.carried_over, 1.0 - success.threshold)
+    if problem is None:
+        return judged
+    problems.append(problem)
+    held = replace(success, result=CheckResult.INSUFFICIENT_DATA, reason=f"{success.reason}; {problem}")
+    judged[names.index("success_rate")] = (held, breached)
+    return judged
+
+
+def incident_on_both_tracks(config: Config, stable: TrackWindow | None, canary: TrackWindow | None,
+                            carried_over: bool, allowed: float) -> str | None:
+    """The named problem when a dependency failing hurts stable and canary alike, else None: stable's own
+    current window may breach the absolute limit ``allowed`` (its upper bound at 1 − alpha_fail reaches it)
+    and the canary's error rate is not significantly above that bound (not worse than stable). Never at
+    weight 100, where stable is a carried-over window (no stable traffic now): the absolute rule stands."""
+    stable_high = stable_breach_bound(config, stable, carried_over)
+    if stable_high is None or stable_high < allowed or canary is None:
+        return None
+    n_c, k_c = counts(canary.requests, canary.errors)
+    if n_c == 0 or significantly_above(k_c, n_c, stable_high, config.judging.alpha_fail)[0]:
+        return None  # the canary is worse than stable: the absolute breach is its own
+    n_s, k_s = counts(stable.requests, stable.errors)
+    return (f"{INCIDENT}: stable errors {_pct(k_s / n_s)} (up to {_pct(stable_high)}) also reach the "
+            f"{_pct(allowed)} limit and the canary ({_pct(k_c / n_c)}) is not significantly worse than stable; "
+            f"holding, not rolling back")
+
+
+def stable_breach_bound(config: Config, stable: TrackWindow | None, carried_over: bool) -> float | None:
+    """Stable's upper bound on its error rate in the current window (at 1 − alpha_fail), or None when there
+    is no current stable traffic to speak of (weight 100: the carried-over window is not "now")."""
+    if stable is None or carried_over:
+        return None
+    n_s, k_s = counts(stable.requests, stable.errors)
+    if n_s == 0:
+        return None
+    return wilson_bounds(k_s, n_s, 1 - config.judging.alpha_fail)[1]
+
+
+def _traffic_share(ctx: _Context, traffic: tuple[float, float] | None) -> tuple[Check, bool | None] | None:
+    weight = ctx.phase.weight
+    if not 0 < weight < 100 or ctx.carried_over or not traffic:
+        return None  # None: not asked; (): the controller's "not yet" (the window holds the previous weight)
+    return share_check(traffic[0], traffic[1], weight, enforce=ctx.config.analysis.traffic_share == "enforce")
 
 
 # ---------------------------------------------------------------- service-specific and anomaly checks

@@ -116,6 +116,10 @@ class ServiceMetrics:
     extras: dict[str, float | None] = field(default_factory=dict)
     problem: str | None = None  # e.g. "Prometheus unreachable: connection refused"
     at: float = 0.0
+    # the last check interval of each track (disjoint from the previous poll's), when the source gives it:
+    # the sequential checks' increments (console/engine/sequential.py)
+    recent_stable: TrackWindow | None = None
+    recent_canary: TrackWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +221,7 @@ class Verdict:
     weight: int = 0
     at: float = 0.0
     streaks: dict[str, int] = field(default_factory=dict)  # consecutive breaches per check (persistence)
+    problems: tuple[str, ...] = ()  # named conditions a person should see (incident on both tracks, share)
 
     @property
     def usable(self) -> bool:
@@ -227,8 +232,11 @@ class Verdict:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
+        data = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
                 "checks": [c.to_json() for c in self.checks]}
+        if self.problems:
+            data["problems"] = list(self.problems)
+        return data
 
 
 class EventKind(StrEnum):
@@ -326,7 +334,8 @@ class RolloutStatus:
             "stable": track(Track.STABLE, self.stable_version),
             "canary": track(Track.CANARY, self.canary_version),
             "problems": [p for p in ((snap.problem if snap else None),
-                                     (self.metrics.problem if self.metrics else None)) if p],
+                                     (self.metrics.problem if self.metrics else None),
+                                     *(self.verdict.problems if self.verdict else ())) if p],
             **({"router": snap.router} if snap and snap.router else {}),
             **({"override": snap.override} if snap and snap.override else {}),
         }

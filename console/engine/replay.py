@@ -161,7 +161,13 @@ def replay_config(config: Config, service: str, step: float) -> tuple[Config, li
     if step != config.check_interval:
         notes.append(f"checks every {step:g}s (the timeline's step), not every {config.check_interval:g}s")
     services = [Service.model_construct(name=service, checks=[])]
-    return config.model_copy(update={"services": services, "check_interval": step}), notes
+    analysis = config.analysis
+    if "traffic_share" not in analysis.model_fields_set:
+        analysis = analysis.model_copy(update={"traffic_share": "report"})
+        notes.append("traffic share reported, never held: recorded traffic does not follow the replayed weights "
+                     "(set analysis.traffic_share: enforce when it does)")
+    notes.append(f"analysis method: {analysis.method}")
+    return config.model_copy(update={"services": services, "check_interval": step, "analysis": analysis}), notes
 
 
 def choose_service(timeline: Timeline, service: str | None) -> str:
@@ -198,6 +204,9 @@ async def replay_async(config: Config, timeline: Timeline, service: str | None =
         for _ in range(2 if index == 0 else 1):  # at the first sample: the canary is ready, then judged
             snapshot = (await cluster.snapshot_all([service]))[service]
             polled = (await metrics.poll([service], config.window))[service]
+            if config.analysis.method == "sequential":  # the increments the sequential checks test
+                recent = (await metrics.poll([service], config.check_interval))[service]
+                polled = replace(polled, recent_stable=recent.stable, recent_canary=recent.canary)
             await controller.tick(snapshot, polled)
             await controller.drain()
         checks += 1
