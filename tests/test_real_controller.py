@@ -138,6 +138,7 @@ def deployed(controlplane: ControlPlane) -> ControlPlane:
 
 @pytest.fixture()
 def controller_env(deployed: ControlPlane, tmp_path: Path) -> dict[str, str]:
+    deployed.reset(("perception", "capsule"))  # the plane is shared by the session: start from the seed
     return pod_environment(deployed, tmp_path)
 
 

@@ -142,6 +142,7 @@ def test_a_person_setting_weight_0_mid_phase_stops_the_driver(controlplane: Cont
 
 def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplane: ControlPlane,
                                                                       tmp_path: Path) -> None:
+    controlplane.reset(("perception", "capsule", "odyssey", "plato", "nexus", "synapse"))  # the plane is shared
     config = _config(tmp_path)
     service, kubeconfig = "capsule", str(controlplane.kubeconfigs[DRIVER])
     common = ("--config", str(config), "--kubeconfig", kubeconfig, "--namespace", NAMESPACE)

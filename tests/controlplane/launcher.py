@@ -172,6 +172,18 @@ class ControlPlane:
         self.apply(objects)
         self.kubectl("wait", "-n", NAMESPACE, "--for=condition=Available", "deployment", "--all", "--timeout=180s")
 
+    def reset(self, services: tuple[str, ...]) -> None:
+        """Give ``services`` back as seeded, whatever an earlier test left: no canary Deployment, Service or
+        Ingress, no rollout record, Lease or request, the stable version again. The control plane is shared
+        by the session, so a test that needs a fresh service says so."""
+        for service in services:
+            self.kubectl("delete", "-n", NAMESPACE, "--ignore-not-found",
+                         f"deployment/{service}-canary", f"service/{service}-canary", f"ingress/{service}-canary",
+                         f"configmap/{service}-canary-rollout", f"lease/canary-console-{service}")
+            self.kubectl("delete", "configmaps", "-n", NAMESPACE, "--ignore-not-found",
+                         "-l", f"canary-console.io/request=true,canary-console.io/service={service}")
+        self.seed(services)
+
     def audit_events(self, since: int = 0) -> list[dict[str, Any]]:
         """Audit entries (JSON lines, stage ResponseComplete) after byte offset `since` of audit.log."""
         with open(self.audit_log, "rb") as f:
