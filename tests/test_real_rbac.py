@@ -118,4 +118,5 @@ def test_read_only_sends_no_write_whatever_the_command(controlplane: ControlPlan
     driver = by_user(controlplane.audit_events(mark), service_account("canary-console-driver"))
     assert writes(driver) == [], [(e["verb"], e["objectRef"]) for e in writes(driver)]
     assert driver, "the console sent no request at all: nothing was tested"
-    assert codes["status --json"] == 0 and all(codes[a[0]] == 2 for a in ACTIONS), codes
+    # status answers (0, or 1/3 when an earlier test on the shared plane left a service failing or waiting)
+    assert codes["status --json"] in (0, 1, 3) and all(codes[a[0]] == 2 for a in ACTIONS), codes

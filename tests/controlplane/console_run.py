@@ -54,7 +54,10 @@ def short_config(path: Path, services: Iterable[str | dict[str, Any]], phase_s: 
               {"name": "late", "weight": 75, "duration": phase_s, "max_error_rate": 0.01,
                "error_rate_increase": 0.005},
               {"name": "complete", "weight": 100, "duration": 2.0}]
+    # the sandbox's simulated traffic follows its own weights, not the cluster's: the canary's share is only
+    # reported, as in replay (docs/judging.md, "Traffic share")
     config = {"phases": phases, "window": "10s", "check_interval": "1s", "progress_deadline": "60s",
+              "analysis": {"traffic_share": "report"},
               "services": [s if isinstance(s, dict) else {"name": s} for s in services], **extra}
     path.write_text(yaml.safe_dump(config))
     return path
