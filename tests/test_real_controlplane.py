@@ -45,7 +45,8 @@ def test_the_control_plane_is_seeded_with_the_runbooks_prerequisites(controlplan
 def test_each_role_has_a_kubeconfig_the_real_authorizer_judges(controlplane: ControlPlane) -> None:
     assert set(controlplane.kubeconfigs) == set(role_names()) == {
         "canary-console-driver", "canary-console-watcher",  # and the Gateway API variants (router: gateway)
-        "canary-console-driver-gateway", "canary-console-watcher-gateway"}
+        "canary-console-driver-gateway", "canary-console-watcher-gateway",
+        "canary-console-requester"}  # a person who asks the driver (requests, docs/controller.md)
     watcher = controlplane.kubeconfigs["canary-console-watcher"]
     assert controlplane.kubectl("get", "pods", "-n", NAMESPACE, kubeconfig=watcher).returncode == 0
     refused = controlplane.kubectl("scale", "deploy", "plato", "-n", NAMESPACE, "--replicas=3",
