@@ -385,6 +385,8 @@ class CanaryApp(App[int]):
         status = self.current_status()
         if status is None:
             return action == "start" if self.current_service else False
+        if status.read_only and action != "take_over" and self.session.requests is None:
+            return False  # driven elsewhere and this console cannot write requests: watching only
         return _allowed(action, status)
 
     # ------------------------------------------------------------------ actions (keys, palette)
