@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -163,7 +162,7 @@ async def controller(config: Config, options: Options, services: Sequence[str], 
             print(log_line(event), flush=True)
 
     session.bus.subscribe(on_event)
-    steps = asyncio.ensure_future(_drive(session, world, health, metrics, stop))
+    steps = asyncio.ensure_future(_drive(session, health, metrics, stop))
     await stop.wait()
     steps.cancel()
     await asyncio.gather(steps, return_exceptions=True)
@@ -175,15 +174,15 @@ async def controller(config: Config, options: Options, services: Sequence[str], 
     return EXIT_OK
 
 
-async def _drive(session: Any, world: Any, health: HealthServer, metrics: ControllerMetrics,
-                 stop: asyncio.Event) -> None:
-    interval = session.config.check_interval
+async def _drive(session: Any, health: HealthServer, metrics: ControllerMetrics, stop: asyncio.Event) -> None:
+    """Session.run's loop (one step per check, never overlapping), timed for /metrics, with /readyz and the
+    pruning of old requests after each step."""
     requests = session.requests
     pruned = 0.0
-    while not stop.is_set():
-        started = world.clock.now()
-        with metrics.check.time():
-            await session.step()
+
+    async def after_step(started: float) -> None:
+        nonlocal pruned
+        metrics.check.observe(session.clock.now() - started)
         health.ready = session.port_problem("cluster") is None
         if requests is not None and started - pruned > PRUNE_EVERY:
             pruned = started
@@ -191,5 +190,6 @@ async def _drive(session: Any, world: Any, health: HealthServer, metrics: Contro
                 await requests.prune()
             except Exception as exc:  # pruning is housekeeping: say it, go on
                 print(json.dumps({"level": "warning", "message": f"pruning old requests failed: {exc}"}),
-                      file=sys.stdout, flush=True)
-        await session.sleep_or_stop(max(0.0, interval - (world.clock.now() - started)), stop)
+                      flush=True)
+
+    await session.run(stop, after_step)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Callable
 
 from console.engine.audit import Journal, redact
@@ -116,9 +116,6 @@ class Session:
         """The current problem of a port ("cluster", "metrics"), or None while it answers."""
         return self._problems.get(port)
 
-    async def sleep_or_stop(self, seconds: float, stop: asyncio.Event) -> None:
-        await self._sleep_or_stop(seconds, stop)
-
     def _problem(self, port: str, problem: str | None) -> str | None:
         """Report a port's problem once when it starts or changes, and once when it clears."""
         problem = redact(problem) if problem else None
@@ -129,14 +126,18 @@ class Session:
                 self.bus.publish(Event(kind, name, self.clock.now(), message, {"port": port}))
         return problem
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Step every check_interval on the clock until ``stop`` is set. Steps never overlap."""
+    async def run(self, stop: asyncio.Event | None = None,
+                  after_step: Callable[[float], Awaitable[None]] | None = None) -> None:
+        """Step every check_interval on the clock until ``stop`` is set. Steps never overlap.
+        ``after_step(started)`` runs after each step (the controller's health and housekeeping)."""
         stop = stop or asyncio.Event()
         interval = self.config.check_interval
         while not stop.is_set():
             started = self.clock.now()
             try:
                 await self.step()
+                if after_step is not None:
+                    await after_step(started)
             except Exception as exc:  # step never raises by design; this is the last fence
                 self.bus.publish(Event(EventKind.ERROR, "session", self.clock.now(), redact(f"step failed: {exc}")))
             await self._sleep_or_stop(max(0.0, interval - (self.clock.now() - started)), stop)
