@@ -24,7 +24,7 @@ async def test_two_consoles_one_driver_until_takeover(tmp_path):
         lease = double.obj("leases", "canary-console-perception")
         assert lease["spec"]["holderIdentity"] == "a"
         writes_before = len(double.writes())
-        with pytest.raises(ReadOnlyError, match="driven by a"):
+        with pytest.raises(ReadOnlyError, match="^read-only: a drives"):
             await b.set_weight("perception", 25)
         assert len(double.writes()) == writes_before  # b sent nothing
         snap = (await b.snapshot_all(["perception"]))["perception"]
@@ -39,6 +39,21 @@ async def test_two_consoles_one_driver_until_takeover(tmp_path):
             await a.set_weight("perception", 50)
         assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][
             "nginx.ingress.kubernetes.io/canary-weight"] == "25"
+
+
+async def test_the_console_that_loses_the_race_to_create_the_lease_is_told_who_drives(tmp_path):
+    """b reads no Lease, a creates it, b's create gets 409 AlreadyExists: b reads the Lease again and is
+    refused with the winner's name (the real server's race, tests/test_real_watch_and_lease.py)."""
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock, name="a") as a, \
+            console_on(double, tmp_path, clock=clock, name="b") as b:
+        await a.start_canary("odyssey", "1.2.4", 10)
+        double.fail(r"/leases/canary-console-odyssey$", 404, times=1, method="GET")  # b read before a created
+        writes_before = len(double.writes())
+        with pytest.raises(ReadOnlyError, match="^read-only: a drives odyssey"):
+            await b.start_canary("odyssey", "1.2.4", 10)
+        assert [r.method for r in double.writes()[writes_before:]] == ["POST"]  # the refused create, no more
+        assert double.obj("leases", "canary-console-odyssey")["spec"]["holderIdentity"] == "a"
 
 
 async def test_an_expired_lease_can_be_taken_without_takeover(tmp_path):
@@ -106,7 +121,7 @@ async def test_a_console_whose_clock_runs_ahead_cannot_take_a_live_lease(tmp_pat
         async with console_on(double, tmp_path, clock=a_clock, name="a", config=config) as a, \
                 console_on(double, tmp_path, clock=b_clock, name="b", config=config) as b:
             await a.start_canary("nexus", "2.0.0", 10)
-            with pytest.raises(ReadOnlyError, match="driven by a"):
+            with pytest.raises(ReadOnlyError, match="^read-only: a drives"):
                 await b.set_weight("nexus", 25)
             assert (await b.snapshot_all(["nexus"]))["nexus"].driver == "a"
             a_clock.advance(10)
@@ -114,7 +129,7 @@ async def test_a_console_whose_clock_runs_ahead_cannot_take_a_live_lease(tmp_pat
             await a.leases.renew("nexus")  # a is alive: its record changes, b's observation starts again
             a_clock.advance(10)
             b_clock.advance(10)
-            with pytest.raises(ReadOnlyError, match="driven by a"):
+            with pytest.raises(ReadOnlyError, match="^read-only: a drives"):
                 await b.set_weight("nexus", 25)
             b_clock.advance(16)  # a stopped renewing: unchanged for a whole lease by b's own clock
             await b.set_weight("nexus", 25)

@@ -112,8 +112,6 @@ async def test_two_consoles_race_for_one_service_and_exactly_one_drives(controlp
     assert len(errors) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 (who drives): the console that loses the race to create the "
-                   "Lease gets the server's 409 'already exists', not 'read-only: <winner> drives <service>'")
 async def test_the_console_that_loses_the_race_is_told_who_drives(controlplane: ControlPlane) -> None:
     won, errors = await _race(controlplane, "odyssey")
     assert isinstance(errors[0], ReadOnlyError) and f"{won[0]} drives" in str(errors[0]), errors

@@ -256,7 +256,7 @@ class KubeCluster:
         if holder == self.console_id:
             return self.identity
         if holder:
-            self.leases.forget(service, f"{service} is now driven by {holder}")
+            self.leases.forget(service, f"{holder} drives {service} now")
         return holder
 
     async def _pods(self) -> dict[str, list[Pod]]:

@@ -117,12 +117,19 @@ class LeaseKeeper:
             try:
                 lease = await self.api.call("GET", self.path(service))
             except NotFound:
-                await self.api.call("POST", self.path(), body=self._lease(service, None, now))
+                try:
+                    await self.api.call("POST", self.path(), body=self._lease(service, None, now))
+                except Conflict as exc:
+                    if not exc.exists:
+                        raise
+                    # another console created it between our read and our create: read it again, so the
+                    # refusal names the console that won (a stale-read conflict, retried by with_conflicts)
+                    raise Conflict(str(exc), exists=False) from None
                 self.held[service] = Holding(renewed_at=now)
                 return
             holder, left = self.observed_holder(service, lease)
             if holder and holder != self.identity and not force:
-                raise ReadOnlyError(f"read-only: {service} is driven by {holder} (lease expires in "
+                raise ReadOnlyError(f"read-only: {holder} drives {service} (lease expires in "
                                     f"{max(0, int(left + 0.999))}s unless renewed); take over to drive it")
             await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now))
             self.held[service] = Holding(renewed_at=now)
@@ -153,7 +160,7 @@ class LeaseKeeper:
             lease = await self.api.call("GET", self.path(service), retries=0, timeout_s=bound)
             holder, _left = self.observed_holder(service, lease)
             if holder not in (None, self.identity):
-                holding.lost = f"{service} is now driven by {holder}"
+                holding.lost = f"{holder} drives {service} now"
                 return False
             await self.api.call("PUT", self.path(service), body=self._lease(service, lease, now), retries=0,
                                 timeout_s=bound)
