@@ -421,6 +421,8 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
             if failure is None:
                 await _settle(world, service)
                 failure = await _not_landed(world, service, name)
+        elif result.failed:  # accepted, but the cluster did not take its write
+            failure = session.controllers[service].write_failure or result.message
         after = session.controllers[service].status
     finally:
         unsubscribe()
@@ -431,15 +433,15 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
                     "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
     elif ok:
         _out(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
+    if failure is not None:
+        _err(f"{name} {service} failed: {failure}")
+        return EXIT_UNREACHABLE if _SERVER_SIDE.search(failure) else EXIT_USAGE
     if not result.ok:
         if UNANSWERED in result.message:  # asked the service's driver; nobody answered in time (docs/controller.md)
             _err(f"{name} {service}: {result.message}")
             return EXIT_WAITING
         _err(f"{name} {service} refused: {result.message}")
         return EXIT_USAGE
-    if failure is not None:
-        _err(f"{name} {service} failed: {failure}")
-        return EXIT_UNREACHABLE if _SERVER_SIDE.search(failure) else EXIT_USAGE
     return EXIT_OK
 
 
@@ -461,6 +463,8 @@ def _write_failed(state: State, name: str, errors: list[str]) -> str | None:
 async def _not_landed(world: World, service: str, name: str) -> str | None:
     """Read the cluster back: None when it shows what the action meant to do, else what it shows."""
     controller = world.session.controllers[service]
+    if name == "promote" and controller.state not in (State.PROMOTING, State.PROMOTED):
+        return controller.write_failure or controller.reason  # its write was refused: it stopped for a person
     if name not in ("rollback", "advance") or controller.state is State.PROMOTING:
         return None
     try:

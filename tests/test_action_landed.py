@@ -8,6 +8,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from console.adapters.kube_objects import WEIGHT
 from tests.kubedouble.harness import seeded_double
 from tests.test_cli_kube import _canary_at, _cli
@@ -45,3 +47,26 @@ async def test_a_rollback_whose_scale_fails_with_500_names_the_scale_and_exits_4
     assert "scale" in err and "500" in err, err
     assert "rollback done" not in out
     assert len(scale_patches) <= 4  # the API layer's bounded retries, then the answer
+
+
+@pytest.mark.parametrize("action", ["advance", "resume", "promote"])
+async def test_an_action_whose_write_is_forbidden_exits_2_at_once_naming_the_verb_and_resource(
+        tmp_path: Path, action: str) -> None:
+    """The watcher Role's case on the double (the real authorizer's is tests/test_real_rbac.py): no Lease can
+    be created, so no write lands; each action says what was refused, never "done", and a promote does not
+    ask again (a 403 is not retried: before, it was until the progress deadline)."""
+    async with seeded_double() as double:
+        await _canary_at(double, tmp_path, 25)  # no rollout record: paused at 25 %
+        double.deny("create", "leases")
+        double.deny("update", "leases")  # the seeder's Lease is there, released
+        kubeconfig = double.write_kubeconfig(tmp_path / "kubeconfig")
+        mark = len(double.requests)
+        forced = () if action == "resume" else ("--force",)  # no Prometheus here: no data to advance on
+        code, out, err = await _cli(action, "perception", "--yes", *forced, "--kubeconfig", str(kubeconfig))
+        asked = [r for r in double.requests[mark:] if r.method in ("POST", "PUT") and "/leases" in r.path]
+        weight = double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT]
+    assert code == 2, (code, out, err)
+    assert f"{action} perception failed: " in err and "forbidden: cannot update leases" in err, err
+    assert "done" not in out, out
+    assert weight == "25"
+    assert len(asked) <= 8, len(asked)  # each write tried once or twice (claim, record, weight, final save), no loop

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from console.engine.model import EventKind, Outcome, State
+from console.engine.ports import ClusterError
 from tests.driving import SERVICE, WEIGHTS, Rollout
 from tests.fakes import FakeCluster
 
@@ -59,7 +60,7 @@ async def test_advance_whose_write_fails_is_reported_as_a_failure():
     await rollout.resume_at(State.OBSERVING, 1)
     rollout.cluster.fail_next("set_weight")
     result = await rollout.intent("advance")
-    assert (result.ok, result.message) == (False, "perception: advance failed; see the error")
+    assert (result.ok, result.message) == (False, "perception: advance failed: set weight failed: set_weight: injected failure (HTTP 500)")
     assert (rollout.controller.phase, rollout.controller.weight) == (1, 25)
     assert "set weight failed" in rollout.of(EventKind.ERROR)[-1].message
 
@@ -112,6 +113,23 @@ async def test_promote_answers_that_it_is_promoting_and_the_write_retries_on_a_t
     assert rollout.controller.state is State.PROMOTED and rollout.controller.weight == 100
 
 
+async def test_a_promote_the_cluster_refuses_is_not_retried_and_waits_for_a_person():
+    rollout = Rollout()
+    await rollout.resume_at(State.OBSERVING, 2)
+    rollout.cluster.fail_next("promote", error=ClusterError("forbidden: cannot patch deployments in namespace "
+                                                            "butterfly", retryable=False, status=403))
+    assert (await rollout.intent("promote")).ok  # it answers at once; the write runs in the background
+    await rollout.controller.drain()
+    for _ in range(3):  # later checks do not ask again: a 403 stays a 403
+        await rollout.clock.advance(10)
+        await rollout.session.step()
+        await rollout.controller.drain()
+    assert rollout.cluster.calls["promote"] == 1
+    assert rollout.controller.state is State.PAUSED and rollout.saved().state is State.PAUSED
+    assert rollout.controller.reason == ("promote failed: forbidden: cannot patch deployments in namespace "
+                                         "butterfly")
+
+
 async def test_promote_is_refused_outside_an_active_rollout():
     rollout = Rollout()
     result = await rollout.intent("promote", force=True)
@@ -141,7 +159,7 @@ async def test_start_whose_write_fails_is_reported_and_leaves_no_rollout():
     rollout = Rollout()
     rollout.cluster.fail_next("start_canary")
     result = await rollout.intent("start", version="1.2.4")
-    assert (result.ok, result.message) == (False, "start failed: see the error for perception")
+    assert (result.ok, result.message) == (False, "perception: start failed: start canary failed: start_canary: injected failure (HTTP 500)")
     assert rollout.controller.state is State.IDLE and rollout.controller.outcome is None
 
 
@@ -204,6 +222,26 @@ async def test_resume_is_refused_unless_paused():
     rollout = Rollout()
     await rollout.resume_at(State.OBSERVING, 1)
     assert (await rollout.intent("resume")).message == "cannot resume while observing"
+
+
+FORBIDDEN = ('configmaps "perception-canary-rollout" is forbidden: User "watcher" cannot patch resource '
+             '"configmaps" in API group "" in the namespace "butterfly"')
+
+
+@pytest.mark.parametrize(("intent", "state", "stays"), [("resume", State.PAUSED, State.PAUSED),
+                                                         ("pause", State.OBSERVING, State.PAUSED)])
+async def test_a_person_move_whose_record_the_cluster_refuses_is_a_failure_naming_the_refusal(intent, state, stays):
+    """resume, pause and approve write only the record: a refused save is no "done" (issue 11's watcher
+    Role); a refused resume is undone, a refused pause still stops this console (the safe side)."""
+    rollout = Rollout()
+    await rollout.resume_at(state, 1)
+    actions = len(rollout.of(EventKind.ACTION))
+    rollout.cluster.fail_next("save_record", error=ClusterError(FORBIDDEN, retryable=False, status=403))
+    result = await rollout.intent(intent)
+    assert (result.ok, result.message) == (False, f"perception: {intent} failed: saving the rollout record "
+                                                  f"failed: {FORBIDDEN}")
+    assert rollout.controller.state is stays and rollout.saved().state is state
+    assert len(rollout.of(EventKind.ACTION)) == actions  # nothing announced as done
 
 
 async def test_approving_a_review_covers_the_rest_of_the_phase():
@@ -304,7 +342,7 @@ async def test_delete_canary_whose_write_fails_is_reported_as_a_failure():
     assert (await rollout.intent("rollback")).ok
     rollout.cluster.fail_next("delete_canary")
     result = await rollout.intent("delete_canary")
-    assert (result.ok, result.message) == (False, "perception: deleting the canary failed; see the error")
+    assert (result.ok, result.message) == (False, "perception: deleting the canary failed: delete canary failed: delete_canary: injected failure (HTTP 500)")
     assert rollout.controller.state is State.ROLLED_BACK
 
 
@@ -479,7 +517,7 @@ async def test_resume_after_the_pod_is_ready_again_restores_the_phase_weight():
     await rollout.session.step()
     rollout.cluster.fail_next("set_weight")
     failed = await rollout.intent("resume")
-    assert (failed.ok, failed.message) == (False, "perception: resume failed; see the error")
+    assert (failed.ok, failed.message) == (False, "perception: resume failed: set weight failed: set_weight: injected failure (HTTP 500)")
     assert rollout.controller.state is State.PAUSED and rollout.controller.weight == 0
     assert (await rollout.intent("resume")).ok
     assert rollout.controller.weight == 25 and rollout.writes("set_weight")[-1] == 25

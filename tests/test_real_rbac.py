@@ -48,22 +48,13 @@ def _accepted_writes(events: list[dict]) -> list[dict]:
     return [e for e in writes(events) if (e.get("responseStatus") or {}).get("code", 0) < 400]
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 # Every action the console has, with what the real authorizer must make of it under the watcher Role.
 AUTHORIZER_REFUSES = [
     pytest.param(["take-over", SERVICE, "--yes"], id="take-over"),
-    pytest.param(["advance", SERVICE], id="advance", marks=_xfail(
-        "issue 13 (one-shot actions report what landed): exit 2 but 'advance failed; see the error', "
-        "without the verb and resource the server refused")),
-    pytest.param(["resume", SERVICE], id="resume", marks=_xfail(
-        "issue 13 (one-shot actions report what landed): prints 'resume done', exit 0, though the server "
-        "refused its write")),
+    pytest.param(["advance", SERVICE], id="advance"),  # names the refused write (was "see the error", issue 13)
+    pytest.param(["resume", SERVICE], id="resume"),  # a refused record save is no "done" (was exit 0)
     pytest.param(["rollback", SERVICE, "--yes"], id="rollback"),  # fixed by issue 13: a 403 ends it at once
-    pytest.param(["promote", SERVICE, "--yes"], id="promote", marks=_xfail(
-        "issue 13 (time limits on API calls): a 403 is retried, the command does not end within 60 s")),
+    pytest.param(["promote", SERVICE, "--yes"], id="promote"),  # a 403 is not retried (was, past 60 s)
 ]
 # A canary without a rollout record is read as paused: these are refused by the console's own state
 # machine before any request (exit 2 and nothing written; the authorizer is not reached); `run` stops at

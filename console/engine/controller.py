@@ -56,6 +56,11 @@ def _values(verdict: Verdict | None) -> dict[str, Any]:
     return {"verdict": verdict.outcome.value, "checks": checks}
 
 
+def _retryable(exc: Exception) -> bool:
+    """Whether trying a failed write again may help: not after a refusal (401/403, another console's Lease)."""
+    return bool(getattr(exc, "retryable", True)) and not isinstance(exc, ReadOnlyError)
+
+
 class RolloutController(Intents):
     def __init__(self, service: str, config: Config, cluster: Cluster, clock, bus: EventBus, *,
                  actor: str = "console", read_only: bool = False,
@@ -67,6 +72,8 @@ class RolloutController(Intents):
         self.driving = drive and not self.read_only
         self._claimed = False
         self._expected = Expected()  # what this driver last wrote or saw: the outside changes are the rest
+        self.write_failure = ""  # why the last cluster write (or record save) failed, as the server said it
+        self.write_retryable = True  # whether trying that write again may help (not after a 401/403)
         self._last_write_at = -math.inf
         self._judge = judge
         self.auto = config.auto
@@ -466,15 +473,19 @@ class RolloutController(Intents):
     async def _write(self, operation: str, *args: Any, why: str, to_weight: int | None = None) -> bool:
         """One cluster write, serialised, never after a rollback began (except the rollback itself)."""
         from_weight = self.weight
-        if self._blocked():
+        if blocked := self._blocked():
+            self.write_failure = blocked
             return False  # a watching console never writes (the adapter enforces it too)
         async with self._lock:
             if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and operation in ("set_weight", "promote"):
+                self.write_failure = f"{operation.replace('_', ' ')} not sent: a rollback began"
                 return False
             try:
                 await getattr(self.cluster, operation)(self.service, *args)
             except Exception as exc:
-                self._error(f"{operation.replace('_', ' ')} failed: {exc}", retryable=not isinstance(exc, ReadOnlyError))
+                self.write_failure = f"{operation.replace('_', ' ')} failed: {exc}"
+                self.write_retryable = _retryable(exc)
+                self._error(self.write_failure, retryable=self.write_retryable)
                 return False
             finally:
                 self._last_write_at = self.clock.now()
@@ -531,20 +542,24 @@ class RolloutController(Intents):
         self.driving = False
         self._record_dirty = False
 
-    async def _save(self) -> None:
+    async def _save(self) -> bool:
+        """Save the rollout record; False when the cluster refused or failed it (the next check retries)."""
         if not self._acting() or self.state is State.IDLE:
             self._record_dirty = False
-            return
+            return True
         async with self._lock:
             record = self._record()
             try:
                 await self.cluster.save_record(self.service, record)
             except Exception as exc:
                 self._record_dirty = True
-                self._error(f"saving the rollout record failed: {exc}")
-                return
+                self.write_failure = f"saving the rollout record failed: {exc}"
+                self.write_retryable = _retryable(exc)
+                self._error(self.write_failure)
+                return False
         self._record_dirty = False
         self._saved_elapsed = record.phase_elapsed
+        return True
 
     # ---- transitions and events -----------------------------------------------------------------
 
@@ -641,6 +656,8 @@ class RolloutController(Intents):
             self.weight = 100
             self._transition(State.PROMOTED, f"{self.version} is stable")
             await self._save()
+        elif not self.write_retryable:  # refused (403, a lost Lease): asking again cannot help, a person must
+            self._stop_for_person(State.PAUSED, "promote_failed", self.write_failure, "hold")
 
     async def _roll_back(self, reason: str, why: str) -> bool:
         """First priority: the state changes before any await; the write goes out before the record."""

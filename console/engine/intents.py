@@ -27,6 +27,12 @@ class Intents:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
         return IntentResult(False, message)
 
+    def _failed(self, intent: str) -> IntentResult:
+        """An intent whose write the cluster did not take, with the server's own words (a 403 names the
+        verb and resource refused)."""
+        return IntentResult(False, f"{self.service}: {intent} failed: {self.write_failure or 'see the error'}",
+                            failed=True)
+
     def _gate(self, intent: str, allowed: tuple[State, ...]) -> IntentResult | None:
         blocked = self._blocked()
         if blocked:
@@ -77,7 +83,7 @@ class Intents:
         self._expected = Expected()
         if not await self._write("start_canary", version, 0, why="key", to_weight=0):
             self._started_at = None
-            return IntentResult(False, f"start failed: see the error for {self.service}")
+            return self._failed("start")
         self._set_phase(0, 0)
         self._deploy_started = self._last_usable = self.clock.now()
         self._transition(State.DEPLOYING, "waiting for a ready canary pod before sending it traffic")
@@ -94,13 +100,20 @@ class Intents:
             return await self.promote(force=force)
         if await self._advance("key"):
             return IntentResult(True, f"{self.service}: advanced to {self.weight}%")
-        return IntentResult(False, f"{self.service}: advance failed; see the error")
+        return self._failed("advance")
 
     async def _person_moves(self, what: str, to: State, reason: str) -> IntentResult:
-        """A person's state change (no cluster write besides the record): announced, recorded, saved."""
+        """A person's state change (no cluster write besides the record): saved, then announced. A save that
+        failed on the way (a 500) is retried at the next check; a record the cluster refuses (403) fails the
+        intent: a resume or approve is undone (the cluster still says the state before), a pause stays here
+        (stopping is the safe side)."""
+        before, before_reason = self.state, self.reason
         self._transition(to, reason)
+        if not await self._save() and not self.write_retryable:
+            if to is not State.PAUSED:
+                self._transition(before, before_reason, save=False)
+            return self._failed(what)
         self._announce(what, "key", self.weight, self.weight)
-        await self._save()
         return IntentResult(True, f"{self.service}: {what} at {self.weight}%")
 
     async def pause(self) -> IntentResult:
@@ -121,7 +134,7 @@ class Intents:
         phase_weight = self.config.phases[self.phase].weight if 0 <= self.phase < len(self.config.phases) else 0
         if phase_weight and self.weight != phase_weight:  # after a stop by hand: the phase's weight again
             if not await self._write("set_weight", phase_weight, why="key", to_weight=phase_weight):
-                return IntentResult(False, f"{self.service}: resume failed; see the error")
+                return self._failed("resume")
             self.weight = phase_weight
         self._last_tick = self._last_usable = self.clock.now()
         return await self._person_moves("resume", State.OBSERVING,
@@ -170,7 +183,7 @@ class Intents:
         if refused:
             return refused
         if not await self._write("delete_canary", why="key", to_weight=0):
-            return IntentResult(False, f"{self.service}: deleting the canary failed; see the error")
+            return self._failed("deleting the canary")
         self.weight, self.phase = 0, -1
         self._transition(State.IDLE, f"canary deleted by {self.actor}", save=False)
         return IntentResult(True, f"{self.service}: canary deleted")

@@ -343,7 +343,9 @@ class RolloutStatus:
 
 @dataclass(frozen=True, slots=True)
 class IntentResult:
-    """The answer to a person's (or a script's) intent: done, or refused with the reason."""
+    """The answer to a person's (or a script's) intent: done, refused with the reason, or (``failed``)
+    accepted but its write not taken by the cluster, with the server's reason."""
 
     ok: bool
     message: str
+    failed: bool = False
