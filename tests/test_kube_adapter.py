@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import kubernetes_validate
+import pytest
 
 from console.adapters.kube_objects import WEIGHT
 from console.engine.model import RolloutRecord, State, Track
-from console.engine.ports import Cluster
+from console.engine.ports import Cluster, ClusterError
 from tests.kubedouble.harness import SERVICES, console_on, seeded_double
 from tests.kubedouble.stepclock import StepClock
 
@@ -184,3 +185,19 @@ async def test_follow_logs_reconnects_when_the_server_closes_the_stream(tmp_path
         log_requests = [r for r in double.requests if r.path.endswith(f"/pods/{pod}/log")]
         assert len(log_requests) >= 2
         assert "sinceSeconds" in log_requests[-1].query and "tailLines" not in log_requests[-1].query
+
+
+async def test_a_canary_service_left_by_an_interrupted_start_is_kept_and_one_that_differs_is_refused(tmp_path):
+    """The canary Service is created, never patched (the driver Role has no `patch services`): a start that
+    finds its own Service from an interrupted start keeps it; a Service someone changed is not rewritten."""
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("capsule", "2.0.0", 0)
+        mark = len(double.requests)
+        await cluster.start_canary("capsule", "2.0.0", 0)  # as a driver resuming an interrupted start
+        assert not [r for r in double.requests[mark:] if r.method == "PATCH" and "/services/" in r.path]
+        changed = double.obj("services", "capsule-canary")
+        changed["spec"]["selector"] = {"app.kubernetes.io/name": "capsule", "track": "stable"}
+        double.store.put("services", "butterfly", changed, created=False)
+        with pytest.raises(ClusterError, match="a Service capsule-canary already exists and does not select"):
+            await cluster.start_canary("capsule", "2.0.0", 0)
+        assert double.obj("services", "capsule-canary")["spec"]["selector"]["track"] == "stable"

@@ -178,8 +178,6 @@ def _granted(role: str) -> set[tuple[str, str, str]]:
             for resource in r["resources"]}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15 (deploy/rbac.yaml): the driver Role grants `get pods` and `patch "
-                   "services`, which a promote, a rollback and a delete-canary never use (measured from the audit log)")
 def test_the_driver_role_grants_no_more_than_the_console_used(controlplane: ControlPlane, module_start: int,
                                                               sim_prometheus: str) -> None:
     """After the promote, the automatic rollback and the delete above: every (verb, resource) the Role

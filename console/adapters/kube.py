@@ -326,13 +326,27 @@ class KubeCluster:
         if stable is None:
             raise ClusterError(f"no stable Deployment {service} in namespace {self.namespace}", retryable=False)
         try:
-            objects = [("deployments", ko.canary_deployment(stable, service, version, self.kube)),
-                       ("services", ko.canary_service(await self._get("services", service), service, self.kube))]
+            deployment = ko.canary_deployment(stable, service, version, self.kube)
+            canary_service = ko.canary_service(await self._get("services", service), service, self.kube)
         except ValueError as exc:
             raise ClusterError(str(exc), retryable=False) from None
-        for resource, obj in objects:
-            await self._create_or_patch(resource, obj)
+        await self._create_or_patch("deployments", deployment)
+        await self._create_or_keep_service(canary_service)
         await router.create(weight)  # the route last: traffic only once its backend exists
+
+    async def _create_or_keep_service(self, obj: dict[str, Any]) -> None:
+        """The canary Service, created; one already there (an interrupted start) is kept when it selects and
+        serves what ours would, and otherwise left alone and refused: someone else's Service is never
+        rewritten (and the driver Role needs no `patch services`)."""
+        try:
+            await self.api.call("POST", self._path("services"), body=obj)
+        except ClusterError as exc:
+            if exc.status != 409:
+                raise
+            name = obj["metadata"]["name"]
+            if not ko.same_service(await self._get("services", name), obj):
+                raise ClusterError(f"a Service {name} already exists and does not select the canary pods as "
+                                   f"this console would: not changed; delete it to start", retryable=False) from None
 
     # ---- the intent log: record first, then the router, then the record confirmed ------------------------
     async def _intend(self, service: str, router: TrafficRouter, weight: int, state: State | None = None) -> int:

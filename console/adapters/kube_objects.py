@@ -142,6 +142,18 @@ def canary_service(stable: dict[str, Any] | None, service: str, kube: Kube) -> d
             "spec": {"selector": labels, "ports": ports}}
 
 
+def same_service(live: dict[str, Any] | None, wanted: dict[str, Any]) -> bool:
+    """Whether a Service found in the cluster selects and serves what ``wanted`` says (the server's
+    defaults filled in: protocol TCP, targetPort the port)."""
+    def ports(spec: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return sorted((p.get("name", ""), p.get("port"), str(p.get("targetPort", p.get("port"))),
+                       p.get("protocol", "TCP")) for p in spec.get("ports") or [])
+
+    spec = (live or {}).get("spec") or {}
+    return live is not None and spec.get("selector") == wanted["spec"]["selector"] and \
+        ports(spec) == ports(wanted["spec"])
+
+
 def _canary_backend(path: dict[str, Any], service: str, canary: str, port: dict[str, Any]) -> dict[str, Any]:
     path = copy.deepcopy(path)
     backend = path.get("backend", {}).get("service", {})
