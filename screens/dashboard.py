@@ -2,7 +2,8 @@
 terminal has the rows, a grid of bordered panels with charts from 140x40), selection with ↑/↓ or j/k
 (stopping at the ends), Home/End/g/G, PgUp/PgDn, `:` to jump to a service by name and `/` to filter the
 list, Enter for the detail, `o` to sort by what needs a person. The status line says how many services are
-above / below the screen and how many of those need a person. Toasts are kept on the other half of the
+above / below the screen and how many of those need a person; above it, while Kubernetes or Prometheus
+cannot be read, the outage line says for how long. Toasts are kept on the other half of the
 screen from the selected service. It draws what the app gives it and does no I/O."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Header, Input, Static
 from console.engine.model import RolloutStatus
 from screens.status_screen import StatusScreen
 from widgets.guard import guarded
+from widgets.outage_line import OutageLine
 from widgets.service_panel import ServicePanel, attention
 
 
@@ -53,6 +55,7 @@ class DashboardScreen(StatusScreen):
         self._panels: list[ServicePanel] | None = None
         self.pattern = ""  # the `/` filter on service names
         self.asking: str | None = None  # "jump" or "filter" while the input box is open
+        self.outage_line = OutageLine()  # kept: a DOM query per status costs idle CPU
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -63,6 +66,7 @@ class DashboardScreen(StatusScreen):
                     panel.waiting = self.waiting
                 yield panel
         yield Input(id="dash-ask")
+        yield self.outage_line
         yield Static("", id="dash-status", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
@@ -116,6 +120,7 @@ class DashboardScreen(StatusScreen):
         self.redraw_held()
         if self.by_attention and statuses:
             self._reorder()
+        self.outage_line.show(p.status for p in self.panels if p.status is not None)
         self._summarise()
 
     def _summarise(self) -> None:

@@ -36,6 +36,7 @@ from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
 from console.engine.evidence import PhaseEvidence
 from console.engine.intents import ACTIVE, Intents
+from console.engine.outage import OutageClock
 from console.engine.outside import Expected
 from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
                                   ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
@@ -74,6 +75,7 @@ class RolloutController(Intents):
         self._expected = Expected()  # what this driver last wrote or saw: the outside changes are the rest
         self.write_failure = ""  # why the last cluster write (or record save) failed, as the server said it
         self.write_retryable = True  # whether trying that write again may help (not after a 401/403)
+        self._outage = OutageClock()  # since when the cluster / Prometheus cannot be read
         self._last_write_at = -math.inf
         self._judge = judge
         self.auto = config.auto
@@ -126,7 +128,8 @@ class RolloutController(Intents):
             canary_version=self.version or (snap.canary_version if snap else None),
             snapshot=snap, metrics=self.metrics, driver=snap.driver if snap else None,
             read_only=self._blocked() is not None, at=self.clock.now(), driving=self._acting(),
-            unusable=self.unusable())
+            unusable=self.unusable(), cluster_down_since=self._outage.cluster_since,
+            metrics_down_since=self._outage.metrics_since)
 
     @property
     def outcome(self) -> str | None:
@@ -162,6 +165,7 @@ class RolloutController(Intents):
     async def _tick(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics) -> None:
         now = self.clock.now()
         self.snapshot, self.metrics = snapshot, metrics
+        self._outage.update(snapshot, metrics, now)
         if not self._seen_first_tick and (snapshot.problem is None or snapshot.canary_exists):
             self._seen_first_tick = True
             self._resume_from(snapshot)

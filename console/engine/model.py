@@ -307,6 +307,8 @@ class RolloutStatus:
     at: float = 0.0
     driving: bool = False  # this console drives the service (started, resumed, took over or was told to)
     unusable: str | None = None  # why the data behind a manual advance is missing now (it then asks first)
+    cluster_down_since: float | None = None  # since when (engine time) the cluster cannot be read, or None
+    metrics_down_since: float | None = None  # since when Prometheus cannot be asked, or None
 
     @property
     def time_left(self) -> float:
