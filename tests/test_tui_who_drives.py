@@ -123,3 +123,26 @@ async def every_key_on_the_read_only_dashboard(config: Config, options: Options)
             return screen_text(app)
     finally:
         await world.aclose()
+
+
+async def test_a_weight_set_outside_the_console_is_shown_on_the_panel_and_the_detail():
+    """Issue 12: a person's `kubectl annotate … canary-weight=0` while this console drives: the panel and the
+    detail say what changed outside the console and that the service is paused; nothing is written over it."""
+    session, clock, cluster = await _driven(["perception"])
+    assert cluster.services["perception"].weight == 10
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        writes = len(cluster.writes)
+        cluster.services["perception"].weight = 0  # the person, not the console
+        await run_for(session, clock, 20)
+        await settle(app, pilot)
+        said = "weight set to 0 outside the console (was 10%)"
+        panel = screen_text(app)
+        assert said in panel and "paused" in panel, panel
+        await pilot.press("enter")
+        await settle(app, pilot)
+        detail = screen_text(app)
+        assert said in detail and "overridden at 10%" in detail, detail
+    assert [w for w in cluster.writes[writes:] if w[1] == "set_weight"] == []  # never written over
+    assert cluster.services["perception"].weight == 0
