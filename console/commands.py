@@ -21,7 +21,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
                          json_line, print_json)
 from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
-from console.engine.model import Event, EventKind, Outcome, State, Track, Verdict
+from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track, Verdict
 from console.engine.notable import STOP_AT, NotableRule
 from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
@@ -152,9 +152,10 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
     session = world.session
     controller = session.controllers[service]
     await session.step()
-    status = controller.status
-    if status.read_only:
-        return status.reason if status.driver else "read-only: this console only watches"
+    status = await _outwait_a_silent_lease(world, service)
+    if status.read_only:  # another console's live Lease, or --read-only
+        return f"read-only: {status.driver} drives {service}" if status.driver else \
+            "read-only: this console only watches"
     if controller.state.terminal:
         session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
         result = await session.intent(service, "start", version=version)
@@ -171,6 +172,29 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
         printer.stop_state = STOP_AT[controller.state]
         printer.stopped.set()
     return None
+
+
+async def _outwait_a_silent_lease(world: World, service: str) -> RolloutStatus:
+    """Another console's Lease on ``service``, judged as client-go's leader election does: alive if it is
+    renewed while we watch (refused at once then), expired once it stood unchanged for its duration by our own
+    clock. A fresh process cannot know how long it stood before it looked, so `run` watches it that long
+    (a killed run's Lease is taken after at most its duration, instead of refusing every new run)."""
+    controller = world.session.controllers[service]
+    status = controller.status
+    left = status.snapshot.driver_left if status.snapshot else None
+    if controller.read_only or not (status.read_only and status.driver) or left is None:
+        return status
+    _err(f"{status.driver} holds the Lease on {service}: watching it up to {left:.0f}s (renewed: it drives; "
+         "not renewed: it is taken)")
+    while status.read_only and status.driver and left is not None:
+        await world.let_time_pass(min(world.session.config.check_interval, left + 0.1))
+        await world.session.step()
+        status = controller.status
+        now_left = status.snapshot.driver_left if status.snapshot else None
+        if now_left is not None and now_left > left:
+            break  # renewed: its driver is alive
+        left = now_left
+    return status
 
 
 async def _stop(world: World, runner: asyncio.Task[None], stop: asyncio.Event) -> None:

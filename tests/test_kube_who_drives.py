@@ -99,12 +99,13 @@ async def test_the_token_never_goes_over_plain_http_unless_the_config_says_so(tm
     assert sent == []
 
 
-async def _spawn_run(service: str, version: str, kubeconfig: str) -> asyncio.subprocess.Process:
+async def _spawn_run(service: str, version: str, kubeconfig: str,
+                     env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
     command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
     return await asyncio.create_subprocess_exec(
         *command, "run", service, "--version", version, "--headless", "--kubeconfig", kubeconfig,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **FAST})
+        env={**os.environ, **(env or FAST)})
 
 
 async def _until(condition, what: str, process: asyncio.subprocess.Process | None = None) -> None:
@@ -166,6 +167,33 @@ async def test_run_resumes_a_rollout_under_way_and_after_a_sigkill(tmp_path):
     assert "resuming plato: observing at 10%" in err.decode()
     assert notes[WEIGHT] == "10" and notes[PREFIX + "state"] == "observing" and notes[PREFIX + "phase"] == "0"
     assert len(starts) == 1  # the canary was deployed once: resumed, not started again
+
+
+async def test_run_watches_a_held_lease_a_live_driver_refuses_it_a_killed_one_is_taken(tmp_path):
+    """A Lease is judged by our own clock (issue 13): live while renewed, expired once unchanged for its
+    duration. A new `run` cannot know how long a Lease stood before it looked, so it watches it: a live
+    driver's renewal refuses it naming the driver; a SIGKILLed run's Lease is taken once it has stood for its
+    duration (before, each new run refused at once, with the record's adoption reason, "resumed from the saved
+    record", and never named a driver: the real-plane resume test's failure)."""
+    env = {**FAST, "CANARY_CONSOLE_KUBE__LEASE_SECONDS": "5s"}
+    async with seeded_double() as double:
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        first = await _spawn_run("plato", "3.1.0", kubeconfig, env)
+        await _until(lambda: _notes(double, "plato").get(PREFIX + "state") == "observing", "plato at 10 %", first)
+        holder = _holder(double, "plato")
+        code, out, err = await _cli("run", "plato", "--version", "3.1.0", "--headless", "--kubeconfig", kubeconfig,
+                                    env=env)
+        assert code == 2, out + err
+        assert f"cannot drive plato: read-only: {holder} drives plato" in err, err
+        first.kill()  # SIGKILL: the Lease left held, renewed a moment ago
+        await first.wait()
+        second = await _spawn_run("plato", "3.1.0", kubeconfig, env)
+        await _until(lambda: _holder(double, "plato") not in (None, holder), "the second run driving plato", second)
+        second.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(second.communicate(), timeout=60)
+    assert second.returncode == 3, (out, err)
+    assert f"{holder} holds the Lease on plato: watching it" in err.decode()
+    assert "resuming plato: observing at 10%" in err.decode()
 
 
 async def test_run_refuses_another_version_of_a_rollout_under_way(tmp_path):

@@ -194,7 +194,7 @@ class KubeCluster:
             router = self._resolve(service, listings)
             listing = listings.get(router.resource) if router else None
             cm = cm_by_name.get(kr.configmap_name(service))
-            driver = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
+            driver, driver_left = self._driver(service, lease_by_name.get(LEASE_PREFIX + service))
             if router is None or listing is None:  # no live weight to read: the last good one, nothing reconciled
                 route_problem = (self.router_notes.get(service) if router is None
                                  else self._unlisted.get(router.resource) or problem)
@@ -214,7 +214,7 @@ class KubeCluster:
                 canary_version=ko.deployment_version(by_deploy.get(canary), service),
                 canary_exists=canary in by_deploy or state.exists, weight=state.weight,
                 pods=tuple(pods.get(service, ())), record=record,
-                driver=driver, problem=route_problem or unfinished or problem, at=now, override=override,
+                driver=driver, driver_left=driver_left, problem=route_problem or unfinished or problem, at=now, override=override,
                 router=described, canary_deployment=canary in by_deploy, canary_replicas=ko.replicas_of(
                     by_deploy.get(canary)), weight_changed_by=state.changed_by, unread=tuple(sorted(read.failed)))
             kept: dict[str, Any] = {}
@@ -225,7 +225,7 @@ class KubeCluster:
             if "pods" in read.failed:
                 kept["pods"] = previous.pods
             if "leases" in read.failed:
-                kept["driver"] = previous.driver
+                kept.update(driver=previous.driver, driver_left=previous.driver_left)
             result[service] = self._last[service] = replace(snapshot, **kept)
         return result
 
@@ -251,13 +251,14 @@ class KubeCluster:
             await router.set_weight(stored.pending)
         await self._confirm(service, stored.pending)
 
-    def _driver(self, service: str, lease: dict[str, Any] | None, now: float) -> str | None:
-        holder, _left = self.leases.observed_holder(service, lease)
+    def _driver(self, service: str, lease: dict[str, Any] | None) -> tuple[str | None, float | None]:
+        """(who drives ``service``, seconds its Lease has left unless renewed, by our own observation)."""
+        holder, left = self.leases.observed_holder(service, lease)
         if holder == self.console_id:
-            return self.identity
+            return self.identity, left
         if holder:
             self.leases.forget(service, f"{holder} drives {service} now")
-        return holder
+        return holder, (left if holder else None)
 
     async def _pods(self) -> dict[str, list[Pod]]:
         if not self.watcher.running:
