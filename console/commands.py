@@ -77,6 +77,7 @@ class _Printer:
         self.next_progress = origin + 60.0
         self.stopped = asyncio.Event()
         self.stop_state: str | None = None
+        self.summary: str | None = None  # the last line's why, when it is not the controller's reason
         self.signalled: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
@@ -156,6 +157,12 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
     if status.read_only:  # another console's live Lease, or --read-only
         return f"read-only: {status.driver} drives {service}" if status.driver else \
             "read-only: this console only watches"
+    snapshot = status.snapshot
+    if controller.state.terminal and snapshot and not snapshot.canary_exists and snapshot.stable_version == version:
+        printer.stop_state = "promoted"
+        printer.summary = f"{version} is already its stable version: nothing to roll out"
+        printer.stopped.set()  # e.g. a promote that finished as its process was killed: done, not started again
+        return None
     if controller.state.terminal:
         session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
         result = await session.intent(service, "start", version=version)
@@ -247,7 +254,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
                "decisions": [d.to_json() for d in controller.decisions]}
     if not printer.closed:
         printer.emit(json_line(summary) if as_json
-                      else f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}")
+                      else f"{service}: {outcome.replace('_', ' ')} — {printer.summary or controller.status.reason}")
     return OUTCOME_EXIT[outcome]
 
 

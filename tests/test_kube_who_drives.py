@@ -367,3 +367,35 @@ async def test_a_run_stopped_while_promoting_is_finished_by_the_next(tmp_path):
     assert saved[PREFIX + "state"] == "promoting" and saved[PREFIX + "driver"] == ""
     assert code == 0, out2 + err2
     assert "promoted" in out2 and gone is None
+
+
+async def test_a_promote_killed_after_its_cleanup_began_is_finished_by_the_next_run(tmp_path):
+    """SIGKILL between deleting the canary and deleting its record (the record goes last): the next run finishes
+    the promote (one CanaryPromoted), it does not start a new canary of the version that is now stable."""
+    async with seeded_double() as double:
+        await _under_way(double, tmp_path, "synapse",
+                         RolloutRecord(State.PROMOTING, 4, 100, 1_700_000_000.0, 300.0, "4.0.1", driver="earlier"))
+        async with console_on(double, tmp_path, name="killed") as killed:  # the promote's writes, but the record's
+            await killed.promote("synapse", "4.0.1")
+            await killed.save_record("synapse", RolloutRecord(State.PROMOTING, 4, 100, 1_700_000_000.0, 300.0,
+                                                              "4.0.1", driver="killed"))
+        assert double.obj("deployments", "synapse-canary") is None
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        mark = len(double.requests)
+        code, out, err = await _cli("run", "synapse", "--version", "4.0.1", "--headless", "--kubeconfig", kubeconfig,
+                                    env=FAST)
+        created = [r for r in double.requests[mark:] if r.method == "POST" and r.path.endswith("/deployments")]
+        record = double.obj("configmaps", "synapse-canary-rollout")
+    assert code == 0, out + err
+    assert "synapse: promoted" in out and created == [] and record is None
+
+
+async def test_run_of_the_version_that_is_already_stable_has_nothing_to_roll_out(tmp_path):
+    async with seeded_double() as double:
+        kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
+        code, out, err = await _cli("run", "nexus", "--version", "1.2.3", "--headless", "--kubeconfig", kubeconfig,
+                                    env=FAST)
+        writes = [r for r in double.writes() if "leases" not in r.path]
+    assert code == 0, out + err
+    assert "nexus: promoted — 1.2.3 is already its stable version: nothing to roll out" in out
+    assert writes == []

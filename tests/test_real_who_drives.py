@@ -140,9 +140,6 @@ def test_a_person_setting_weight_0_mid_phase_stops_the_driver(controlplane: Cont
     assert overridden["type"] == "Warning" and "10%" in overridden["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12, open: since the gateway and faults merges the first `run capsule` on "
-                   "this plane exits 2 'cannot drive capsule: resumed from the saved record' (a driver is reported "
-                   "where none should be); passed on the safety branch, fails on main")
 def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplane: ControlPlane,
                                                                       tmp_path: Path) -> None:
     controlplane.reset(("perception", "capsule", "odyssey", "plato", "nexus", "synapse"))  # the plane is shared

@@ -386,7 +386,9 @@ class RolloutController(Intents):
 
     def _resume_from(self, snapshot: ServiceSnapshot) -> None:
         record = snapshot.record
-        if record is not None and snapshot.canary_exists and not record.state.terminal:
+        # a promote stopped after its cleanup began (canary gone, record left: it is deleted last) is finished
+        finishing = record is not None and record.state is State.PROMOTING
+        if record is not None and (snapshot.canary_exists or finishing) and not record.state.terminal:
             self._adopt(record, "resumed from the saved record")
             if record.state is State.ROLLING_BACK and self._acting():
                 self._spawn(self._retry_rollback("auto"))
