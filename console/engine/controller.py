@@ -20,11 +20,16 @@ compares the live weight, the canary Deployment and its replicas and the stable 
 wrote or saw (console/engine/outside.py); a change it did not make pauses the service, is announced as an
 override and is never written over. A canary with no ready pod past the deploy phase has its traffic taken
 away (weight 0) at once and the rollout pauses; nothing advances it but a forced advance.
+
+Who acts: ``actor`` is this console's name, except inside ``on_behalf(actor, intent)`` (a request served
+for a person): that call, and only that call and the work it spawns, acts under the person's name; an
+intent from this console's own keys at the same moment keeps its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import time
 from dataclasses import replace
@@ -37,14 +42,16 @@ from console.engine.config import Config, Phase, format_duration
 from console.engine.evidence import PhaseEvidence
 from console.engine.intents import ACTIVE, Intents
 from console.engine.outside import Expected
-from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
-                                  ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
+from console.engine.model import (CheckResult, Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
+                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
 from console.engine.traffic_share import ShareTracker
 
 SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
+# (controller, actor) of the intent running in this task (and the tasks it spawns), set by on_behalf
+_ON_BEHALF: contextvars.ContextVar[tuple[Any, str] | None] = contextvars.ContextVar("on_behalf", default=None)
 
 
 def _values(verdict: Verdict | None) -> dict[str, Any]:
@@ -101,6 +108,25 @@ class RolloutController(Intents):
         self._hold_key: tuple[str, str] | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def actor(self) -> str:
+        """Who acts: the person of the request being served in this task, else this console."""
+        acting = _ON_BEHALF.get()
+        return acting[1] if acting is not None and acting[0] is self else self._actor
+
+    @actor.setter
+    def actor(self, value: str) -> None:
+        self._actor = value
+
+    async def on_behalf(self, actor: str, intent: str, **kwargs: Any) -> IntentResult:
+        """Run ``intent`` with ``actor`` as who acts (a request: "alice via controller-0"). The name is
+        bound to this call's context, never to the controller, so a key pressed meanwhile is not theirs."""
+        token = _ON_BEHALF.set((self, actor))
+        try:
+            return await getattr(self, intent)(**kwargs)
+        finally:
+            _ON_BEHALF.reset(token)
 
     # ---- what screens and scripts read ------------------------------------------------------------
 

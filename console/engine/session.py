@@ -275,14 +275,12 @@ class Session:
         if problem:
             ok, message = False, problem
         else:
-            me, controller.actor = controller.actor, f"{request.actor} via {controller.actor}"
             try:
-                result = await getattr(controller, request.action)(**intent_arguments(request))
+                result = await controller.on_behalf(f"{request.actor} via {controller.actor}", request.action,
+                                                    **intent_arguments(request))
                 ok, message = result.ok, result.message
             except Exception as exc:
                 ok, message = False, f"failed: {exc}"
-            finally:
-                controller.actor = me
         result_word = DONE if ok else REFUSED
         try:
             await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
