@@ -188,3 +188,29 @@ async def test_a_key_pressed_while_a_request_is_served_is_the_drivers_own_not_th
     by = {e.data["what"]: e.data["actor"] for e in actions}
     assert by == {"pause": f"alice via {DRIVER}", "resume": DRIVER}
     assert driver.controllers["perception"].actor == DRIVER
+
+
+async def test_the_answer_to_a_request_is_an_audit_event_through_the_sinks_and_a_failure_to_record_it_is_said():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 60)
+    record = driver.cluster.record_event
+
+    async def refusing_answers(service: str, reason: str, message: str) -> None:
+        if reason.startswith("CanaryRequest"):
+            raise RuntimeError("events are forbidden (HTTP 403)")
+        await record(service, reason, message)
+
+    errors: list[Event] = []
+    driver.bus.subscribe(lambda e: errors.append(e) if e.kind is EventKind.ERROR else None)
+    driver.cluster.record_event = refusing_answers
+    await person.intent("perception", "pause")
+    await step_both(driver, person, clock, 2)
+    await driver.drain()
+    assert [e.message for e in errors] == ["recording the Kubernetes Event failed: events are forbidden (HTTP 403)"]
+    driver.cluster.record_event = record
+    await person.intent("perception", "resume")
+    await step_both(driver, person, clock, 2)
+    await driver.drain()
+    answers = [(reason, message.split(":")[0]) for _, reason, message in driver.cluster.events
+               if reason.startswith("CanaryRequest")]
+    assert answers == [("CanaryRequestDone", "resume requested by alice")], answers

@@ -288,16 +288,9 @@ class Session:
             self.bus.publish(Event(EventKind.ERROR, request.service, self.clock.now(),
                                    redact(f"acknowledging request {request.name} failed: {exc}")))
         text = redact(f"{request.action} requested by {request.actor}: {result_word}: {message}")
-        self.bus.publish(Event(EventKind.INFO, request.service, self.clock.now(), text,
+        self.bus.publish(Event(EventKind.INFO, request.service, self.clock.now(), text,  # the audit Event: sinks
                                {"request": request.name, "result": result_word, "what": request.action,
                                 "actor": request.actor}))
-        record = getattr(self.cluster, "record_event", None)
-        if record is not None:
-            reason = "CanaryRequestDone" if ok else "CanaryRequestRefused"
-            try:
-                await record(request.service, reason, text)
-            except Exception:  # best effort, as every audit Event
-                pass
 
     def _refuse(self, service: str, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, service, self.clock.now(), message))
