@@ -416,6 +416,7 @@ class RolloutController(Intents):
     def _adopt(self, record: RolloutRecord, why: str) -> None:
         now = self.clock.now()
         self._adopted = record
+        record = self._landed_advance(record, now)
         if self._started_at is None:
             self._started_at = now
         changed_phase = record.phase != self.phase
@@ -434,6 +435,16 @@ class RolloutController(Intents):
         if record.state is not self.state:
             detail = f"{self._phase_name()}, {format_duration(record.phase_elapsed)} counted"
             self._transition(record.state, f"{why} ({detail})", save=False)
+
+    def _landed_advance(self, record: RolloutRecord, now: float) -> RolloutRecord:
+        """A driver killed between an advance's weight write (which the adapter's intent log confirms into
+        the record) and the save of its new phase leaves the old phase at the next phase's weight. That
+        advance happened: read it as observing the next phase from now, so the weight is never written twice."""
+        phases, nxt = self.config.phases, record.phase + 1
+        if (record.state in (State.OBSERVING, State.AWAITING_APPROVAL) and 0 <= record.phase and nxt < len(phases)
+                and record.weight == phases[nxt].weight != phases[record.phase].weight):
+            return replace(record, state=State.OBSERVING, phase=nxt, phase_elapsed=0.0, phase_started_at=now)
+        return record
 
     # ---- cluster writes -------------------------------------------------------------------------
 
