@@ -214,3 +214,15 @@ async def test_the_answer_to_a_request_is_an_audit_event_through_the_sinks_and_a
     answers = [(reason, message.split(":")[0]) for _, reason, message in driver.cluster.events
                if reason.startswith("CanaryRequest")]
     assert answers == [("CanaryRequestDone", "resume requested by alice")], answers
+
+
+async def test_the_pending_answer_comes_before_the_drivers_name_which_a_toast_would_clip():
+    driver, person, clock, box = await two_consoles()
+    long_name = "alice as system:serviceaccount:butterfly:canary-console-controller on node-7:4242-beef"
+    driver.cluster.services["perception"].driver = long_name  # a controller replica's Lease holder
+    await step_both(driver, person, clock, 60)
+    seen: list[Event] = []
+    person.bus.subscribe(seen.append)
+    result = await person.intent("perception", "pause")
+    assert result.ok and result.message == f"perception: pause pending: asked of {long_name}", result.message
+    assert [e.message for e in seen if e.data.get("result") == "pending"] == [f"pause pending: asked of {long_name}"]

@@ -222,13 +222,13 @@ class Session:
         except Exception as exc:
             return self._refuse(service, redact(f"{name} {service}: the request could not be written: {exc}"))
         self.bus.publish(Event(EventKind.INFO, service, self.clock.now(),
-                               f"requested {name} from {driver} ({PENDING})",
+                               f"{name} {PENDING}: asked of {driver}",  # the answer first: toasts clip
                                {"request": sent.name, "result": PENDING, "what": name}))
         follow = asyncio.ensure_future(self._follow_request(sent, driver))
         self._tasks.add(follow)
         follow.add_done_callback(self._tasks.discard)
         if not wait:
-            return IntentResult(True, f"{service}: {name} requested from {driver}; pending")
+            return IntentResult(True, f"{service}: {name} {PENDING}: asked of {driver}")
         return await asyncio.shield(follow)
 
     async def _follow_request(self, sent: Request, driver: str) -> IntentResult:
