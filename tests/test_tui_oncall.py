@@ -428,3 +428,28 @@ async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_onc
         assert panel.redraw_held(monotonic() + 3.5) and not panel.held  # drawn once its time came
         panel.show(replace(first, state=State.PAUSED))
         assert not panel.held and panel._drawn_key[0] is State.PAUSED  # a new state: drawn at once
+
+
+async def test_held_panels_are_drawn_together_once_one_is_due():
+    """Six panels each drawn on its own 3 s clock cost six screen updates; once one is due, every held panel
+    is drawn with it (one update), and none is drawn before any is due."""
+    from dataclasses import replace
+    from time import monotonic
+
+    session, clock, cluster = fake_session()
+    await start_all(session)
+    await run_for(session, clock, 60)
+    app = CanaryApp(session, autorun=False, hold_numbers=3.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        first, second = (screen.query_one(f"#panel-{s}", ServicePanel) for s in ("perception", "capsule"))
+        for panel in (first, second):
+            panel._drawn_at = monotonic()
+            panel.show(replace(panel.status, phase_elapsed=panel.status.phase_elapsed + 1))
+        assert first.held and second.held
+        screen.redraw_held()
+        assert first.held and second.held  # neither is due: nothing drawn
+        first._drawn_at -= 4.0  # the first one's 3 s are over; the second's are not
+        screen.redraw_held()
+        assert not first.held and not second.held  # both drawn, in the same screen update
