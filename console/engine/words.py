@@ -1,6 +1,7 @@
-"""Widgets room: the console's one vocabulary for people. States, verdict outcomes, check results and check
+"""Words room: the console's one vocabulary for people. States, verdict outcomes, check results and check
 names as words (never `awaiting_approval`, `insufficient_data`, `manual_review`), and `humane`, which puts
-engine messages (event lines, reasons, toasts) into the same words before they are shown. Pure functions.
+engine messages (event lines, reasons, toasts) into the same words before they are shown. Pure functions,
+used by the dashboard and by the CLI's text output alike (the JSON output keeps the identifiers: a contract).
 """
 
 from __future__ import annotations
