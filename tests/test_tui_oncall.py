@@ -408,18 +408,25 @@ async def test_at_200x50_check_text_stays_clear_of_the_chart_axis():
 
 
 # ---------------------------------------------------------------------- 9. idle CPU: numbers-only statuses wait
-async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_once():
-    from dataclasses import replace
-    from time import monotonic
-
-    from console.engine.model import State
-
+@asynccontextmanager
+async def holding_app():
+    """The fake world after 60 s under an app that holds numbers-only statuses 3 s (the CLI's): yields it."""
     session, clock, cluster = fake_session()
     await start_all(session)
     await run_for(session, clock, 60)
     app = CanaryApp(session, autorun=False, hold_numbers=3.0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        yield app
+
+
+async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_once():
+    from dataclasses import replace
+    from time import monotonic
+
+    from console.engine.model import State
+
+    async with holding_app() as app:
         panel = app.screen.query_one("#panel-perception", ServicePanel)
         first = panel.status
         drawn = panel._drawn_at
@@ -436,12 +443,7 @@ async def test_held_panels_are_drawn_together_once_one_is_due():
     from dataclasses import replace
     from time import monotonic
 
-    session, clock, cluster = fake_session()
-    await start_all(session)
-    await run_for(session, clock, 60)
-    app = CanaryApp(session, autorun=False, hold_numbers=3.0)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with holding_app() as app:
         screen = app.screen
         first, second = (screen.query_one(f"#panel-{s}", ServicePanel) for s in ("perception", "capsule"))
         for panel in (first, second):
