@@ -536,7 +536,7 @@ class CanaryApp(App[int]):
     def notify(self, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None,
                markup: bool = True) -> None:
         """Toasts are short (two lines at most) and brief; `x` dismisses them all."""
-        lines = str(message).splitlines() or [""]
+        lines = humane(str(message)).splitlines() or [""]  # the people's words (an alert quotes engine reasons)
         short = "\n".join(clip(line, 96) for line in lines[:2]) + (f"\n… {len(lines) - 2} more" if len(lines) > 2 else "")
         limit = 8.0 if severity == "error" else 5.0
         super().notify(short, title=title, severity=severity, timeout=min(timeout or limit, limit), markup=markup)

@@ -27,6 +27,7 @@ from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
 from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
 from console.engine.text import inert, inert_lines
+from console.engine.words import check_word, humane, outcome_word, result_word
 from console.signals import handle_signals
 from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
 
@@ -354,9 +355,9 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
             if snap:
                 (sr, st), (cr, ct) = snap.ready_count(Track.STABLE), snap.ready_count(Track.CANARY)
                 pods = f"{sr}/{st} {cr}/{ct}"
-            verdict = s.verdict.outcome.value if s.verdict else "unknown"
+            verdict = outcome_word(s.verdict.outcome) if s.verdict else "no verdict yet"
             _out(f"{s.service:<12} {s.state.label:<18} {s.weight:>5}%  {s.stable_version or '-':<9} "
-                 f"{s.canary_version or '-':<9} {pods:<10} {verdict}: {s.reason}")
+                 f"{s.canary_version or '-':<9} {pods:<10} {humane(f'{verdict}: {s.reason}')}")
         for problem in dict.fromkeys(p for s in statuses if s.snapshot and (p := s.snapshot.problem)):
             _err(problem)
         for sink in sinks:
@@ -375,9 +376,9 @@ def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
                     "reason": verdict.reason, "checks": [c.to_json() for c in verdict.checks],
                     **({"problems": list(verdict.problems)} if verdict.problems else {})})
         return
-    _out(f"{service} at {verdict.weight}%: {verdict.outcome.value} — {verdict.reason}")
+    _out(f"{service} at {verdict.weight}%: {outcome_word(verdict.outcome)} — {humane(verdict.reason)}")
     for check in verdict.checks:
-        _out(f"  {check.name:<22} {check.result.value:<17} {check.reason}")
+        _out(f"  {check_word(check.name):<22} {result_word(check.result):<17} {humane(check.reason)}")
 
 
 async def analyze(config: Config, options: Options, service: str, weight: int | None, *,

@@ -20,6 +20,7 @@ from typing import Any
 
 from console.engine.config import Config
 from console.engine.model import Event, EventKind, RolloutStatus
+from console.engine.requests import answer_reason
 from console.wiring import Options, open_world
 
 PRUNE_EVERY = 300.0  # seconds between deletions of old, answered requests
@@ -62,7 +63,7 @@ class ControllerMetrics:
             self.actions.labels(str(data.get("what") or "action")).inc()
         elif event.kind is EventKind.ERROR:
             self.errors.labels(str(data.get("port") or "engine")).inc()
-        elif event.kind is EventKind.INFO and data.get("request") and data.get("actor"):
+        elif answer_reason(event):
             self.requests.labels(str(data.get("result"))).inc()
 
     def show(self, status: RolloutStatus) -> None:

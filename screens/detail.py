@@ -102,7 +102,22 @@ class ServiceDetailScreen(StatusScreen):
             self._show(status, force=True)
         self._log_bar()
         app.follow_logs(self.service, self.query_one(LogView).feed)
+        body = self.query_one("#detail-body")
+        body.watch(body, "scroll_y", lambda _old, _new: self.call_after_refresh(self.place_toasts), init=False)
+        self.call_after_refresh(self.place_toasts)
         self.mark_ready()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.place_toasts)
+
+    def place_toasts(self) -> None:
+        """Toasts (a line each, full width) stack up from the footer, or down from the header when the
+        check table is on the lower half of the screen: the half it is not on, so they do not cover it."""
+        if not self.is_mounted:
+            return
+        checks = self.query_one(CheckTable).region
+        lower = checks.height and checks.y + checks.height / 2 > self.size.height / 2
+        self.set_class(bool(lower), "-toasts-top")
 
     def on_unmount(self) -> None:
         self.ready = False

@@ -1,9 +1,11 @@
 """Test room: issue 17's bad input at the command line: every option checked with one line and exit 2,
 short per-subcommand help, --version, a fast clear "unreachable", `record` saying it once, a "no" at the
-prompt that is not a usage error, and a `status` exit code a script can use (docs/contracts.md codes)."""
+prompt that is not a usage error, a `status` exit code a script can use (docs/contracts.md codes), and
+`status` / `analyze` text in the people's words."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -80,3 +82,29 @@ def test_an_unknown_config_field_is_said_in_our_words(tmp_path, capsys):
     assert main(["status", "--demo", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "chek_interval" in err and "unknown setting" in err and "Extra inputs" not in err
+
+
+RAW_IDENTIFIERS = ("awaiting_approval", "manual_review", "insufficient_data", "no_data", "p99_latency",
+                   "p95_latency", "error_rate", "success_rate", "rolled_back", "rolling_back")
+
+
+@pytest.mark.parametrize("scenario", ["p99-regression", "crashloop"])
+def test_status_text_speaks_the_peoples_words(capsys, scenario):
+    """`status` (text) says what the dashboard says: no state, outcome or check identifier a person must decode
+    (issue 17); `--json` keeps them, it is the contract."""
+    main(["status", "--demo", "--scenario", scenario])
+    out = capsys.readouterr().out
+    assert not [word for word in RAW_IDENTIFIERS if word in out], out
+    if scenario == "p99-regression":
+        assert "awaiting approval" in out and "needs review: P99 latency: canary P99" in out
+    else:
+        assert "fail: rolled back from 10%: error rate: canary" in out
+    main(["status", "--demo", "--scenario", scenario, "--json"])
+    assert "_" in "".join(s["state"] for s in json.loads(capsys.readouterr().out)["services"])
+
+
+def test_analyze_text_speaks_the_peoples_words(capsys):
+    main(["analyze", "perception", "--demo", "--scenario", "p99-regression"])
+    out = capsys.readouterr().out
+    assert not [word for word in RAW_IDENTIFIERS if word in out], out
+    assert "P99 latency" in out and "error rate" in out

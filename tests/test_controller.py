@@ -494,3 +494,16 @@ async def test_transitions_in_a_tick_are_saved_in_that_tick_and_a_second_rollbac
     await rig.until(700)
     assert session.controllers["perception"].state is State.ROLLED_BACK
     await rig.close()
+
+
+async def test_an_advance_whose_phase_was_not_saved_is_not_written_again_by_the_next_driver():
+    # the last driver's write of 25 % landed and was confirmed, then it died before saving phase 1
+    session, cluster, _m, clock, events = make(drive=("perception",))
+    existing_rollout(cluster, 25, RolloutRecord(State.OBSERVING, 0, 25, -600, 300.0, "1.2.4", mode="auto"))
+    rig = Rig(session, clock)
+    await rig.until(1)
+    status = session.controllers["perception"].status
+    assert (status.state, status.phase, status.weight, status.phase_elapsed) == (State.OBSERVING, 1, 25, 0.0)
+    await rig.until(3000)
+    await rig.close()
+    assert weights(cluster) == [50, 75, 100]  # 25 % is not written twice; the phase at 25 % is observed whole

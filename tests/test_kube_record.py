@@ -115,7 +115,9 @@ async def test_a_refused_router_write_leaves_no_pending_intent(tmp_path):
             assert snap.weight == 10 and snap.override is None
 
 
-async def test_intent_writes_are_guarded_by_resource_version(tmp_path):
+async def test_an_intent_that_sets_the_state_from_what_it_read_is_guarded_by_resource_version(tmp_path):
+    """A rollback's intent writes the state only into a record it read: sent with that resourceVersion.
+    (A weight change's intent reads nothing, so it is sent unread: see the test after this one.)"""
     async with seeded_double() as double:
         await _under_way(double, tmp_path)
         async with console_on(double, tmp_path, name="b") as b:
@@ -136,11 +138,11 @@ async def test_intent_writes_are_guarded_by_resource_version(tmp_path):
             reads: list[str] = []
             b._get = get_then_someone_edits
             before = len(double.writes())
-            await b.set_weight("perception", 25)
+            await b.rollback("perception")
         cm_patches = [r for r in double.writes()[before:] if r.method == "PATCH" and "/configmaps/" in r.path]
         assert len(cm_patches) == 3  # the intent refused (stale resourceVersion), sent again, then confirmed
         cm = double.obj("configmaps", "perception-canary-rollout")
-        assert cm["data"]["weight"] == "25" and kr.PENDING not in cm["data"]
+        assert cm["data"]["weight"] == "0" and cm["data"]["state"] == "rolling_back" and kr.PENDING not in cm["data"]
         assert cm["metadata"]["annotations"] == {"note": "looked at by alice"}
 
 
@@ -165,3 +167,20 @@ async def test_a_resumed_driver_reapplies_the_interrupted_write_and_sees_no_over
             assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT] == "25"
             assert kr.PENDING not in _cm(double)
             assert not [e for e in double.store.list("events", "butterfly") if e["reason"] == "CanaryOverridden"]
+
+
+async def test_a_weight_change_with_nginx_costs_one_read_and_three_writes(tmp_path):
+    """The live weight is read, then the intent, the weight and its confirmation are written: the record's
+    ConfigMap is patched without reading it first (a merge patch of the intent's own keys; only the
+    Lease holder writes it)."""
+    async with seeded_double() as double:
+        await _under_way(double, tmp_path)
+        async with console_on(double, tmp_path, name="b") as b:
+            await b.set_weight("perception", 10)  # the first write takes the Lease
+            before = len(double.requests)
+            await b.set_weight("perception", 25)
+            made = [(r.method, r.path.rsplit("/", 2)[-2]) for r in double.requests[before:]]
+        assert made == [("GET", "ingresses"), ("PATCH", "configmaps"), ("PATCH", "ingresses"),
+                        ("PATCH", "configmaps")], made
+        assert double.obj("configmaps", "perception-canary-rollout")["data"]["weight"] == "25"
+        assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][WEIGHT] == "25"

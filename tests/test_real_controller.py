@@ -70,9 +70,9 @@ def pod_environment(plane: ControlPlane, directory: Path) -> dict[str, str]:
 class Controller:
     """`canary-console controller` as a subprocess with the pod's environment; its JSON lines are kept."""
 
-    def __init__(self, env: dict[str, str], config: Path, services: str, prometheus: str) -> None:
+    def __init__(self, env: dict[str, str], config: Path, services: str, prometheus: str, name: str = "") -> None:
         command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
-        self.stderr = config.parent / f"controller-{services.replace(',', '-')}.stderr"
+        self.stderr = config.parent / f"controller-{name or services.replace(',', '-')}.stderr"
         with open(self.stderr, "w") as errors:  # a file, not a pipe nobody reads: a full pipe would block it
             self.proc = subprocess.Popen([*command, "controller", "--config", str(config), "--services", services,
                                           "--listen", "127.0.0.1:0", "--prometheus", prometheus],

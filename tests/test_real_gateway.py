@@ -2,9 +2,9 @@
 the real controller and session in-process (the adapter over the driver Role's kubeconfig, with the
 gateway variant Role bound as deploy/rbac.yaml says), every weight read back with the real kubectl:
 a rollout 10→25→50→75→100→promote with router: gateway, an automatic rollback that leaves canary weight 0,
-a hand edit of the HTTPRoute reported as an override, a fleet mixing three nginx and three gateway
-services in one session, and a rollout started by the previous release (record on the canary Ingress)
-that resumes. Time is virtual; only pods and rollouts of the real controllers are waited for (bounded)."""
+a hand edit of the HTTPRoute that pauses the rollout as an override naming the tool and is never written
+over, a fleet mixing three nginx and three gateway services in one session, and a rollout started by the
+previous release (record on the canary Ingress) that resumes. Time is virtual; only pods and rollouts of the real controllers are waited for (bounded)."""
 
 from __future__ import annotations
 
@@ -178,7 +178,10 @@ async def test_an_automatic_rollback_with_router_gateway_leaves_canary_weight_ze
         assert kubectl_backends(gateway_plane, "plato") == {"plato": 100}
 
 
-async def test_a_hand_edit_of_the_httproute_weights_is_reported_as_an_override(gateway_plane, tmp_path):
+async def test_a_hand_edit_of_the_httproute_weights_pauses_the_rollout_as_an_override_never_written_over(
+        gateway_plane, tmp_path):
+    from tests.controlplane.console_run import by_user, service_account, writes
+
     clock = PacedClock()
     async with driver(gateway_plane, tmp_path, gateway_config(["synapse"]), clock) as cluster:
         metrics = WeightedMetrics()
@@ -188,11 +191,31 @@ async def test_a_hand_edit_of_the_httproute_weights_is_reported_as_an_override(g
         patch = [{"op": "replace", "path": "/spec/rules/0/backendRefs/0/weight", "value": 100},
                  {"op": "replace", "path": "/spec/rules/0/backendRefs/1/weight", "value": 0}]
         gateway_plane.kubectl("patch", "httproute", "synapse", "-n", NAMESPACE, "--type=json", "-p", json.dumps(patch))
+        mark = gateway_plane.audit_mark()
         snap = (await cluster.snapshot_all(["synapse"]))["synapse"]
         assert snap.weight == 0 and snap.record is not None and snap.record.weight == 25
         assert snap.override == ("weight 0% on HTTPRoute synapse (Gateway butterfly-gateway) set outside the console "
                                  "by kubectl-patch (the console last set 25%)")  # managedFields name the tool
         assert snap.router == "gateway: HTTPRoute synapse (Gateway butterfly-gateway)"
+        await drive(session, clock, metrics, ["synapse"], lambda s: s["synapse"].state is State.PAUSED)
+        status = session.controllers["synapse"].status
+        assert "weight set to 0 outside the console" in status.reason and "kubectl-patch" in status.reason, status.reason
+        for _ in range(5):  # more checks, past a phase's worth of virtual time: nothing moves it back
+            await session.step()
+            clock.advance(session.config.phases[1].duration)
+        await session.drain()
+        assert kubectl_backends(gateway_plane, "synapse") == {"synapse": 100, "synapse-canary": 0}
+        assert session.controllers["synapse"].status.state is State.PAUSED
+        record = json.loads(gateway_plane.kubectl("get", "configmap", "synapse-canary-rollout", "-n", NAMESPACE,
+                                                  "-o", "json").stdout)["data"]
+        assert record["state"] == "paused" and record["weight"] == "0", record
+        driver_writes = writes(by_user(gateway_plane.audit_events(mark), service_account(DRIVER)))
+        assert not [w for w in driver_writes if w["objectRef"]["resource"] == "httproutes"], driver_writes
+        events = json.loads(gateway_plane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                                  "involvedObject.name=synapse-canary", "-o", "json").stdout)["items"]
+        overridden = [e for e in events if e["reason"] == "CanaryOverridden"]
+        assert len(overridden) == 1 and overridden[0]["type"] == "Warning", [e["reason"] for e in events]
+        assert "kubectl-patch" in overridden[0]["message"] and "25%" in overridden[0]["message"], overridden
         await cluster.rollback("synapse")
         await cluster.delete_canary("synapse")
 

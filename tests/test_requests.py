@@ -7,11 +7,12 @@ the driver serves them at its next check through the same intent rules, and the 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
 from console.app import CanaryApp
-from console.engine.model import State
+from console.engine.model import Event, EventKind, State
 from console.engine.requests import DONE, PENDING, Request
 from console.engine.session import Session
 from tests.test_tui_support import fake_session, run_for, screen_text, settle
@@ -135,3 +136,93 @@ async def test_the_dashboard_offers_the_keys_on_a_service_driven_elsewhere_and_s
         assert driver.controllers["perception"].state is State.PAUSED
         assert any("pause done" in n.message for n in app._notifications), [n.message for n in app._notifications]
         assert "perception" in screen_text(app)
+
+
+class HeldSave:
+    """The cluster's save_record, of which the next call waits until ``release()`` (a write in flight)."""
+
+    def __init__(self, cluster) -> None:
+        self.save = cluster.save_record
+        self.gate: asyncio.Event | None = None
+        self.waiting: asyncio.Event | None = None
+        cluster.save_record = self
+
+    def hold(self) -> None:
+        self.gate = asyncio.Event()
+
+    def release(self) -> None:
+        assert self.waiting is not None
+        self.waiting.set()
+
+    async def __call__(self, service, record) -> None:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            self.waiting = gate
+            await gate.wait()
+        await self.save(service, record)
+
+
+async def until(condition, what: str, rounds: int = 1000) -> None:
+    """Let the loop run until ``condition()`` holds (bounded in turns of the loop, not in time)."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never saw {what}")
+
+
+async def test_a_key_pressed_while_a_request_is_served_is_the_drivers_own_not_the_requesters():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 60)
+    actions: list[Event] = []
+    driver.bus.subscribe(lambda e: actions.append(e) if e.kind is EventKind.ACTION else None)
+    await person.intent("perception", "pause")
+    held = HeldSave(driver.cluster)
+    held.hold()
+    serving = asyncio.ensure_future(driver.step())  # serves alice's pause; its record save hangs
+    await until(lambda: held.waiting is not None, "the served pause saving its record")
+    key = asyncio.ensure_future(driver.intent("perception", "resume"))  # the driving console's key, meanwhile
+    await until(lambda: any(e.data["what"] == "resume" for e in actions), "the resume announced")
+    held.release()
+    await asyncio.gather(serving, key)
+    by = {e.data["what"]: e.data["actor"] for e in actions}
+    assert by == {"pause": f"alice via {DRIVER}", "resume": DRIVER}
+    assert driver.controllers["perception"].actor == DRIVER
+
+
+async def test_the_answer_to_a_request_is_an_audit_event_through_the_sinks_and_a_failure_to_record_it_is_said():
+    driver, person, clock, box = await two_consoles()
+    await step_both(driver, person, clock, 60)
+    record = driver.cluster.record_event
+
+    async def refusing_answers(service: str, reason: str, message: str) -> None:
+        if reason.startswith("CanaryRequest"):
+            raise RuntimeError("events are forbidden (HTTP 403)")
+        await record(service, reason, message)
+
+    errors: list[Event] = []
+    driver.bus.subscribe(lambda e: errors.append(e) if e.kind is EventKind.ERROR else None)
+    driver.cluster.record_event = refusing_answers
+    await person.intent("perception", "pause")
+    await step_both(driver, person, clock, 2)
+    await driver.drain()
+    assert [e.message for e in errors] == ["recording the Kubernetes Event failed: events are forbidden (HTTP 403)"]
+    driver.cluster.record_event = record
+    await person.intent("perception", "resume")
+    await step_both(driver, person, clock, 2)
+    await driver.drain()
+    answers = [(reason, message.split(":")[0]) for _, reason, message in driver.cluster.events
+               if reason.startswith("CanaryRequest")]
+    assert answers == [("CanaryRequestDone", "resume requested by alice")], answers
+
+
+async def test_the_pending_answer_comes_before_the_drivers_name_which_a_toast_would_clip():
+    driver, person, clock, box = await two_consoles()
+    long_name = "alice as system:serviceaccount:butterfly:canary-console-controller on node-7:4242-beef"
+    driver.cluster.services["perception"].driver = long_name  # a controller replica's Lease holder
+    await step_both(driver, person, clock, 60)
+    seen: list[Event] = []
+    person.bus.subscribe(seen.append)
+    result = await person.intent("perception", "pause")
+    assert result.ok and result.message == f"perception: pause pending: asked of {long_name}", result.message
+    assert [e.message for e in seen if e.data.get("result") == "pending"] == [f"pause pending: asked of {long_name}"]

@@ -408,18 +408,25 @@ async def test_at_200x50_check_text_stays_clear_of_the_chart_axis():
 
 
 # ---------------------------------------------------------------------- 9. idle CPU: numbers-only statuses wait
-async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_once():
-    from dataclasses import replace
-    from time import monotonic
-
-    from console.engine.model import State
-
+@asynccontextmanager
+async def holding_app():
+    """The fake world after 60 s under an app that holds numbers-only statuses 3 s (the CLI's): yields it."""
     session, clock, cluster = fake_session()
     await start_all(session)
     await run_for(session, clock, 60)
     app = CanaryApp(session, autorun=False, hold_numbers=3.0)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
+        yield app
+
+
+async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_once():
+    from dataclasses import replace
+    from time import monotonic
+
+    from console.engine.model import State
+
+    async with holding_app() as app:
         panel = app.screen.query_one("#panel-perception", ServicePanel)
         first = panel.status
         drawn = panel._drawn_at
@@ -428,3 +435,55 @@ async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_onc
         assert panel.redraw_held(monotonic() + 3.5) and not panel.held  # drawn once its time came
         panel.show(replace(first, state=State.PAUSED))
         assert not panel.held and panel._drawn_key[0] is State.PAUSED  # a new state: drawn at once
+
+
+async def test_held_panels_are_drawn_together_once_one_is_due():
+    """Six panels each drawn on its own 3 s clock cost six screen updates; once one is due, every held panel
+    is drawn with it (one update), and none is drawn before any is due."""
+    from dataclasses import replace
+    from time import monotonic
+
+    async with holding_app() as app:
+        screen = app.screen
+        first, second = (screen.query_one(f"#panel-{s}", ServicePanel) for s in ("perception", "capsule"))
+        for panel in (first, second):
+            panel._drawn_at = monotonic()
+            panel.show(replace(panel.status, phase_elapsed=panel.status.phase_elapsed + 1))
+        assert first.held and second.held
+        screen.redraw_held()
+        assert first.held and second.held  # neither is due: nothing drawn
+        first._drawn_at -= 4.0  # the first one's 3 s are over; the second's are not
+        screen.redraw_held()
+        assert not first.held and not second.held  # both drawn, in the same screen update
+
+
+async def test_toasts_on_the_detail_never_cover_the_check_table_at_80x24():
+    """Toasts on the detail go to the half of the screen the check table is not on, whatever the scroll,
+    and speak the people's words (an alert quotes engine reasons: `p95_latency`)."""
+    from textual.widgets._toast import Toast
+
+    from widgets.check_table import CheckTable
+
+    session, clock, app = await mixed_world()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await run_for(session, clock, 150)
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        body = app.screen.query_one("#detail-body")
+        seen = 0
+        for _ in range(12):
+            app.clear_notifications()  # toasts last 5 s of wall time: raised anew at each scroll position
+            app.notify("perception: rolled back from 25%: p95_latency: a message long enough to wrap at 80 "
+                       "columns, which a toast does not do on the detail", severity="warning")
+            app.notify("capsule: needs approval\nnexus: paused", severity="information")
+            await pilot.pause()
+            await pilot.pause()
+            checks = app.screen.query_one(CheckTable).region.intersection(body.region)
+            toasts = [toast.region for toast in app.screen.query(Toast)]
+            assert len(toasts) >= 2 and all(t.width >= 70 for t in toasts)  # a line a message, full width
+            assert not [t for t in toasts if t.overlaps(checks)], (checks, toasts, screen_text(app))
+            seen += bool(checks.height)
+            await pilot.press("down", "down")
+        assert seen >= 4  # the table was on screen, at several heights, while the toasts were up
+        assert "p95_latency" not in screen_text(app) and "P95 latency" in screen_text(app)

@@ -88,6 +88,18 @@ def test_history_keeps_each_poll_once_and_stays_bounded():
     assert history.last_stable("p99") == 0.2
 
 
+def test_history_reads_only_the_newest_points_a_sparkline_shows():
+    history = MetricHistory()
+    for at in range(1, 8):
+        canary = TrackWindow(100, at, 0.1, 0.2) if at < 6 else None  # the last two polls: no canary data
+        history.add(ServiceMetrics("perception", stable=TrackWindow(100, 1, 0.1, 0.2), canary=canary, at=at))
+    assert history.series("error_rate", "canary", last=3) == [0.05, None, None]
+    assert history.series("error_rate", "canary", last=3) == history.series("error_rate", "canary")[-3:]
+    assert history.series("error_rate", "canary", last=0) == []
+    assert history.latest("error_rate", "canary") == 0.05  # the newest that is not a gap
+    assert history.latest("p95", "stable") == 0.1 and MetricHistory().latest("p95", "stable") is None
+
+
 class LogApp(App):
     def compose(self):
         yield LogView(max_lines=50, flush_seconds=0.05)

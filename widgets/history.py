@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import islice
 
 from console.engine.model import ServiceMetrics, TrackWindow
 
@@ -47,8 +48,22 @@ class MetricHistory:
         self.points.extendleft(reversed(taken))
         return len(taken)
 
-    def series(self, metric: str, track: str) -> list[float | None]:
-        return [getattr(p, track)[metric] for p in self.points]
+    def series(self, metric: str, track: str, last: int | None = None) -> list[float | None]:
+        """Every value, oldest first; only the ``last`` few when given (a panel's sparkline reads a dozen of
+        up to 720 points: reading them all on every redraw was a good part of its cost)."""
+        if last is None:
+            return [getattr(p, track)[metric] for p in self.points]
+        recent = [getattr(p, track)[metric] for p in islice(reversed(self.points), max(0, last))]
+        recent.reverse()
+        return recent
+
+    def latest(self, metric: str, track: str) -> float | None:
+        """The newest value that is not a gap (None when there is none)."""
+        for point in reversed(self.points):
+            value = getattr(point, track)[metric]
+            if value is not None:
+                return value
+        return None
 
     def times(self) -> list[float]:
         return [p.at for p in self.points]

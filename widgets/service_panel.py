@@ -94,10 +94,11 @@ class ServicePanel(Widget):
         if self.status is None:
             self.refresh()
 
-    def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> None:
+    def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> bool:
         """Draw ``status``: at once when what it says changed (state, verdict, weight, mode, a problem);
         a status that only moves the numbers and the countdown is drawn at most every ``hold_seconds`` (the
-        CLI: 3 s; k9s refreshes every 2 s): redrawing six panels on every status was most of the idle CPU."""
+        CLI: 3 s; k9s refreshes every 2 s): redrawing six panels on every status was most of the idle CPU.
+        True when it drew now."""
         self.status = status
         if history is not None:
             self.history = history
@@ -106,15 +107,21 @@ class ServicePanel(Widget):
         self.set_class(level == 1, "-attention")
         key = self._meaning(status)
         now = monotonic()
-        if key != self._drawn_key or now - self._drawn_at >= self.hold_seconds:
+        if key != self._drawn_key or self.due(now):
             self._redraw(key, now)
-        else:
-            self.held = True  # drawn by redraw_held(), which the screen calls on every flush
+            return True
+        self.held = True  # drawn by redraw_held(), which the screen calls on every flush
+        return False
 
-    def redraw_held(self, now: float | None = None) -> bool:
-        """Draw a held-back status once its time has come; True when it drew."""
+    def due(self, now: float) -> bool:
+        """The hold is over: numbers-only changes may be drawn."""
+        return now - self._drawn_at >= self.hold_seconds
+
+    def redraw_held(self, now: float | None = None, *, early: bool = False) -> bool:
+        """Draw a held-back status once its time has come (``early``: now, with the other panels drawn in
+        the same screen update); True when it drew."""
         now = monotonic() if now is None else now
-        if not self.held or self.status is None or now - self._drawn_at < self.hold_seconds:
+        if not self.held or self.status is None or not (early or self.due(now)):
             return False
         self._redraw(self._meaning(self.status), now)
         return True
@@ -206,8 +213,9 @@ class ServicePanel(Widget):
 
     def _pair(self, label: str, metric: str, fmt, spark_width: int) -> Content:
         """``err C 0.41%▂▃▅ S 0.38%▂▂▃`` with both sparklines on one shared scale."""
-        canary, stable = self.history.series(metric, "canary"), self.history.series(metric, "stable")
-        low, high = shared_range(canary[-spark_width:], stable[-spark_width:])
+        canary = self.history.series(metric, "canary", last=spark_width)
+        stable = self.history.series(metric, "stable", last=spark_width)
+        low, high = shared_range(canary, stable)
         parts: list[tuple[str, str] | str] = [f"{label} "]
         gone = self.status is not None and self._canary_gone(self.status)
         for name, series, style in (("C", canary, "$canary"), ("S", stable, "$stable")):
@@ -215,7 +223,7 @@ class ServicePanel(Widget):
                 parts.append(("C —", "$muted"))
                 parts.append(" ")
                 continue
-            value = next((v for v in reversed(series) if v is not None), None) if series else None
+            value = self.history.latest(metric, "canary" if name == "C" else "stable")
             parts.append((f"{name} {fmt(value)}", style))
             if spark_width >= 3:
                 parts.append((" " + spark_rows(series, low, high, spark_width)[0], style))
@@ -297,12 +305,14 @@ class ServicePanel(Widget):
 
     def _chart(self, title: str, metric: str, fmt, width: int, rows: int) -> list[Content]:
         """Title line, then canary and stable sparklines ``rows`` tall on one shared scale."""
-        canary, stable = self.history.series(metric, "canary"), self.history.series(metric, "stable")
         spark_width = max(4, width - 14)
-        low, high = shared_range(canary[-spark_width:], stable[-spark_width:])
+        canary = self.history.series(metric, "canary", last=spark_width)
+        stable = self.history.series(metric, "stable", last=spark_width)
+        low, high = shared_range(canary, stable)
         lines = [Content.assemble((title, "bold"), (f"  scale 0–{fmt(high)}", "$muted"))]
-        for name, series, style in (("C", canary, "$canary"), ("S", stable, "$stable")):
-            value = next((v for v in reversed(series) if v is not None), None)
+        for (name, series, style), track in zip((("C", canary, "$canary"), ("S", stable, "$stable")),
+                                                ("canary", "stable")):
+            value = self.history.latest(metric, track)
             drawn = spark_rows(series, low, high, spark_width, rows)
             for index, row in enumerate(drawn):
                 label = f"{name} {fmt(value):>8} " if index == len(drawn) - 1 else " " * 11

@@ -353,10 +353,18 @@ class KubeCluster:
     async def _intend(self, service: str, router: TrafficRouter, weight: int, state: State | None = None) -> int:
         """Write ``pending-weight`` (and the live weight it replaces) into the record before the router is
         touched; a record still on the canary Ingress (earlier release) moves into the ConfigMap here.
-        Returns the replaced weight."""
+        Returns the replaced weight. Without a state to set, the intent is a merge patch of its own keys,
+        sent unread (only the Lease holder writes the record); a ConfigMap not there yet is read and made."""
         live = await self._live(router)
         name = kr.configmap_name(service)
         intent = {kr.PENDING: str(int(weight)), kr.REPLACED: str(live.weight), kr.ROUTER: router.kind}
+        if state is None:
+            try:
+                await self.api.call("PATCH", self._path("configmaps", name), body={"data": intent},
+                                    content_type=MERGE)
+                return live.weight
+            except NotFound:
+                pass  # no record yet (or one on the canary Ingress still): made below
 
         async def attempt() -> None:
             cm = await self._get("configmaps", name)

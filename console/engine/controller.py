@@ -20,11 +20,16 @@ compares the live weight, the canary Deployment and its replicas and the stable 
 wrote or saw (console/engine/outside.py); a change it did not make pauses the service, is announced as an
 override and is never written over. A canary with no ready pod past the deploy phase has its traffic taken
 away (weight 0) at once and the rollout pauses; nothing advances it but a forced advance.
+
+Who acts: ``actor`` is this console's name, except inside ``on_behalf(actor, intent)`` (a request served
+for a person): that call, and only that call and the work it spawns, acts under the person's name; an
+intent from this console's own keys at the same moment keeps its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import time
 from dataclasses import replace
@@ -38,14 +43,16 @@ from console.engine.evidence import PhaseEvidence
 from console.engine.intents import ACTIVE, Intents
 from console.engine.outage import OutageClock
 from console.engine.outside import Expected
-from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
-                                  ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
+from console.engine.model import (CheckResult, Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
+                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
 from console.engine.traffic_share import ShareTracker
 
 SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
+# (controller, actor) of the intent running in this task (and the tasks it spawns), set by on_behalf
+_ON_BEHALF: contextvars.ContextVar[tuple[Any, str] | None] = contextvars.ContextVar("on_behalf", default=None)
 
 
 def _values(verdict: Verdict | None) -> dict[str, Any]:
@@ -110,6 +117,25 @@ class RolloutController(Intents):
         self._hold_key: tuple[str, str] | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def actor(self) -> str:
+        """Who acts: the person of the request being served in this task, else this console."""
+        acting = _ON_BEHALF.get()
+        return acting[1] if acting is not None and acting[0] is self else self._actor
+
+    @actor.setter
+    def actor(self, value: str) -> None:
+        self._actor = value
+
+    async def on_behalf(self, actor: str, intent: str, **kwargs: Any) -> IntentResult:
+        """Run ``intent`` with ``actor`` as who acts (a request: "alice via controller-0"). The name is
+        bound to this call's context, never to the controller, so a key pressed meanwhile is not theirs."""
+        token = _ON_BEHALF.set((self, actor))
+        try:
+            return await getattr(self, intent)(**kwargs)
+        finally:
+            _ON_BEHALF.reset(token)
 
     # ---- what screens and scripts read ------------------------------------------------------------
 
@@ -403,6 +429,7 @@ class RolloutController(Intents):
     def _adopt(self, record: RolloutRecord, why: str) -> None:
         now = self.clock.now()
         self._adopted = record
+        record = self._landed_advance(record, now)
         if self._started_at is None:
             self._started_at = now
         changed_phase = record.phase != self.phase
@@ -421,6 +448,16 @@ class RolloutController(Intents):
         if record.state is not self.state:
             detail = f"{self._phase_name()}, {format_duration(record.phase_elapsed)} counted"
             self._transition(record.state, f"{why} ({detail})", save=False)
+
+    def _landed_advance(self, record: RolloutRecord, now: float) -> RolloutRecord:
+        """A driver killed between an advance's weight write (which the adapter's intent log confirms into
+        the record) and the save of its new phase leaves the old phase at the next phase's weight. That
+        advance happened: read it as observing the next phase from now, so the weight is never written twice."""
+        phases, nxt = self.config.phases, record.phase + 1
+        if (record.state in (State.OBSERVING, State.AWAITING_APPROVAL) and 0 <= record.phase and nxt < len(phases)
+                and record.weight == phases[nxt].weight != phases[record.phase].weight):
+            return replace(record, state=State.OBSERVING, phase=nxt, phase_elapsed=0.0, phase_started_at=now)
+        return record
 
     # ---- cluster writes -------------------------------------------------------------------------
 

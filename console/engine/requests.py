@@ -15,9 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from console.engine.model import Event, EventKind
+
 # what may be asked of another driver (start needs a version; the rest take only `force`)
 REQUESTABLE = ("start", "advance", "pause", "resume", "approve", "rollback", "promote")
 PENDING, DONE, REFUSED, UNANSWERED, NO_DRIVER = "pending", "done", "refused", "unanswered", "no driver"
+ANSWER_REASONS = {DONE: "CanaryRequestDone", REFUSED: "CanaryRequestRefused"}  # the audit Event of an answer
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,12 @@ def intent_arguments(request: Request) -> dict[str, Any]:
     if "force" in args:
         args["force"] = str(args["force"]).lower() in ("1", "true", "yes")
     return args
+
+
+def answer_reason(event: Event) -> str | None:
+    """The audit Event reason when ``event`` is a driver's answer to a request (it names the person who
+    asked: ``data["actor"]``), else None; the asker's own pending/done events are not answers."""
+    data = event.data
+    if event.kind is EventKind.INFO and data.get("request") and data.get("actor"):
+        return ANSWER_REASONS.get(str(data.get("result")))
+    return None

@@ -222,13 +222,13 @@ class Session:
         except Exception as exc:
             return self._refuse(service, redact(f"{name} {service}: the request could not be written: {exc}"))
         self.bus.publish(Event(EventKind.INFO, service, self.clock.now(),
-                               f"requested {name} from {driver} ({PENDING})",
+                               f"{name} {PENDING}: asked of {driver}",  # the answer first: toasts clip
                                {"request": sent.name, "result": PENDING, "what": name}))
         follow = asyncio.ensure_future(self._follow_request(sent, driver))
         self._tasks.add(follow)
         follow.add_done_callback(self._tasks.discard)
         if not wait:
-            return IntentResult(True, f"{service}: {name} requested from {driver}; pending")
+            return IntentResult(True, f"{service}: {name} {PENDING}: asked of {driver}")
         return await asyncio.shield(follow)
 
     async def _follow_request(self, sent: Request, driver: str) -> IntentResult:
@@ -275,14 +275,12 @@ class Session:
         if problem:
             ok, message = False, problem
         else:
-            me, controller.actor = controller.actor, f"{request.actor} via {controller.actor}"
             try:
-                result = await getattr(controller, request.action)(**intent_arguments(request))
+                result = await controller.on_behalf(f"{request.actor} via {controller.actor}", request.action,
+                                                    **intent_arguments(request))
                 ok, message = result.ok, result.message
             except Exception as exc:
                 ok, message = False, f"failed: {exc}"
-            finally:
-                controller.actor = me
         result_word = DONE if ok else REFUSED
         try:
             await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
@@ -290,16 +288,9 @@ class Session:
             self.bus.publish(Event(EventKind.ERROR, request.service, self.clock.now(),
                                    redact(f"acknowledging request {request.name} failed: {exc}")))
         text = redact(f"{request.action} requested by {request.actor}: {result_word}: {message}")
-        self.bus.publish(Event(EventKind.INFO, request.service, self.clock.now(), text,
+        self.bus.publish(Event(EventKind.INFO, request.service, self.clock.now(), text,  # the audit Event: sinks
                                {"request": request.name, "result": result_word, "what": request.action,
                                 "actor": request.actor}))
-        record = getattr(self.cluster, "record_event", None)
-        if record is not None:
-            reason = "CanaryRequestDone" if ok else "CanaryRequestRefused"
-            try:
-                await record(request.service, reason, text)
-            except Exception:  # best effort, as every audit Event
-                pass
 
     def _refuse(self, service: str, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, service, self.clock.now(), message))

@@ -34,6 +34,7 @@ from console.engine.audit import event_reason, redact
 from console.engine.bus import EventBus
 from console.engine.model import Event, EventKind, RolloutStatus
 from console.engine.notable import Notable, Notice, NotableRule
+from console.engine.requests import answer_reason
 
 FAILING_AFTER = 3
 
@@ -319,8 +320,9 @@ def _describe(sink: Sink, exc: BaseException) -> str:
 
 
 class KubeEventSink:
-    """Leaves each real action as a Kubernetes Event on the canary (best effort, queued: the journal has it).
-    A read-only console never writes one."""
+    """Leaves each real action, and each answer of this driver to a person's request (CanaryRequestDone or
+    CanaryRequestRefused, naming them), as a Kubernetes Event on the canary (best effort, queued: the
+    journal has it). A read-only console never writes one."""
 
     name = "kubernetes-events"
     kind = "kubernetes"
@@ -330,11 +332,11 @@ class KubeEventSink:
 
     def wants(self, delivery: Delivery) -> bool:
         event = delivery.event
-        return event.kind is EventKind.ACTION and not event.data.get("shadow")
+        return (event.kind is EventKind.ACTION and not event.data.get("shadow")) or answer_reason(event) is not None
 
     async def send(self, delivery: Delivery) -> None:
         event = delivery.event
-        reason = event_reason(str(event.data.get("what", "action")))
+        reason = answer_reason(event) or event_reason(str(event.data.get("what", "action")))
         try:
             await self.cluster.record_event(event.service, reason, redact(event.message))
         except Exception as exc:  # said once here; not retried (no duplicate Events in the cluster)
