@@ -4,9 +4,10 @@ One instant query per metric per poll for all services and both tracks (``by (se
 concurrently, so the number of requests does not grow with the number of services; one more query per
 service-specific check. From the second poll on, each of those queries also carries the increment since the
 previous answered poll (``with_recent``: the same template over that span, marked by RECENT_LABEL), which
-fills ``ServiceMetrics.recent_*`` for the sequential checks: still one request per metric. Range queries back-fill the charts (``history``) and feed ``record``
-(``query_range``). Nothing about the data raises: NaN, Inf, empty results, a missing track, warnings,
-HTTP errors and timeouts come back as a ServiceMetrics with the track None and ``problem`` saying why.
+fills ``ServiceMetrics.recent_*`` for the sequential checks: still one request per metric. Range queries
+back-fill the charts (``history``) and feed ``record`` (``query_range``). Nothing about the data raises:
+NaN, Inf, empty results, a missing track, warnings, HTTP errors and timeouts come back as a ServiceMetrics
+with the track None and ``problem`` saying why.
 Polls never overlap: a second poll waits for the first one to finish.
 """
 
