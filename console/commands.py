@@ -22,7 +22,7 @@ from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT
 from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
 from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track, Verdict
-from console.engine.notable import STOP_AT, NotableRule
+from console.engine.notable import STOP_AT, Notable, NotableRule, Notice
 from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
 from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
@@ -88,21 +88,30 @@ class _Printer:
     def __call__(self, event: Event) -> None:
         if event.service != self.service:
             return
-        self._note_stop(event)  # before printing: a closed stdout must not keep the run going
+        notice = self._note_stop(event)  # before printing: a closed stdout must not keep the run going
         if event.kind is EventKind.STATUS:
             self._progress(event)
         elif self.as_json:
             self.emit(json_line(event.to_json()))
         elif self._worth_a_line(event):
             self.emit(event.to_line(self.origin))
+        if notice is not None and notice.kind is Notable.INCIDENT:  # said by no other event: its own line
+            self._say(event.at, "incident", notice.summary)
 
-    def _note_stop(self, event: Event) -> None:
+    def _note_stop(self, event: Event) -> Notice | None:
         """Stop where the one rule (console.engine.notable) says a headless run ends: promoted, rolled back,
-        failed, awaiting a person (a shadow "would roll back" included) or paused."""
+        failed, awaiting a person (a shadow "would roll back" included) or paused. Returns the notice."""
         notice = self.notable.see(event)
         if notice is not None and notice.stop_at:
             self.stop_state = notice.stop_at
             self.stopped.set()
+        return notice
+
+    def _say(self, at: float, kind: str, message: str) -> None:
+        """One line of a kind no single event prints (an outage, an incident on both tracks)."""
+        minutes, seconds = divmod(int(max(0.0, at - self.origin)), 60)
+        self.emit(json_line({"service": self.service, "at": at, "kind": kind, "message": message})
+                  if self.as_json else f"+{minutes:4d}m{seconds:02d}s {self.service:<11} {kind:<9} {message}")
 
     def _worth_a_line(self, event: Event) -> bool:
         """For people, a verdict is a line when its outcome changes; the progress line covers the rest.
@@ -125,9 +134,7 @@ class _Printer:
         if status is None:
             return
         if (outage := self._outage.update(status, event.at)) is not None:  # one line as it starts, one as it ends
-            minutes, seconds = divmod(int(max(0.0, event.at - self.origin)), 60)
-            self.emit(json_line({"service": self.service, "at": event.at, "kind": "outage", "message": outage})
-                      if self.as_json else f"+{minutes:4d}m{seconds:02d}s {self.service:<11} {'outage':<9} {outage}")
+            self._say(event.at, "outage", outage)
         if event.at < self.next_progress:
             return
         self.next_progress = event.at + 60.0

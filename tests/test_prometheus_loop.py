@@ -15,7 +15,7 @@ import pytest
 
 from console.adapters.prometheus import PrometheusMetrics
 from console.engine.clock import ScaledClock
-from console.engine.model import State
+from console.engine.model import EventKind, State
 from console.engine.session import Session
 from console.sim.cluster import SimCluster
 from console.sim.exporter import start_exporter
@@ -37,7 +37,13 @@ async def test_closed_loop_rolls_back_a_regression_and_promotes_a_healthy_canary
     exporter, port = start_exporter(world, world_clock)
     server = prometheus([f"127.0.0.1:{port}"])
     metrics = PrometheusMetrics(server.url, clock=clock)
-    session = Session(short_phase_config(SERVICES, PHASE_S), cluster, metrics, clock)
+    config = short_phase_config(SERVICES, PHASE_S)
+    config = config.model_copy(update={"analysis": config.analysis.model_copy(update={"method": "sequential"})})
+    session = Session(config, cluster, metrics, clock)
+    findings: dict[str, list[str]] = {s: [] for s in SERVICES}  # the sequential tests' answers, by service
+    session.bus.subscribe(lambda e: findings[e.service].extend(
+        c["reason"] for c in e.data["verdict"]["checks"] if "sequential:" in c.get("reason", ""))
+        if e.kind is EventKind.VERDICT and e.service in findings else None)
     stop = asyncio.Event()
     runner = asyncio.create_task(session.run(stop))
     try:
@@ -61,3 +67,5 @@ async def test_closed_loop_rolls_back_a_regression_and_promotes_a_healthy_canary
     assert states["nexus"].state is State.PROMOTED, states["nexus"].reason
     assert cluster.calls["rollback"] == 1 and cluster.calls["promote"] == 1
     assert metrics.queries >= 4 * 10  # the verdicts came from Prometheus, one request per metric per step
+    for service, said in findings.items():  # the streams had data: not "no stream with data yet"
+        assert any(" over the last " in reason for reason in said), (service, said[-3:])

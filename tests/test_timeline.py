@@ -4,6 +4,9 @@ the canary-monitor.sh baseline, and the scenario generator's truth."""
 from __future__ import annotations
 
 import json
+import math
+import random
+from statistics import NormalDist
 
 import pytest
 
@@ -64,7 +67,7 @@ def test_the_window_sums_counts_over_its_span_and_weights_quantiles_by_requests(
     for t in range(30, 330, 30):
         lines += pair(t, canary=(100, 2, 0.1, 0.2))
     lines += pair(330, canary=(300, 30, 0.5, 0.9))
-    metrics = parse_timeline(lines).metrics("perception", 330, 300)
+    metrics = parse_timeline(lines, quantiles="median").metrics("perception", 330, 300)
     # (30, 330] holds the samples at 60 … 330: nine of 100 requests and one of 300
     assert metrics.canary.requests == 9 * 100 + 300
     assert metrics.canary.errors == 9 * 2 + 30
@@ -74,7 +77,7 @@ def test_the_window_sums_counts_over_its_span_and_weights_quantiles_by_requests(
     assert mean.p95 == pytest.approx((900 * 0.1 + 300 * 0.5) / 1200)
     assert mean.p99 == pytest.approx((900 * 0.2 + 300 * 0.9) / 1200)
     heavy = lines + pair(360, canary=(900, 9, 0.5, 0.9))  # now most requests of the window are slow
-    assert parse_timeline(heavy).metrics("perception", 360, 300).canary.p95 == 0.5
+    assert parse_timeline(heavy, quantiles="median").metrics("perception", 360, 300).canary.p95 == 0.5
 
 
 def test_weighted_median_ignores_missing_values_and_weightless_samples():
@@ -87,7 +90,7 @@ def test_weighted_median_ignores_missing_values_and_weightless_samples():
 
 def test_a_null_quantile_adds_nothing_to_the_window_quantile():
     lines = pair(30, canary=(100, 0, 0.2, 0.4)) + pair(60, canary=(0, 0, None, None))
-    window = parse_timeline(lines).metrics("perception", 60, 300).canary
+    window = parse_timeline(lines, quantiles="median").metrics("perception", 60, 300).canary
     assert window.requests == 100 and window.p95 == pytest.approx(0.2) and window.p99 == pytest.approx(0.4)
     empty = parse_timeline(pair(30, canary=(0, 0, None, None))).metrics("perception", 30, 300).canary
     assert empty.requests == 0 and empty.p95 is None and empty.error_rate is None
@@ -168,3 +171,33 @@ def test_scenario_gaps_and_a_vanished_stable_track_are_missing_lines():
     assert gone.metrics("perception", 80 * 60, 300).stable is None
     assert {s.truth for s in SCENARIOS} == {"healthy", "regressed", "starved"}  # starved: issue 16
     assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+
+
+def _nearest_rank(draws: list[float], p: float) -> float:
+    ordered = sorted(draws)
+    return ordered[max(1, math.ceil(p * len(ordered) - 1e-9)) - 1]
+
+
+def test_a_thin_track_reads_as_fast_as_a_busy_one_once_its_quantiles_are_levelled():
+    """The 30 s null set's 'fell behind' rollbacks and reviews: one healthy service (P95 0.15 s, P99 0.25 s,
+    log-normal), stable with 24 requests a step, the canary with 72. Each step's P95/P99 is the nearest rank
+    of its own draws. The plain median reads the thin stable faster (the canary 'slower'); levelled, the two
+    agree and the shape the judge reads off stable's P99/P95 is the real one (σ 0.75), not a narrower one."""
+    rng = random.Random(16)
+    sigma = math.log(0.25 / 0.15) / (NormalDist().inv_cdf(0.99) - NormalDist().inv_cdf(0.95))
+    mu = math.log(0.15) - NormalDist().inv_cdf(0.95) * sigma
+    lines = []
+    for step in range(1, 121):
+        for track, n in (("stable", 24), ("canary", 72)):
+            draws = [rng.lognormvariate(mu, sigma) for _ in range(n)]
+            lines.append(line(step * 10, track, n, 0, _nearest_rank(draws, 0.95), _nearest_rank(draws, 0.99)))
+    plain = parse_timeline(lines, quantiles="median").metrics("perception", 1200, 1200)
+    levelled = parse_timeline(lines).metrics("perception", 1200, 1200)
+    assert plain.canary.p95 / plain.stable.p95 > 1.05 and plain.canary.p99 / plain.stable.p99 > 1.15
+    assert levelled.canary.p95 / levelled.stable.p95 == pytest.approx(1.0, abs=0.05)
+    assert levelled.canary.p99 / levelled.stable.p99 == pytest.approx(1.0, abs=0.08)
+    read_shape = math.log(levelled.stable.p99 / levelled.stable.p95) / (NormalDist().inv_cdf(0.99) -
+                                                                        NormalDist().inv_cdf(0.95))
+    plain_shape = math.log(plain.stable.p99 / plain.stable.p95) / (NormalDist().inv_cdf(0.99) -
+                                                                   NormalDist().inv_cdf(0.95))
+    assert abs(read_shape - sigma) < 0.1 < abs(plain_shape - sigma)

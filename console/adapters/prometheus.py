@@ -2,9 +2,12 @@
 
 One instant query per metric per poll for all services and both tracks (``by (service, track)``), issued
 concurrently, so the number of requests does not grow with the number of services; one more query per
-service-specific check. Range queries back-fill the charts (``history``) and feed ``record``
-(``query_range``). Nothing about the data raises: NaN, Inf, empty results, a missing track, warnings,
-HTTP errors and timeouts come back as a ServiceMetrics with the track None and ``problem`` saying why.
+service-specific check. From the second poll on, each of those queries also carries the increment since the
+previous answered poll (``with_recent``: the same template over that span, marked by RECENT_LABEL), which
+fills ``ServiceMetrics.recent_*`` for the sequential checks: still one request per metric. Range queries
+back-fill the charts (``history``) and feed ``record`` (``query_range``). Nothing about the data raises:
+NaN, Inf, empty results, a missing track, warnings, HTTP errors and timeouts come back as a ServiceMetrics
+with the track None and ``problem`` saying why.
 Polls never overlap: a second poll waits for the first one to finish.
 """
 
@@ -25,6 +28,15 @@ from console.engine.ports import MetricsError
 
 METRICS = ("requests", "errors", "p95", "p99")
 Key = tuple[str, str]  # (service, track)
+RECENT_LABEL = "canary_console_recent"  # marks the increment's series in a combined answer
+
+
+def with_recent(whole: str, recent: str) -> str:
+    """One query for two spans: the window's series as they are, and the increment's (the same template over
+    the span since the previous poll) with RECENT_LABEL added, so ``or`` keeps both and they can be told
+    apart. increase()/rate() run per series before any sum, so a counter reset (a restarted pod) costs
+    nothing and never makes an increment negative."""
+    return f'({whole}) or label_replace(({recent}), "{RECENT_LABEL}", "1", "", "")'
 
 
 def services_regex(services: Sequence[str]) -> str:
@@ -45,7 +57,16 @@ class _Answer:
 def _answer(samples: list[Sample], warnings: list[str]) -> _Answer:
     if warnings:  # partial or doubtful data is no data: never judge on it
         return _Answer({}, f"Prometheus warned: {warnings[0]}")
-    return _Answer({(s.labels.get("service", ""), s.labels.get("track", "")): s.value for s in samples})
+    return _Answer({(s.labels.get("service", ""), s.labels.get("track", "")): s.value for s in samples
+                    if RECENT_LABEL not in s.labels})
+
+
+def split_recent(answer: _Answer, samples: list[Sample]) -> _Answer:
+    """The increment's part of a combined answer (empty when the query failed or warned: no increment)."""
+    if answer.problem:
+        return _Answer({}, answer.problem)
+    return _Answer({(s.labels.get("service", ""), s.labels.get("track", "")): s.value for s in samples
+                    if RECENT_LABEL in s.labels})
 
 
 def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], window_s: float,
@@ -66,8 +87,11 @@ def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], wi
 
 
 def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: float,
-             extras: dict[str, float | None] | None = None, extra_problems: Sequence[str] = ()) -> ServiceMetrics:
-    """One service's ServiceMetrics from one poll's answers; problems joined in one line for the screen."""
+             extras: dict[str, float | None] | None = None, extra_problems: Sequence[str] = (),
+             recent: Mapping[str, _Answer] | None = None, recent_s: float = 0.0) -> ServiceMetrics:
+    """One service's ServiceMetrics from one poll's answers; problems joined in one line for the screen.
+    ``recent`` (the increments' answers over ``recent_s``) fills recent_stable/recent_canary; a track with no
+    increment series stays None — missing data is no increment, never a zero one."""
     problems: list[str] = []
     windows: dict[Track, TrackWindow | None] = {}
     for track in (Track.STABLE, Track.CANARY):
@@ -81,8 +105,11 @@ def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: 
         if answers[name].problem and any(windows.values()):
             problems.append(f"{name}: {answers[name].problem}")
     problems.extend(extra_problems)
+    increments = {track: _track_window(service, track, recent, recent_s)[0] if recent and recent_s > 0 else None
+                  for track in (Track.STABLE, Track.CANARY)}
     return ServiceMetrics(service=service, stable=windows[Track.STABLE], canary=windows[Track.CANARY],
-                          extras=dict(extras or {}), problem="; ".join(problems) or None, at=at)
+                          extras=dict(extras or {}), problem="; ".join(problems) or None, at=at,
+                          recent_stable=increments[Track.STABLE], recent_canary=increments[Track.CANARY])
 
 
 class PrometheusMetrics:
@@ -94,6 +121,9 @@ class PrometheusMetrics:
         self.api = PrometheusAPI(self.settings, transport=transport, backoff=backoff)
         self._clock = clock
         self._lock = asyncio.Lock()
+        # wall time of the last poll whose increments were answered, per set of services: the next
+        # increment starts there (a failed or empty poll leaves it, so the next one covers the gap)
+        self._answered: dict[tuple[str, ...], float] = {}
 
     def __repr__(self) -> str:
         return f"PrometheusMetrics({self.api!r})"
@@ -111,10 +141,23 @@ class PrometheusMetrics:
             "${WINDOW}", promql_duration(window_s))
 
     async def _instant(self, promql: str, at: float) -> _Answer:
+        return (await self._instant_samples(promql, at))[0]
+
+    async def _instant_samples(self, promql: str, at: float) -> tuple[_Answer, list[Sample]]:
         try:
-            return _answer(*await self.api.instant(promql, at))
+            samples, warnings = await self.api.instant(promql, at)
         except QueryFailed as failure:
-            return _Answer({}, str(failure))
+            return _Answer({}, str(failure)), []
+        return _answer(samples, warnings), samples
+
+    def increment_span(self, services: Sequence[str], window_s: float, at_wall: float) -> float:
+        """Seconds since the last answered poll of these services (at most a window; 0 on the first poll)."""
+        since = self._answered.get(tuple(services))
+        return 0.0 if since is None else max(0.0, min(at_wall - since, window_s))
+
+    def _metric_query(self, name: str, services: Sequence[str], window_s: float, recent_s: float) -> str:
+        whole = self.render(name, services, window_s)
+        return with_recent(whole, self.render(name, services, recent_s)) if recent_s >= 0.001 else whole
 
     async def _extra(self, name: str, promql: str, at: float) -> tuple[float | None, str | None]:
         answer = await self._instant(promql, at)
@@ -130,21 +173,28 @@ class PrometheusMetrics:
                    extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
         async with self._lock:
             at_wall, stamp = time.time(), self._stamp()
+            recent_s = self.increment_span(services, window_s, at_wall)
             extra_jobs = [(service, name, promql.replace("${SERVICE}", service).replace("${TRACK}", "canary")
                            .replace("${WINDOW}", promql_duration(window_s)))
                           for service, checks in (extras or {}).items() if service in services
                           for name, promql in checks.items()]
             results = await asyncio.gather(
-                *(self._instant(self.render(name, services, window_s), at_wall) for name in METRICS),
+                *(self._instant_samples(self._metric_query(name, services, window_s, recent_s), at_wall)
+                  for name in METRICS),
                 *(self._extra(name, promql, at_wall) for _, name, promql in extra_jobs))
-        answers = dict(zip(METRICS, results[:len(METRICS)]))
+            answers = {name: answer for name, (answer, _) in zip(METRICS, results[:len(METRICS)])}
+            recent = {name: split_recent(answer, samples) for name, (answer, samples) in
+                      zip(METRICS, results[:len(METRICS)])}
+            if not answers["requests"].problem and (not recent_s or recent["requests"].values):
+                self._answered[tuple(services)] = at_wall  # the next increment starts here
         extra_values: dict[str, dict[str, float | None]] = {s: {} for s in services}
         extra_problems: dict[str, list[str]] = {s: [] for s in services}
         for (service, name, _), (value, problem) in zip(extra_jobs, results[len(METRICS):]):
             extra_values[service][name] = value
             if problem:
                 extra_problems[service].append(problem)
-        return {s: assemble(s, answers, window_s, stamp, extra_values[s], extra_problems[s]) for s in services}
+        return {s: assemble(s, answers, window_s, stamp, extra_values[s], extra_problems[s], recent, recent_s)
+                for s in services}
 
     async def history(self, services: Sequence[str], window_s: float, since_s: float,
                       step_s: float) -> dict[str, list[ServiceMetrics]]:

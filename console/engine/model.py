@@ -13,6 +13,9 @@ from enum import StrEnum
 from typing import Any
 
 
+INCIDENT = "incident on both tracks"  # the judge's word for a shared incident (judge.py, sequential.py, notable.py)
+
+
 class Track(StrEnum):
     STABLE = "stable"
     CANARY = "canary"

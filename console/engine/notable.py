@@ -27,9 +27,13 @@ would_roll_back    ACTION ``rollback`` with ``shadow`` (the judge would roll bac
 rolled_back        STATE → rolled_back; automatic or by whom comes from the rollback ACTION before it
 promoted           STATE → promoted
 failed             STATE → failed
-incident           both tracks breach the absolute error-rate bound (1 − criteria.min_success_rate) in the
-                   same window, with at least judging.min_requests requests each: the service is in
-                   trouble, not (only) the canary. Said when it begins and when it ends (``cleared``).
+incident           the judge's "incident on both tracks" (a verdict's problem: stable reaches the absolute
+                   limit too and the canary is not worse, so it holds instead of rolling back — judge.py,
+                   sequential.py), or both tracks' error rates above the absolute bound (1 −
+                   criteria.min_success_rate) in the same window with at least judging.min_requests
+                   requests each: the service is in trouble, not (only) the canary. Said when it begins and
+                   when it ends (``cleared``: the judge no longer names it and stable is back within the
+                   bound).
 report             INFO with ``data["report"]`` (a rollout report was written)
 sink_failing       ERROR with ``data["sink"]`` and ``data["failing"]`` (a notification sink keeps failing)
 =================  ==========================================================================================
@@ -41,6 +45,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from console.engine.model import INCIDENT as INCIDENT_WORDS
 from console.engine.model import Event, EventKind, RolloutStatus, State
 
 OUTSIDE = ("outside this console", "without a rollout record", "changed by someone else")
@@ -227,23 +232,30 @@ class NotableRule:
 
     def _incident_edge(self, event: Event, status: RolloutStatus) -> Notice | None:
         service, metrics = event.service, status.metrics
-        if metrics is None or metrics.stable is None or metrics.canary is None:
+        named = next((p for p in (status.verdict.problems if status.verdict else ())
+                      if p.startswith(INCIDENT_WORDS)), None)  # the judge held for it: its words
+        if named is None and (metrics is None or metrics.stable is None or metrics.canary is None):
             return None  # no data is no incident (and no recovery either)
-        if min(metrics.stable.requests, metrics.canary.requests) < self.min_requests:
+        if named is None and min(metrics.stable.requests, metrics.canary.requests) < self.min_requests:
             return None  # too few requests to tell either way
-        both = all((w.error_rate or 0.0) > self.max_error_rate for w in (metrics.stable, metrics.canary))
-        if both == (service in self._incident):
+        over = [(w.error_rate or 0.0) > self.max_error_rate for w in (metrics.stable, metrics.canary)] \
+            if metrics is not None and metrics.stable is not None and metrics.canary is not None else [False, False]
+        ongoing = service in self._incident
+        on = named is not None or all(over) or (ongoing and over[0])  # it ends once stable is back within the bound
+        if on == ongoing:
             return None
-        numbers = {"stable_error_rate": metrics.stable.error_rate, "canary_error_rate": metrics.canary.error_rate}
-        if both:
+        stable = metrics.stable if metrics is not None else None
+        canary = metrics.canary if metrics is not None else None
+        numbers = {"stable_error_rate": stable.error_rate if stable else None,
+                   "canary_error_rate": canary.error_rate if canary else None}
+        if on:
             self._incident.add(service)
-            return self._notice(Notable.INCIDENT, event,
-                                f"{service}: incident on both tracks: stable {_pct(metrics.stable.error_rate)}, "
-                                f"canary {_pct(metrics.canary.error_rate)} errors (bound "
-                                f"{_pct(self.max_error_rate)}): not only the canary", needs_person=True,
-                                data=numbers)
+            summary = f"{service}: {named}" if named is not None else (
+                f"{service}: {INCIDENT_WORDS}: stable {_pct(numbers['stable_error_rate'])}, canary "
+                f"{_pct(numbers['canary_error_rate'])} errors (bound {_pct(self.max_error_rate)}): not only the canary")
+            return self._notice(Notable.INCIDENT, event, summary, needs_person=True, data=numbers)
         self._incident.discard(service)
-        return self._notice(Notable.INCIDENT, event, f"{service}: incident on both tracks is over", cleared=True,
+        return self._notice(Notable.INCIDENT, event, f"{service}: {INCIDENT_WORDS} is over", cleared=True,
                             data=numbers)
 
     def _info(self, event: Event) -> Notice | None:

@@ -30,10 +30,9 @@ from statistics import NormalDist
 
 from console.engine.binomial import counts
 from console.engine.config import Config, format_duration
-from console.engine.model import TrackWindow
+from console.engine.model import INCIDENT, TrackWindow
 
 _NORMAL = NormalDist()
-INCIDENT = "incident on both tracks"  # the judge's word for it (judge.INCIDENT)
 LATENCY_BATCH = 100  # requests each track needs in a latency batch (normal approximation of a quantile)
 ERROR_PRIOR_MEAN = 0.02  # the Beta mixture's mean for error rates: most canaries fail at a few percent
 ERROR_PRIOR_SIZE = 50.0  # its concentration (a + b); measured best of 2 … 1,000 for +1 … +5 pp (docs/judging.md)

@@ -8,8 +8,18 @@ each window quantile the request-weighted MEDIAN of the samples' quantiles (samp
 add nothing). Why the median: a P95 of a few requests is close to their maximum, so at low traffic the
 canary's per-step P95s are skewed upwards; their mean reads a healthy canary +15 % slower than stable
 (37 % of windows over a 20 % limit at 15 canary requests a step, against 8 % for the true pooled P95),
-while the median is unbiased (13 %). Its cost: a regression shows once it covers half the window's
-requests, not at once. ``quantiles="mean"`` keeps the mean for comparison. Thousands of samples replay in
+while the median is unbiased (13 %) — at that size. Its cost: a regression shows once it covers half the
+window's requests, not at once. ``quantiles="mean"`` keeps the mean for comparison.
+
+By default (``quantiles="levelled"``) each sample's quantile is first moved to the level it estimates: the
+nearest-rank p-quantile of n requests is the k-th of n (k = ⌈p·n⌉), whose median level (k − 1/3)/(n + 1/3)
+is below p for most small n — 0.93 for a P95 of 24 requests, 0.97 for a P99 of 24 (their maximum) — so a
+track with few requests a step reads fast, and its P99/P95 ratio (the judge's noise shape) reads narrow.
+With stable the thinner track (weight 75 at low traffic, or a replay that fell behind its recording) a
+healthy canary then reads 20–50 % slower than stable, beyond the judge's noise margin (docs/judging.md,
+"Fell behind"). The move is log-normal: × exp(σ (z_p − z_level)), σ = log(P99/P95) of the steps' medians over
+the gap between their median levels (0.5 when no step has the two apart), clamped like the judge's.
+``quantiles="median"`` keeps the unmoved median for comparison. Thousands of samples replay in
 milliseconds: sums are O(log n), the median sorts only the window's own samples.
 """
 
@@ -22,7 +32,9 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from statistics import NormalDist
 
 from console.engine.model import ServiceMetrics, Track, TrackWindow
 
@@ -146,7 +158,7 @@ def _lines_of(handle, name: str) -> Iterable[str]:
             raise TimelineError(f"{name}: cannot read the timeline: {exc.strerror or exc}") from None
 
 
-def parse_timeline(source: str | Path | Iterable[str], *, quantiles: str = "median") -> Timeline:
+def parse_timeline(source: str | Path | Iterable[str], *, quantiles: str = "levelled") -> Timeline:
     seen: set[tuple[float, str, Track]] = set()
     samples: list[Sample] = []
     for lineno, text in enumerate(read_lines(source), start=1):
@@ -196,6 +208,39 @@ def weighted_median(pairs: Iterable[tuple[float | None, float]]) -> float | None
     return None
 
 
+_Z = NormalDist().inv_cdf
+_LEVELS = {"p95": 0.95, "p99": 0.99}
+QUANTILE_MODES = ("levelled", "median", "mean")
+
+
+@lru_cache(maxsize=16384)
+def rank_z(p: float, n: int) -> float:
+    """z of the level the nearest-rank p-quantile of n requests sits at: the median of its order statistic's
+    Beta(k, n + 1 − k), k = ⌈p·n⌉ (Kerman's approximation (k − 1/3)/(n + 1/3)); → z_p as n grows."""
+    n = max(1, n)
+    k = min(n, max(1, math.ceil(p * n - 1e-9)))
+    return _Z((k - 1.0 / 3.0) / (n + 1.0 / 3.0))
+
+
+def levelled_median(samples: Sequence[Sample], quantile: str) -> float | None:
+    """The request-weighted median of the samples' ``quantile``, each moved to the level it estimates (the
+    module's docstring says why and how)."""
+    sized = [(s, int(round(s.requests))) for s in samples if s.requests >= 0.5]
+    informative = [(s, n) for s, n in sized if s.p95 and s.p99 and s.p99 >= s.p95
+                   and rank_z(0.99, n) - rank_z(0.95, n) > 0.05]
+    sigma_read = None  # below ~20 requests a step both are the same order statistic: no shape in them
+    if informative:
+        m95, m99 = (weighted_median([(getattr(s, q), s.requests) for s, _ in informative]) for q in ("p95", "p99"))
+        z95, z99 = (weighted_median([(rank_z(p, n), s.requests) for s, n in informative]) for p in (0.95, 0.99))
+        if m95 and m99 and z95 is not None and z99 is not None and z99 - z95 > 0.05:
+            sigma_read = math.log(m99 / m95) / (z99 - z95)
+    sigma = min(max(0.5 if sigma_read is None else sigma_read, 0.15), 1.5)
+    p = _LEVELS[quantile]
+    z = _Z(p)
+    return weighted_median([(value * math.exp(sigma * (z - rank_z(p, n))), s.requests)
+                            for s, n in sized if (value := getattr(s, quantile)) is not None])
+
+
 class _Prefix:
     """Cumulative sums of one quantity over one track's samples, in time order."""
 
@@ -215,7 +260,7 @@ class TrackSeries:
     """One track of one service, indexed for window sums."""
 
     samples: list[Sample]
-    quantiles: str = "median"  # median | mean of the samples' quantiles, weighted by requests
+    quantiles: str = "levelled"  # levelled | median | mean of the samples' quantiles, weighted by requests
     times: list[float] = field(init=False)
     at: dict[float, int] = field(init=False)
 
@@ -234,6 +279,8 @@ class TrackSeries:
         if self.quantiles == "mean":
             weight = self._weights[q].between(lo, hi)
             return self._weighted[q].between(lo, hi) / weight if weight > 0 else None
+        if self.quantiles == "levelled":
+            return levelled_median(self.samples[lo:hi], q)
         return weighted_median([(getattr(s, q), s.requests) for s in self.samples[lo:hi]])
 
     def window(self, t: float, window_s: float) -> TrackWindow | None:
@@ -250,9 +297,9 @@ class TrackSeries:
 class Timeline:
     """All samples of a timeline, per service and track."""
 
-    def __init__(self, samples: Sequence[Sample], *, quantiles: str = "median") -> None:
-        if quantiles not in ("median", "mean"):
-            raise ValueError(f"quantiles must be 'median' or 'mean', not {quantiles!r}")
+    def __init__(self, samples: Sequence[Sample], *, quantiles: str = "levelled") -> None:
+        if quantiles not in QUANTILE_MODES:
+            raise ValueError(f"quantiles must be one of {', '.join(QUANTILE_MODES)}, not {quantiles!r}")
         self.samples = list(samples)
         self.quantiles = quantiles
         by_key: dict[tuple[str, Track], list[Sample]] = {}
