@@ -507,3 +507,22 @@ async def test_an_advance_whose_phase_was_not_saved_is_not_written_again_by_the_
     await rig.until(3000)
     await rig.close()
     assert weights(cluster) == [50, 75, 100]  # 25 % is not written twice; the phase at 25 % is observed whole
+
+
+async def test_a_watching_console_follows_the_drivers_phase_in_its_reason():
+    # a controller replica waiting for the Lease watches; when it takes over it acts under this reason
+    session, cluster, _m, clock, events = make()
+    existing_rollout(cluster, 10, RolloutRecord(State.OBSERVING, 0, 10, -100, 0, "1.2.4", driver="alice@laptop"),
+                     driver="alice@laptop")
+    rig = Rig(session, clock)
+    await rig.until(10)
+    controller = session.controllers["perception"]
+    first, second = session.config.phases[0], session.config.phases[1]
+    assert f"phase {first.name} ({first.weight}%)" in controller.reason, controller.reason
+    cluster.services["perception"].weight = second.weight  # alice's console advanced and saved its phase
+    cluster.services["perception"].record = RolloutRecord(State.OBSERVING, 1, second.weight, 10, 0, "1.2.4",
+                                                          driver="alice@laptop")
+    await rig.until(20)
+    await rig.close()
+    assert f"phase {second.name} ({second.weight}%)" in controller.reason, controller.reason
+    assert controller.status.phase == 1 and cluster.writes == []

@@ -212,9 +212,13 @@ def test_requests_from_a_person_with_the_requester_role_are_served_and_the_ingre
         paused = console("pause", "capsule", *args)
         assert paused.returncode == 0, paused.stderr
         assert _status(deployed, "capsule")["state"] == "paused"
-        events = deployed.kubectl("get", "events", "-n", NAMESPACE, "-o", "json").stdout
-        done = [e for e in json.loads(events)["items"] if e["reason"] == "CanaryRequestDone"]
-        assert any("pause" in e["message"] and REQUESTER in e["message"] for e in done), [e["message"] for e in done]
+
+        def answered() -> list[str]:  # the answer's Event goes out through the driver's queued Event sink
+            events = json.loads(deployed.kubectl("get", "events", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+            return [e["message"] for e in events if e["reason"] == "CanaryRequestDone"
+                    and "pause" in e["message"] and REQUESTER in e["message"]]
+
+        poll(answered, "the CanaryRequestDone Event naming the person")
         rolled = console("rollback", "capsule", "--yes", *args)
         assert rolled.returncode == 0, rolled.stderr
         rollback = controller.read_until(lambda line: line.get("kind") == "action" and line.get("what") == "rollback",

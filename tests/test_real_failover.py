@@ -111,6 +111,9 @@ def test_a_sigkilled_replica_at_25_is_taken_over_by_the_other_and_nothing_is_rep
         _journal(tmp_path / "b" / "journal.jsonl", "perception")
     assert first_did == [("start_canary", 0), ("set_weight", 10), ("set_weight", 25)], first_did
     assert second_did == [("set_weight", 50), ("set_weight", 75), ("set_weight", 100), ("promote", 100)], second_did
+    taken_over = next(json.loads(line) for line in (tmp_path / "b" / "journal.jsonl").read_text().splitlines()
+                      if '"set_weight"' in line and '"shadow": false' in line)
+    assert "phase early (25%)" in taken_over["reason"], taken_over  # where it took over, not where it began
     events = [e for e in _events(deployed, "perception-canary") if e["metadata"]["uid"] not in before
               and e.get("reportingComponent") == "canary-console"]  # not the Deployment controller's own
     weights = sorted(int(m.group(1)) for e in events if e["reason"] == "CanaryWeightChanged"

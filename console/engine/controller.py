@@ -445,7 +445,7 @@ class RolloutController(Intents):
         if record.state is State.AWAITING_APPROVAL and 0 <= record.phase < len(phases):
             done = record.phase_elapsed >= phases[record.phase].duration
             self._awaiting = "phase_complete" if done else "review"
-        if record.state is not self.state:
+        if record.state is not self.state or changed_phase:  # a watcher's reason names the phase it follows
             detail = f"{self._phase_name()}, {format_duration(record.phase_elapsed)} counted"
             self._transition(record.state, f"{why} ({detail})", save=False)
 
