@@ -11,28 +11,44 @@ file reads in one sitting.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
+from console.engine.intent_table import ACTIVE, BY_NAME, Intent
 from console.engine.model import Event, EventKind, IntentResult, Outcome, State, Track
 from console.engine.outside import Expected
 
-ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
-TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
+__all__ = ["ACTIVE", "Intents"]
 
 
 class Intents:
     """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, drive, take_over."""
 
+    def act(self, intent: Intent, **kwargs: Any) -> Awaitable[IntentResult]:
+        """Do ``intent`` (a row of console/engine/intent_table.py) with its arguments: the one dispatch of
+        the session, a request and a test. A bad argument raises TypeError, as a call would."""
+        handlers: dict[str, Callable[..., Awaitable[IntentResult]]] = {
+            "start": self.start, "advance": self.advance, "pause": self.pause, "resume": self.resume,
+            "approve": self.approve, "rollback": self.rollback, "promote": self.promote,
+            "set_mode": self.set_mode, "delete_canary": self.delete_canary, "drive": self.drive,
+            "take_over": self.take_over}
+        return handlers[intent.name](**kwargs)
+
     def _refuse(self, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
         return IntentResult(False, message)
 
-    def _gate(self, intent: str, allowed: tuple[State, ...]) -> IntentResult | None:
+    def _gate(self, name: str) -> IntentResult | None:
+        """Refuse intent ``name`` when something blocks this console or the intent table's rule does not
+        allow it in the current state (console/engine/intent_table.py); else this console drives."""
+        intent = BY_NAME[name]
         blocked = self._blocked()
         if blocked:
-            return self._refuse(f"{blocked}; {intent} refused")
-        if self.state not in allowed:
-            return self._refuse(f"cannot {intent} while {self.state.label}")
+            return self._refuse(f"{blocked}; {intent.refusal_verb} refused")
+        refusal = intent.refusal(self.state)
+        if refusal:
+            return self._refuse(refusal)
         self._drive_here()
         return None
 
@@ -64,7 +80,7 @@ class Intents:
     async def start(self, version: str, *, actor: str | None = None) -> IntentResult:
         if actor:
             self.actor = actor
-        refused = self._gate("start", TERMINAL)
+        refused = self._gate("start")
         if refused:
             return refused
         if not version:
@@ -86,7 +102,7 @@ class Intents:
                                   f"{self.config.phases[0].weight}% of traffic once it is ready")
 
     async def advance(self, force: bool = False) -> IntentResult:
-        refused = (self._gate("advance", ACTIVE) or self._failing("advance", force)
+        refused = (self._gate("advance") or self._failing("advance", force)
                    or self._unusable("advance", force))
         if refused:
             return refused
@@ -104,14 +120,14 @@ class Intents:
         return IntentResult(True, f"{self.service}: {what} at {self.weight}%")
 
     async def pause(self) -> IntentResult:
-        refused = self._gate("pause", (State.OBSERVING, State.AWAITING_APPROVAL, State.DEPLOYING))
+        refused = self._gate("pause")
         if refused:
             return refused
         self._decide("hold", f"paused by {self.actor}")
         return await self._person_moves("pause", State.PAUSED, f"paused by {self.actor}")
 
     async def resume(self) -> IntentResult:
-        refused = self._gate("resume", (State.PAUSED,))
+        refused = self._gate("resume")
         if refused:
             return refused
         snap = self.snapshot
@@ -128,7 +144,7 @@ class Intents:
                                         f"resumed by {self.actor}; observing {self._phase_name()}")
 
     async def approve(self) -> IntentResult:
-        refused = self._gate("approve", (State.AWAITING_APPROVAL,))
+        refused = self._gate("approve")
         if refused:
             return refused
         if self._awaiting == "phase_complete":
@@ -139,7 +155,7 @@ class Intents:
                                         f"approved by {self.actor}; observing {self._phase_name()}")
 
     async def rollback(self, reason: str = "") -> IntentResult:
-        refused = self._gate("rollback", (State.DEPLOYING, State.PROMOTING, State.ROLLING_BACK) + ACTIVE)
+        refused = self._gate("rollback")
         if refused:
             return refused
         await self._roll_back(reason or f"rollback by {self.actor}", "key")
@@ -147,7 +163,7 @@ class Intents:
                             else f"{self.service}: rolling back; retrying the write")
 
     async def promote(self, force: bool = False) -> IntentResult:
-        refused = (self._gate("promote", ACTIVE) or self._failing("promote", force)
+        refused = (self._gate("promote") or self._failing("promote", force)
                    or self._unusable("promote", force))
         if refused:
             return refused
@@ -155,7 +171,7 @@ class Intents:
         return IntentResult(True, f"{self.service}: promoting {self.version}")
 
     async def set_mode(self, auto: bool) -> IntentResult:
-        refused = self._gate("change mode", tuple(State))
+        refused = self._gate("set_mode")
         if refused:
             return refused
         self.auto = bool(auto)
@@ -166,7 +182,7 @@ class Intents:
         return IntentResult(True, f"{self.service}: mode {mode}")
 
     async def delete_canary(self) -> IntentResult:
-        refused = self._gate("delete the canary", (State.ROLLED_BACK, State.FAILED, State.IDLE))
+        refused = self._gate("delete_canary")
         if refused:
             return refused
         if not await self._write("delete_canary", why="key", to_weight=0):

@@ -32,12 +32,10 @@ from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus,
 from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
 from console.engine.report import ReportSink
-from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, REQUESTABLE, UNANSWERED, Request,
-                                     RequestBox, intent_arguments, validate)
+from console.engine.intent_table import BY_NAME, NAMES
+from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, UNANSWERED, Request, RequestBox,
+                                     intent_arguments, validate)
 from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
-
-INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
-           "drive", "take_over")
 
 
 class Session:
@@ -184,13 +182,14 @@ class Session:
         controller = self.controllers.get(service)
         if controller is None:
             return self._refuse(service, f"unknown service {service!r} (known: {', '.join(self.controllers)})")
-        if name not in INTENTS:
-            return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(INTENTS)})")
+        intent = BY_NAME.get(name)
+        if intent is None:
+            return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(NAMES)})")
         driving = controller.driving
-        if name in REQUESTABLE and self.requests is not None and controller.driven_elsewhere():
+        if intent.requestable and self.requests is not None and controller.driven_elsewhere():
             return await self.request(service, name, **kwargs)
         try:
-            result = await getattr(controller, name)(**kwargs)
+            result = await controller.act(intent, **kwargs)
             if not result.ok and not driving:  # a refused or failed intent makes no one the driver
                 controller.driving = False
             return result
@@ -277,7 +276,7 @@ class Session:
         else:
             me, controller.actor = controller.actor, f"{request.actor} via {controller.actor}"
             try:
-                result = await getattr(controller, request.action)(**intent_arguments(request))
+                result = await controller.act(BY_NAME[request.action], **intent_arguments(request))
                 ok, message = result.ok, result.message
             except Exception as exc:
                 ok, message = False, f"failed: {exc}"
