@@ -40,6 +40,7 @@ from console.engine.outside import Expected
 from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
                                   ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
+from console.engine.protocols import Claims, console_id_of, identity_of
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
 from console.engine.traffic_share import ShareTracker
@@ -423,12 +424,11 @@ class RolloutController(Intents):
 
     async def _claim(self) -> None:
         """Take the service's Lease as soon as this console drives it, so others see who drives."""
-        claim = getattr(self.cluster, "claim", None)
-        if self._claimed or claim is None:
+        if self._claimed or not isinstance(self.cluster, Claims):
             self._claimed = True
             return
         try:
-            await claim(self.service)
+            await self.cluster.claim(self.service)
             self._claimed = True
             self._last_write_at = self.clock.now()  # claiming may finish our interrupted weight write (the
             # adapter's intent log): a snapshot taken before cannot show it, so it is no override
@@ -449,8 +449,7 @@ class RolloutController(Intents):
     def driven_elsewhere(self) -> str | None:
         """The live driver of this service when it is another console or controller, else None."""
         driver = self.snapshot.driver if self.snapshot else None
-        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None),
-                                     getattr(self.cluster, "console_id", None)):
+        if driver and driver not in (self.actor, identity_of(self.cluster), console_id_of(self.cluster)):
             return driver
         return None
 
@@ -459,7 +458,7 @@ class RolloutController(Intents):
         if self.read_only:
             return "read-only: this console only watches"
         driver = self.snapshot.driver if self.snapshot else None
-        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None)):
+        if driver and driver not in (self.actor, identity_of(self.cluster)):
             return f"read-only: {driver} drives {self.service}"
         return None
 
@@ -510,7 +509,7 @@ class RolloutController(Intents):
         verdict = self.verdict.outcome.value if self.verdict else ""
         if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and verdict != Outcome.FAIL.value:
             verdict = ""  # a person's rollback: no passing verdict beside "rolled back"
-        me = getattr(self.cluster, "identity", None) or self.actor
+        me = identity_of(self.cluster) or self.actor
         return RolloutRecord(state=self.state, phase=self.phase, weight=self.weight,
                              phase_started_at=self.phase_started_at, phase_elapsed=self.phase_elapsed,
                              version=self.version, verdict=verdict, driver=me,

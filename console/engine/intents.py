@@ -13,17 +13,70 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.engine.intent_table import ACTIVE, BY_NAME, Intent
 from console.engine.model import Event, EventKind, IntentResult, Outcome, State, Track
 from console.engine.outside import Expected
+from console.engine.protocols import TakesOver, identity_of
+
+if TYPE_CHECKING:
+    from console.engine.bus import EventBus
+    from console.engine.clock import Clock
+    from console.engine.config import Config
+    from console.engine.model import Decision, ServiceMetrics, ServiceSnapshot, Verdict
+    from console.engine.ports import Cluster
+    from console.engine.stable_window import StableBaseline
 
 __all__ = ["ACTIVE", "Intents"]
 
 
 class Intents:
     """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, drive, take_over."""
+
+    if TYPE_CHECKING:  # what the intents use of RolloutController (console/engine/controller.py), for mypy
+        service: str
+        config: Config
+        cluster: Cluster
+        clock: Clock
+        bus: EventBus
+        actor: str
+        read_only: bool
+        auto: bool
+        state: State
+        phase: int
+        weight: int
+        version: str
+        verdict: Verdict | None
+        decisions: list[Decision]
+        snapshot: ServiceSnapshot | None
+        metrics: ServiceMetrics | None
+        _started_at: float | None
+        _deploy_started: float
+        _last_tick: float | None
+        _last_usable: float
+        _baseline: StableBaseline
+        _expected: Expected
+        _approved_phase: int | None
+        _awaiting: str
+        _said: set[tuple[int, str]]
+
+        def _blocked(self) -> str | None: ...
+        def _drive_here(self) -> None: ...
+        async def _write(self, operation: str, *args: Any, why: str, to_weight: int | None = None) -> bool: ...
+        def _announce(self, what: str, why: str, from_weight: int, to_weight: int, message: str = "",
+                      shadow: bool = False) -> None: ...
+        async def _save(self) -> None: ...
+        def _transition(self, to: State, reason: str, *, save: bool = True) -> None: ...
+        def _decide(self, action: str, reason: str, *, weight: int | None = None,
+                    to_weight: int | None = None) -> None: ...
+        def _error(self, message: str, *, retryable: bool = True) -> None: ...
+        def _publish_status(self) -> None: ...
+        def _phase_name(self) -> str: ...
+        def _set_phase(self, index: int, weight: int) -> None: ...
+        async def _advance(self, why: str) -> bool: ...
+        async def _promote(self, why: str) -> None: ...
+        async def _roll_back(self, reason: str, why: str) -> bool: ...
 
     def act(self, intent: Intent, **kwargs: Any) -> Awaitable[IntentResult]:
         """Do ``intent`` (a row of console/engine/intent_table.py) with its arguments: the one dispatch of
@@ -206,16 +259,15 @@ class Intents:
         console stops acting at its next renewal. A read-only console never takes over."""
         if self.read_only:
             return self._refuse("read-only: this console only watches; take over refused")
-        take = getattr(self.cluster, "take_over", None)
-        if take is None:
+        if not isinstance(self.cluster, TakesOver):
             return self._refuse("no console leases here: there is nothing to take over")
         driver = self.snapshot.driver if self.snapshot else None
         try:
-            await take(self.service)
+            await self.cluster.take_over(self.service)
         except Exception as exc:
             self._error(f"take over failed: {exc}", retryable=False)
             return IntentResult(False, f"{self.service}: take over failed: {exc}")
-        me = getattr(self.cluster, "identity", None) or self.actor
+        me = identity_of(self.cluster) or self.actor
         self._drive_here()
         if self.snapshot is not None:
             self.snapshot = replace(self.snapshot, driver=me)
