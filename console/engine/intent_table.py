@@ -51,6 +51,11 @@ class Intent:
     requestable: bool = False  # may be asked of another console or controller that drives the service
     forceable: bool = False  # takes ``force`` (past a failing verdict or unusable data)
     footer: bool = True  # shown in the dashboard's footer (else only in help and the palette)
+    label: str = ""  # the footer's word for it; the title when empty
+
+    @property
+    def footer_label(self) -> str:
+        return self.label or self.title
 
     @property
     def command(self) -> str:
@@ -86,10 +91,10 @@ TABLE: tuple[Intent, ...] = (
     Intent("approve", frozenset((State.AWAITING_APPROVAL,)), "Approve",
            "leave manual review and continue the rollout", key="v", requestable=True),
     Intent("start", TERMINAL, "Start canary", "deploy a canary version at the first phase weight", key="s",
-           cli=False, requestable=True),
+           cli=False, requestable=True, label="Start"),
     Intent("set_mode", EVERY_STATE, "Toggle auto / manual",
            "auto advances on passing checks; manual waits for you", key="m", verb="change mode", cli=False,
-           footer=False),
+           footer=False, label="Auto/manual"),
     Intent("delete_canary", frozenset((State.ROLLED_BACK, State.FAILED, State.IDLE)), "Delete canary",
            "after a rollback: delete the canary Deployment, Service and Ingress (asks first)", key="D",
            verb="delete the canary", confirm=Confirm.ALWAYS,

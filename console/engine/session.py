@@ -57,7 +57,7 @@ class Session:
         self._stepping = asyncio.Lock()
         self._problems: dict[str, str | None] = {"cluster": None, "metrics": None}
         self._snapshots: dict[str, ServiceSnapshot] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self.actor = actor
         self.requests = None if self.read_only else requests
         self.request_deadline = 3 * config.check_interval + 15.0
@@ -283,6 +283,8 @@ class Session:
             finally:
                 controller.actor = me
         result_word = DONE if ok else REFUSED
+        if self.requests is None:  # only a session with a request box serves requests
+            return
         try:
             await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
         except Exception as exc:
