@@ -159,7 +159,7 @@ class Session:
         controller = self.controllers.get(service)
         if controller is None:
             return None
-        started = getattr(controller, "_started_at", None)
+        started = controller._started_at
         known = self._journal_sink.started.get(service) if self._journal_sink is not None else None
         if known is not None and known[1] == controller.version:
             started = known[0]
