@@ -259,7 +259,7 @@ class Intents:
         console stops acting at its next renewal. A read-only console never takes over."""
         if self.read_only:
             return self._refuse("read-only: this console only watches; take over refused")
-        if not isinstance(self.cluster, TakesOver):
+        if not isinstance(self.cluster, TakesOver) or self.cluster.take_over is None:  # None: switched off
             return self._refuse("no console leases here: there is nothing to take over")
         driver = self.snapshot.driver if self.snapshot else None
         try:
