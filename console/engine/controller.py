@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -471,7 +472,7 @@ class RolloutController(Intents):
             if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and operation in ("set_weight", "promote"):
                 return False
             try:
-                await getattr(self.cluster, operation)(self.service, *args)
+                await self._operation(operation)(self.service, *args)
             except Exception as exc:
                 self._error(f"{operation.replace('_', ' ')} failed: {exc}", retryable=not isinstance(exc, ReadOnlyError))
                 return False
@@ -480,6 +481,22 @@ class RolloutController(Intents):
             self._expected.wrote(operation, to_weight)
         self._announce(operation, why, from_weight, from_weight if to_weight is None else to_weight)
         return True
+
+    def _operation(self, operation: str) -> Callable[..., Awaitable[None]]:
+        """The Cluster port's write called ``operation`` (its name is also the audit's word for it)."""
+        cluster = self.cluster
+        match operation:
+            case "start_canary":
+                return cluster.start_canary
+            case "set_weight":
+                return cluster.set_weight
+            case "rollback":
+                return cluster.rollback
+            case "promote":
+                return cluster.promote
+            case "delete_canary":
+                return cluster.delete_canary
+        raise ValueError(f"no cluster write called {operation!r}")
 
     def _announce(self, what: str, why: str, from_weight: int, to_weight: int, message: str = "",
                   shadow: bool = False) -> None:
