@@ -9,9 +9,9 @@ command line derives its action subcommands and confirmations from it; the sessi
 
 Pure vocabulary: it imports only the model, so widgets and screens may read it too.
 
-To add an intent: a row here, its method on the controller (console/engine/intents.py) named like the row,
-and, when it has a key, ``action_<name>`` on the app only if it needs more than ``request_intent``
-(a confirmation question, an argument).
+To add an intent: a row here; its method on the controller (console/engine/intents.py), gated by
+``self._gate(name)`` and listed in ``Intents.act``; and, only when its key must ask something first (a
+confirmation, a version), an ``_ask_<name>`` in console/app.py's ``_askers`` (docs/architecture.md).
 """
 
 from __future__ import annotations
