@@ -16,7 +16,7 @@ import os
 import traceback
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -24,9 +24,11 @@ from textual.filter import Monochrome, NoColor
 from textual.message import Message
 from textual.screen import Screen
 
-from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track
+from console.engine.config_layers import FirstFrame
+from console.engine.intent_table import BY_NAME, KEYED, Intent, keys_for, offered
+from console.engine.model import Event, EventKind, LogLine, Outcome, RolloutStatus, State, Track
 from console.engine.notable import NotableRule, Notice
-from console.engine.requests import REQUESTABLE
+from console.engine.protocols import SessionView
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from screens.help import HelpScreen
@@ -38,28 +40,13 @@ from widgets.history import MetricHistory
 from widgets.text import clip, inert
 from widgets.words import humane
 
-ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
-SERVICE_ACTIONS = ("advance", "pause", "resume", "rollback", "promote", "approve", "start", "toggle_mode",
-                   "delete_canary", "take_over")
+if TYPE_CHECKING:  # pydantic is imported only to validate: the dashboard's first frame draws without it
+    from console.engine.config import Config
+
 FLUSH_SECONDS = 0.5
 HOLD_NUMBERS_SECONDS = 3.0  # the CLI's: a status that only moves numbers redraws its panel at most this often
 TIMELINE_SIZE = 300
 BACKFILL_SECONDS = 3600.0
-
-# (action, title, help) for the command palette and the help screen
-ACTION_HELP = (
-    ("advance", "Advance", "go to the next phase weight now (forced after a failing verdict: asks first)"),
-    ("pause", "Pause", "freeze the phase clock"),
-    ("resume", "Resume", "let the phase clock run again"),
-    ("rollback", "Rollback", "weight 0 and canary scaled to 0, at once (asks first)"),
-    ("promote", "Promote", "make the canary the stable version (asks first)"),
-    ("approve", "Approve", "leave manual review and continue the rollout"),
-    ("start", "Start canary", "deploy a canary version at the first phase weight"),
-    ("toggle_mode", "Toggle auto / manual", "auto advances on passing checks; manual waits for you"),
-    ("delete_canary", "Delete canary", "after a rollback: delete the canary Deployment, Service and Ingress (asks first)"),
-    ("take_over", "Take over", "drive a service another console drives: take its Lease (asks first)"),
-)
-
 
 class EngineEvent(Message):
     """One non-STATUS engine event, delivered on the app's message queue."""
@@ -87,23 +74,15 @@ class CanaryApp(App[int]):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("a", "advance", "Advance", id="advance"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("p", "resume", "Resume", id="resume"),
-        Binding("r", "rollback", "Rollback", id="rollback"),
-        Binding("P", "promote", "Promote", key_display="P", id="promote"),
-        Binding("v", "approve", "Approve", id="approve"),
-        Binding("s", "start", "Start", id="start"),
-        Binding("m", "toggle_mode", "Auto/manual", id="toggle_mode", show=False),
-        Binding("D", "delete_canary", "Delete canary", key_display="D", id="delete_canary"),
-        Binding("T", "take_over", "Take over", key_display="T", id="take_over"),
+        # every service key from the intent table (console/engine/intent_table.py); a keymap setting moves them
+        *(Binding(i.key or "", f"intent('{i.name}')", i.footer_label, show=i.footer, id=i.name) for i in KEYED),
         Binding("x", "dismiss_toasts", "dismiss the notifications", show=False, id="dismiss"),
     ]
 
-    def __init__(self, session: Any = None, *, theme: str | None = None, read_only: bool = False,
+    def __init__(self, session: SessionView | None = None, *, theme: str | None = None, read_only: bool = False,
                  on_ready: Callable[[], Awaitable[Any]] | None = None, autorun: bool = True,
-                 flush_seconds: float = FLUSH_SECONDS, config: Any = None,
-                 connect: Callable[[], Awaitable[Any]] | None = None, freeze_gc: bool = False,
+                 flush_seconds: float = FLUSH_SECONDS, config: Config | FirstFrame | None = None,
+                 connect: Callable[[], Awaitable[SessionView]] | None = None, freeze_gc: bool = False,
                  detect_colours: bool = False, hold_numbers: float = 0.0) -> None:
         """Either a ready ``session``, or a ``config`` and ``connect`` (awaited in a worker once the first
         frame is up; it returns the Session, or raises and the panels say why). ``config`` only needs
@@ -115,7 +94,9 @@ class CanaryApp(App[int]):
         16- or 8-colour palette when no theme is named and the terminal has no more colours than that.
         ``hold_numbers`` (the CLI's 3 s; 0, every status drawn, in tests on a virtual clock): how long a
         status that only moves a panel's numbers may wait to be drawn (widgets/service_panel.py)."""
-        if session is None and (config is None or connect is None):
+        if session is not None:
+            config = session.config
+        if config is None or (session is None and connect is None):
             raise ValueError("CanaryApp needs a session, or a config and a connect() that opens one")
         self._theme_name = resolve_theme(theme)  # before App.__init__, which consumes NO_COLOR
         self.no_color_requested = "NO_COLOR" in os.environ
@@ -126,13 +107,14 @@ class CanaryApp(App[int]):
             # the palette for the terminal's colours (16 or 8 on a bastion's xterm, screen or vt100)
             self._theme_name = resolve_theme(None, {"TERM": os.environ.get("TERM", "")},
                                              color_system=self.console.color_system)
-        for theme in THEMES.values():  # before the stylesheet is first parsed: set on mount, it parsed twice
-            self.register_theme(theme)
+        for palette in THEMES.values():  # before the stylesheet is first parsed: set on mount, it parsed twice
+            self.register_theme(palette)
         self.theme = self._theme_name
-        self.session = session
-        self.config = session.config if session is not None else config
+        self.session: SessionView | None = session
+        self.config: Config | FirstFrame = config
+        self.keymap = keys_for(config.keymap)  # each service key, the keymap setting's where it names one
         self.connect = connect
-        self.read_only = read_only or bool(getattr(session, "read_only", False))
+        self.read_only = read_only or bool(session is not None and session.read_only)
         self.on_ready = on_ready
         self.autorun = autorun
         self.flush_seconds = flush_seconds
@@ -150,7 +132,7 @@ class CanaryApp(App[int]):
         self.bells = 0
         self.pending_alerts: list[str] = []
         self._announced: set[str] = set()
-        self._offered: tuple[Any, ...] = ()
+        self._offered: tuple[object, ...] = ()
         self._stop = asyncio.Event()
         self._unsubscribe: Callable[[], None] | None = None
         self.notable = NotableRule()  # the one rule of what needs a person (the session's config once attached)
@@ -162,6 +144,7 @@ class CanaryApp(App[int]):
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
+        self._apply_keymap()
         self.push_screen(DashboardScreen(self.services, self.weights,
                                          waiting="connecting…" if self.session is None else None))
         self.set_interval(self.flush_seconds, self.flush, name="flush-status")
@@ -173,7 +156,12 @@ class CanaryApp(App[int]):
             connect, self.connect = self.connect, None  # once
             self.run_worker(self._connect(connect), name="connect", group="engine", exit_on_error=False)
 
-    async def _connect(self, connect: Callable[[], Awaitable[Any]]) -> None:
+    def _apply_keymap(self) -> None:
+        """Give the bindings the keymap setting's keys (Textual's keymap, by binding id: the intent's name)."""
+        if self.keymap != keys_for():
+            self.set_keymap(dict(self.keymap))
+
+    async def _connect(self, connect: Callable[[], Awaitable[SessionView]]) -> None:
         """Open the session after the first frame: the panels say "connecting…" until it is up."""
         self.waiting("connecting…")
         try:
@@ -183,28 +171,30 @@ class CanaryApp(App[int]):
             self.waiting(message)
             self.notify(message, severity="error", markup=False, timeout=30)
             return
-        self.read_only = self.read_only or bool(getattr(session, "read_only", False))
+        self.read_only = self.read_only or session.read_only
         self.attach(session)
         self.refresh_bindings()
 
     def waiting(self, text: str) -> None:
-        show = getattr(self.screen, "show_waiting", None) if self.screen_stack else None
-        if show is not None:
-            show(text)
+        screen = self.screen if self.screen_stack else None
+        if isinstance(screen, StatusScreen):
+            screen.show_waiting(text)
 
-    def attach(self, session: Any) -> None:
+    def attach(self, session: SessionView) -> None:
         """Start watching ``session``: its statuses, its events, its engine and the on_ready hook."""
         self.session = session
         self.config = session.config
+        if keys_for(session.config.keymap) != self.keymap:
+            self.keymap = keys_for(session.config.keymap)
+            self._apply_keymap()
         self.notable = NotableRule.for_config(session.config)
         self._unsubscribe = session.bus.subscribe(self._on_bus)
         for status in session.status_all():
             self.take_status(status)
         self.waiting("waiting for the first status…")
         if self.autorun:
-            self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
-        if callable(getattr(session, "backfill", None)):
-            self.run_worker(self._backfill(session), name="backfill", group="engine", exit_on_error=False)
+            self.run_worker(self._run_engine(session), name="engine", group="engine", exit_on_error=False)
+        self.run_worker(self._backfill(session), name="backfill", group="engine", exit_on_error=False)
         if self.on_ready is not None:
             self.run_worker(self._run_on_ready(self.on_ready), name="on-ready", group="engine", exit_on_error=False)
         if self.freeze_gc:
@@ -215,13 +205,13 @@ class CanaryApp(App[int]):
         if self._unsubscribe is not None:
             self._unsubscribe()
 
-    async def _run_engine(self) -> None:
+    async def _run_engine(self, session: SessionView) -> None:
         try:
-            await self.session.run(self._stop)
+            await session.run(self._stop)
         except Exception as exc:  # the engine should not raise; if it does, say so and keep the screen
             self.notify(inert(f"engine stopped: {exc}"), severity="error", markup=False, timeout=30)
 
-    async def _backfill(self, session: Any, since_s: float = BACKFILL_SECONDS) -> None:
+    async def _backfill(self, session: SessionView, since_s: float = BACKFILL_SECONDS) -> None:
         """Fill the charts with the last hour from Prometheus, so a restarted console is not blind."""
         try:
             history = await session.backfill(since_s=since_s)
@@ -270,9 +260,7 @@ class CanaryApp(App[int]):
         if screen is None or not screen.ready:
             return
         if not self.dirty:  # held-back numbers (widgets/service_panel.py) are drawn once their time comes
-            redraw = getattr(screen, "redraw_held", None)
-            if redraw is not None:
-                redraw()
+            screen.redraw_held()
             return
         changed = [self.latest[s] for s in self.services if s in self.dirty and s in self.latest]
         self.dirty.clear()
@@ -290,7 +278,7 @@ class CanaryApp(App[int]):
     def refresh_bindings_if_changed(self) -> None:
         """Redraw the footer only when the keys on offer changed: a footer refresh recomposes it, which
         at one status a second was most of the idle dashboard's CPU."""
-        offered = (self.current_service, tuple(self.check_action(a, ()) for a in SERVICE_ACTIONS))
+        offered = (self.current_service, tuple(self.check_action(i.name, ()) for i in KEYED))
         if offered != self._offered:
             self._offered = offered
             self.refresh_bindings()
@@ -342,7 +330,7 @@ class CanaryApp(App[int]):
         kind as a notification; the app and the engine under it keep running."""
         self.ui_errors += 1
         text = inert(f"{where} failed: {type(error).__name__}: {error}", 300)
-        journal = getattr(self.session, "journal", None)
+        journal = self.session.journal if self.session is not None else None
         if journal is not None:
             trace = "".join(traceback.format_exception(error))
             journal.append({"what": "ui_error", "where": where, "message": text, "traceback": trace})
@@ -366,9 +354,14 @@ class CanaryApp(App[int]):
 
     # ------------------------------------------------------------------ the selected service
     @property
+    def connected(self) -> bool:
+        """A session is attached: the detail may open (it needs the validated config and the world)."""
+        return self.session is not None
+
+    @property
     def current_service(self) -> str | None:
         for screen in reversed(self.screen_stack):
-            service = getattr(screen, "current_service", None)
+            service = screen.current_service if isinstance(screen, StatusScreen) else None
             if service is not None:
                 return service
         return None
@@ -378,16 +371,34 @@ class CanaryApp(App[int]):
         return self.latest.get(service) if service else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action not in SERVICE_ACTIONS:
+        """A service key is offered only where the intent table's rule allows it (``intent('pause')`` is a
+        key's action; the intent's name alone asks the same)."""
+        intent = _intent_of(action, parameters)
+        if intent is None:
             return True
         if self.read_only or self.session is None:
             return False
         status = self.current_status()
         if status is None:
-            return action == "start" if self.current_service else False
-        if status.read_only and action != "take_over" and self.session.requests is None:
+            return intent.name == "start" if self.current_service else False
+        if status.read_only and intent.name != "take_over" and self.session.requests is None:
             return False  # driven elsewhere and this console cannot write requests: watching only
-        return _allowed(action, status)
+        return _allowed(intent, status)
+
+    def limit(self, service: str, check: str) -> float:
+        """The limit ``service``'s canary is held to now on ``check`` (error_rate, p95_latency,
+        p99_latency): the base criteria, tightened by the current phase's triggers (the detail's charts)."""
+        from console.engine.judge import effective_thresholds  # pydantic: not before the first frame
+
+        config = self.config
+        if isinstance(config, FirstFrame):  # not validated yet: nothing to draw a limit from
+            return 0.0
+        status = self.latest.get(service)
+        if status is not None and 0 <= status.phase < len(config.phases):
+            return effective_thresholds(config, config.phases[status.phase])[check]
+        base = config.criteria
+        return {"error_rate": base.error_rate_increase, "p95_latency": base.p95_increase,
+                "p99_latency": base.p99_increase}[check]
 
     # ------------------------------------------------------------------ actions (keys, palette)
     def action_help(self) -> None:
@@ -396,18 +407,38 @@ class CanaryApp(App[int]):
 
     def _help_rows(self) -> list[tuple[str, str]]:
         """(key, what it does) for the app's keys and the current screen's."""
-        explained = {action: f"{title}: {text}" for action, title, text in ACTION_HELP}
         rows = []
-        for binding in [*self.BINDINGS, *getattr(self.screen, "BINDINGS", [])]:
-            if isinstance(binding, Binding) and not (self.read_only and binding.action in SERVICE_ACTIONS):
-                key = binding.key_display or binding.key.replace(",", "/").replace("down", "↓").replace("up", "↑")
-                rows.append((key, explained.get(binding.action, binding.description or binding.action)))
+        for binding in [*self.BINDINGS, *self.screen.BINDINGS]:
+            if not isinstance(binding, Binding):
+                continue
+            intent = BY_NAME.get(binding.id or "") if binding.action.startswith("intent(") else None
+            if intent is not None:
+                if not self.read_only:
+                    rows.append((self.keymap[intent.name], f"{intent.title}: {intent.help}"))
+                continue
+            key = binding.key_display or binding.key.replace(",", "/").replace("down", "↓").replace("up", "↑")
+            rows.append((key, binding.description or binding.action))
         return rows
 
-    def action_advance(self) -> None:
-        service, status = self.current_service, self.current_status()
-        if service is None:
+    def action_intent(self, name: str) -> None:
+        """A service key (or the palette): ask the person first where the intent needs it, then send it."""
+        service = self.current_service
+        if service is None or name not in BY_NAME:
             return
+        ask = self._askers().get(name)
+        if ask is not None:
+            ask(service)
+        else:
+            self.request_intent(service, name)
+
+    def _askers(self) -> dict[str, Callable[[str], None]]:
+        """The intents whose key asks something first (a confirmation, a version, the mode to set)."""
+        return {"advance": self._ask_advance, "set_mode": self._ask_set_mode, "rollback": self._ask_rollback,
+                "promote": self._ask_promote, "delete_canary": self._ask_delete_canary,
+                "take_over": self._ask_take_over, "start": self._ask_start}
+
+    def _ask_advance(self, service: str) -> None:
+        status = self.latest.get(service)
         if status is not None and status.verdict is not None and status.verdict.outcome is Outcome.FAIL:
             self.confirm(f"Force {service} to the next phase although its checks fail?",
                          lambda: self.request_intent(service, "advance", force=True), default=False)
@@ -420,7 +451,7 @@ class CanaryApp(App[int]):
     async def action_quit(self) -> None:
         """Quit; while this console drives rollouts, say which stop progressing and ask first."""
         driven = [s for s in self.latest.values() if s.driving and not s.state.terminal]
-        if not driven or getattr(self.session, "ephemeral", False):  # the demo's world ends with the app
+        if not driven or (self.session is not None and self.session.ephemeral):  # the demo's world ends with the app
             self.exit()
             return
         names = ", ".join(f"{s.service} ({s.state.label} at {s.weight}%)" for s in driven)
@@ -428,51 +459,30 @@ class CanaryApp(App[int]):
                      "again (canary-console run SERVICE, or T in a dashboard). Their records are saved.",
                      self.exit, default=False, service="")  # about every service: none named in bold
 
-    def action_pause(self) -> None:
-        if self.current_service:
-            self.request_intent(self.current_service, "pause")
+    def _ask_set_mode(self, service: str) -> None:
+        status = self.latest.get(service)
+        self.request_intent(service, "set_mode", auto=status is None or status.mode != "auto")
 
-    def action_resume(self) -> None:
-        if self.current_service:
-            self.request_intent(self.current_service, "resume")
+    def _ask_rollback(self, service: str) -> None:
+        self.confirm(f"Roll back {service}? Canary weight goes to 0 and the canary is scaled to 0.",
+                     lambda: self.request_intent(service, "rollback"), default=True)
 
-    def action_approve(self) -> None:
-        if self.current_service:
-            self.request_intent(self.current_service, "approve")
-
-    def action_toggle_mode(self) -> None:
-        service, status = self.current_service, self.current_status()
-        if service:
-            auto = status is None or status.mode != "auto"
-            self.request_intent(service, "set_mode", auto=auto)
-
-    def action_rollback(self) -> None:
-        service = self.current_service
-        if service:
-            self.confirm(f"Roll back {service}? Canary weight goes to 0 and the canary is scaled to 0.",
-                         lambda: self.request_intent(service, "rollback"), default=True)
-
-    def action_promote(self) -> None:
-        service, status = self.current_service, self.current_status()
-        if service is None:
-            return
+    def _ask_promote(self, service: str) -> None:
+        status = self.latest.get(service)
         failing = status is not None and status.verdict is not None and status.verdict.outcome is Outcome.FAIL
         version = inert(status.canary_version) if status and status.canary_version else "the canary"
         warning = " Its checks are FAILING." if failing else ""
         self.confirm(f"Promote {service} to {version} as the stable version?{warning}",
                      lambda: self.request_intent(service, "promote", force=failing), default=False)
 
-    def action_delete_canary(self) -> None:
-        service = self.current_service
-        if service is None:
-            return
+    def _ask_delete_canary(self, service: str) -> None:
         self.confirm(f"Delete {service}'s canary Deployment, Service and Ingress? (the runbook's manual "
                      "rollback cleanup; the canary already gets no traffic)",
                      lambda: self.request_intent(service, "delete_canary"), default=False)
 
-    def action_take_over(self) -> None:
-        service, status = self.current_service, self.current_status()
-        if service is None or status is None:
+    def _ask_take_over(self, service: str) -> None:
+        status = self.latest.get(service)
+        if status is None:
             return
         if status.driver is None:  # an orphaned rollout: nobody to take it from
             self.confirm(f"Drive {service} from this console? {inert(status.reason)}",
@@ -481,21 +491,16 @@ class CanaryApp(App[int]):
         self.confirm(f"Take over {service} from {inert(status.driver or 'the other console')}? It stops acting "
                      "at its next lease renewal.", lambda: self.request_intent(service, "take_over"), default=False)
 
-    def action_start(self) -> None:
-        service = self.current_service
-        if service is None:
-            return
-
+    def _ask_start(self, service: str) -> None:
         def started(version: str | None) -> None:
             if version:
-                announce = getattr(self.session, "announce", None)
-                if announce is not None:  # the runbook's "Team notified" (when notifications are configured)
-                    announce(service, version)
+                if self.session is not None:  # the runbook's "Team notified" (when notifications are configured)
+                    self.session.announce(service, version)
                 self.request_intent(service, "start", version=version)
 
         self.push_screen(StartCanaryScreen(service), started)
 
-    def confirm(self, question: str, then: Callable[[], None], *, default: bool, service: str | None = None) -> None:
+    def confirm(self, question: str, then: Callable[[], object], *, default: bool, service: str | None = None) -> None:
         """Ask ``question``; the service it acts on (the selected one unless named; "" for none) in bold."""
         def answered(yes: bool | None) -> None:
             if yes:
@@ -512,22 +517,22 @@ class CanaryApp(App[int]):
         detail = self.current_service
         services = self.services if dashboard is not None and self.screen is dashboard else [detail]
         for service in [s for s in services if s]:
-            for action, title, help_text in ACTION_HELP:
-                if self._offers(action, service):
-                    yield SystemCommand(f"{title} {service}", help_text, self._on_service(service, action))
+            for intent in KEYED:
+                if self._offers(intent, service):
+                    yield SystemCommand(f"{intent.title} {service}", intent.help, self._on_service(service, intent))
 
-    def _offers(self, action: str, service: str) -> bool:
+    def _offers(self, intent: Intent, service: str) -> bool:
         if self.read_only or self.session is None:
             return False
         status = self.latest.get(service)
-        return action == "start" if status is None else _allowed(action, status)
+        return intent.name == "start" if status is None else _allowed(intent, status)
 
-    def _on_service(self, service: str, action: str) -> Callable[[], None]:
+    def _on_service(self, service: str, intent: Intent) -> Callable[[], None]:
         def run() -> None:
             if isinstance(self.screen, DashboardScreen) and self.screen.current_service != service:
                 self.screen.jump_to(service)
             if self.current_service == service:
-                getattr(self, f"action_{action}")()
+                self.action_intent(intent.name)
         return run
 
     def action_dismiss_toasts(self) -> None:
@@ -554,21 +559,23 @@ class CanaryApp(App[int]):
 
     async def _intent(self, service: str, name: str, kwargs: dict[str, Any]) -> None:
         try:
+            if self.session is None:
+                return
             result = await self.session.intent(service, name, **kwargs)
         except Exception as exc:
             self.notify(inert(f"{service} {name} failed: {exc}"), severity="error", markup=False)
             return
         finally:
             self.busy.discard(service)
-        ok = bool(getattr(result, "ok", False))
-        message = inert(getattr(result, "message", "") or name)
+        ok = result.ok
+        message = inert(result.message or name)
         if not message.startswith(service):
             message = f"{service}: {message}"
         self.notify(message, severity="information" if ok else "warning", markup=False)
         self.refresh_bindings()
 
     # ------------------------------------------------------------------ logs
-    def follow_logs(self, service: str, sink: Callable[[Any], None], track: Track | None = None) -> None:
+    def follow_logs(self, service: str, sink: Callable[[LogLine], None], track: Track | None = None) -> None:
         """Follow ``service``'s pod logs in a named worker, handing each LogLine to ``sink``."""
         if self.session is None:
             return
@@ -578,9 +585,11 @@ class CanaryApp(App[int]):
     def stop_logs(self) -> None:
         self.workers.cancel_group(self, "logs")
 
-    async def _follow(self, service: str, sink: Callable[[Any], None], track: Track | None) -> None:
+    async def _follow(self, service: str, sink: Callable[[LogLine], None], track: Track | None) -> None:
+        if self.session is None:
+            return
         try:
-            lines: AsyncIterator[Any] = self.session.follow_logs(service, track)
+            lines: AsyncIterator[LogLine] = self.session.follow_logs(service, track)
             async for line in lines:
                 sink(line)
         except asyncio.CancelledError:
@@ -589,43 +598,36 @@ class CanaryApp(App[int]):
             self.notify(inert(f"{service} logs stopped: {exc}"), severity="warning", markup=False)
 
 
-def _phase_weights(config: Any) -> list[int]:
-    weights = getattr(config, "weights", None)
-    return list(weights) if weights is not None else [phase.weight for phase in config.phases]
+def _phase_weights(config: Config | FirstFrame) -> list[int]:
+    if isinstance(config, FirstFrame):
+        return list(config.weights)
+    return [phase.weight for phase in config.phases]
 
 
-def _allowed(action: str, status: RolloutStatus) -> bool:
-    state = status.state
+def _intent_of(action: str, parameters: tuple[object, ...]) -> Intent | None:
+    """The intent a binding's action names: ``intent('pause')``, or ``pause`` alone."""
+    if action == "intent" and parameters:
+        return BY_NAME.get(str(parameters[0]))
+    return BY_NAME.get(action)
+
+
+def _allowed(intent: Intent, status: RolloutStatus) -> bool:
+    """Whether the dashboard offers ``intent`` on a service in ``status``: the intent table's rule
+    (console/engine/intent_table.offered), once the driver question is settled."""
     if status.read_only:  # driven elsewhere: take it over, or ask its driver (a request, engine/requests.py)
         if status.driver is None:
             return False
-        if action == "take_over":
+        if intent.name == "take_over":
             return True
-        if action not in REQUESTABLE or action == "start":
+        if not intent.requestable or intent.name == "start":
             return False
-    if action in ("advance", "promote"):
-        return state in ACTIVE
-    if action == "pause":
-        return state in (State.OBSERVING, State.AWAITING_APPROVAL)
-    if action == "resume":
-        return state is State.PAUSED
-    if action == "approve":
-        return state is State.AWAITING_APPROVAL
-    if action == "rollback":
-        return not state.terminal and state is not State.ROLLING_BACK
-    if action == "start":
-        return state.terminal
-    if action == "take_over":  # a rollout no console drives: drive it here
-        return not status.driving and not state.terminal
-    if action == "delete_canary":  # the separate, confirmed step after a rollback
-        snapshot = status.snapshot
-        return state in (State.ROLLED_BACK, State.FAILED) and (snapshot is None or snapshot.canary_exists)
-    return True  # toggle_mode
+    return offered(intent, status)
 
 
-async def run_app_async(session: Any = None, *, theme: str | None = None, read_only: bool = False,
-                        on_ready: Callable[[], Awaitable[Any]] | None = None, config: Any = None,
-                        connect: Callable[[], Awaitable[Any]] | None = None) -> int:
+async def run_app_async(session: SessionView | None = None, *, theme: str | None = None, read_only: bool = False,
+                        on_ready: Callable[[], Awaitable[Any]] | None = None,
+                        config: Config | FirstFrame | None = None,
+                        connect: Callable[[], Awaitable[SessionView]] | None = None) -> int:
     app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, config=config, connect=connect,
                     freeze_gc=True, detect_colours=True,
                     hold_numbers=HOLD_NUMBERS_SECONDS)
@@ -633,7 +635,7 @@ async def run_app_async(session: Any = None, *, theme: str | None = None, read_o
     return app.return_code or 0
 
 
-def run_app(session: Any, *, theme: str | None = None, read_only: bool = False,
+def run_app(session: SessionView, *, theme: str | None = None, read_only: bool = False,
             on_ready: Callable[[], Awaitable[Any]] | None = None) -> int:
     """Run the dashboard until the user quits; the exit code (0, or 1 when the app failed)."""
     app = CanaryApp(session, theme=theme, read_only=read_only, on_ready=on_ready, freeze_gc=True,

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from console.engine.config_layers import ConfigError
+from console.engine.intent_table import CLI, intent_named
 
 if TYPE_CHECKING:  # pydantic (~70 ms) is imported only to validate: the dashboard does it after its first frame
     from console.engine.config import Config
@@ -24,8 +25,6 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
 EXIT_INTERNAL = 70  # a bug in the console (EX_SOFTWARE): one line, the traceback only with --debug
 SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
              "low-traffic", "metrics-gap")
-ACTIONS = ("advance", "pause", "resume", "approve", "rollback", "promote", "delete-canary", "take-over")
-CONFIRMED = {"rollback", "promote", "delete-canary", "take-over"}  # asked on a terminal, or --yes
 
 DESCRIPTION = """\
 Watch and drive nginx-ingress canary rollouts of the BUTTERFLY services, judged canary-vs-stable from
@@ -169,13 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--weight", type=WEIGHT, default=None, metavar="N",
                          help="judge with the triggers of the phase at weight N (default: the current weight)")
 
-    for name in ACTIONS:
-        what = {"delete-canary": "after a rollback, delete the canary Deployment, Service and Ingress",
-                "take-over": "drive a service another console drives (takes its Lease)"}.get(name, f"{name} one rollout")
-        action = sub(name, f"{what} (the same code path as the dashboard's key)")
+    for intent in CLI:  # the one-shot actions, from the intent table (console/engine/intent_table.py)
+        what = intent.cli_help or f"{intent.command} one rollout"
+        action = sub(intent.command, f"{what} (the same code path as the dashboard's key)")
         action.add_argument("service")
         action.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-        if name in ("advance", "promote"):
+        if intent.forceable:
             action.add_argument("--force", action="store_true", help="even while the verdict is fail (asks to confirm)")
 
     start = sub("start", "ask the driver of a service (a controller or another console) to start a canary")
@@ -335,9 +333,9 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "analyze":
         return asyncio.run(commands.analyze(config, _options(args, config, virtual=True), args.service,
                                             args.weight, as_json=args.json))
-    if args.command in ACTIONS:
-        return asyncio.run(commands.action(config, _options(args, config, virtual=True),
-                                           args.command.replace("-", "_"),
+    intent = intent_named(args.command)
+    if intent is not None and intent.cli:
+        return asyncio.run(commands.action(config, _options(args, config, virtual=True), intent.name,
                                            args.service, yes=args.yes, force=getattr(args, "force", False),
                                            as_json=args.json))
     if args.command == "start":

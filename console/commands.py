@@ -17,10 +17,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from console.cli import (CONFIRMED, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
+from console.cli import (EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
                          json_line, print_json)
 from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
+from console.engine.intent_table import BY_NAME
 from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track, Verdict
 from console.engine.notable import STOP_AT, Notable, NotableRule, Notice
 from console.engine.outage import OutageWatch
@@ -429,7 +430,7 @@ def _unreachable(verdict: Verdict) -> bool:
 
 async def action(config: Config, options: Options, name: str, service: str, *, yes: bool, force: bool,
                  as_json: bool) -> int:
-    needs_confirmation = name.replace("_", "-") in CONFIRMED or (name == "advance" and force)
+    needs_confirmation = BY_NAME[name].needs_confirmation(force)
     world = await _prepared(config, options, [service])  # the first step only observes
     if isinstance(world, int):
         return world

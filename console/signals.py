@@ -21,6 +21,8 @@ def handle_signals(callback: Callable[[Any], None], names: Sequence[str] = ("SIG
     installed = []
     for name in names:
         sig = getattr(signal, name, None)
+        if sig is None:  # no such signal here
+            continue
         try:
             loop.add_signal_handler(sig, callback, sig)
             installed.append(sig)

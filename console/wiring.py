@@ -19,10 +19,11 @@ import getpass
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from console.engine.config import Config
 from console.engine.model import ServiceMetrics
+from console.engine.protocols import identity_of
 
 if TYPE_CHECKING:  # the engine's session is imported when a world is opened: after the dashboard's first frame
     from console.engine.clock import Clock
@@ -134,7 +135,7 @@ async def open_world(config: Config, options: Options, *, drive: Any = (), actor
 
 async def _open(config: Config, options: Options, *, read_only: bool, drive: Any, actor_kind: str) -> World:
     from console.engine.clock import RealClock, ScaledClock, VirtualClock
-    from console.engine.ports import ReadOnlyCluster
+    from console.engine.ports import Cluster, ReadOnlyCluster
     from console.engine.session import Session
 
     actor = local_actor()
@@ -159,8 +160,9 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
     cluster = await kube.connect(config, read_only=read_only, kubeconfig=options.kubeconfig,
                             context=options.context, namespace=options.namespace)
     metrics, closers = _metrics_for(config, options, NoMetrics())
-    identity = getattr(cluster, "identity", actor)
-    port = ReadOnlyCluster(cluster) if read_only else cluster
+    identity = identity_of(cluster) or actor
+    # the read-only port has no write method at all: typed as the Cluster the session never writes through
+    port = cast(Cluster, ReadOnlyCluster(cluster)) if read_only else cluster
     session = Session(config, port, metrics, RealClock(), actor=identity, read_only=read_only,
                       journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind,
                       requests=None if read_only else cluster.requests)

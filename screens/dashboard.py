@@ -96,8 +96,8 @@ class DashboardScreen(StatusScreen):
         self.redraw_all()
 
     def redraw_all(self) -> None:
-        app = self.app
-        self.show_statuses([app.latest[s] for s in self.services if s in getattr(app, "latest", {})])
+        latest = self.host.latest
+        self.show_statuses([latest[s] for s in self.services if s in latest])
 
     @guarded("showing the connection")
     def show_waiting(self, text: str) -> None:
@@ -116,12 +116,12 @@ class DashboardScreen(StatusScreen):
 
     @guarded("updating the dashboard")
     def show_statuses(self, statuses: Sequence[RolloutStatus]) -> None:
-        app = self.app
+        host = self.host
         drew = False
         for status in statuses:
             panel = self.panel(status.service)
-            panel.error = app.errors.get(status.service)
-            drew = panel.show(status, app.histories.get(status.service)) or drew
+            panel.error = host.errors.get(status.service)
+            drew = panel.show(status, host.histories.get(status.service)) or drew
         self.redraw_held(together=drew)
         if self.by_attention and statuses:
             self._reorder()
@@ -285,7 +285,7 @@ class DashboardScreen(StatusScreen):
         service = self.current_service
         if service is None:
             return
-        if getattr(self.app, "session", True) is None:  # the detail needs the validated config and the world
+        if not self.host.connected:  # the detail needs the validated config and the world
             self.notify("still connecting: the detail opens once connected", markup=False)
             return
         self.app.push_screen(ServiceDetailScreen(service, self.weights))

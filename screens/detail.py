@@ -16,7 +16,6 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Footer, Header, Input, Static
 
-from console.engine.judge import effective_thresholds
 from console.engine.model import Event, RolloutStatus, State
 from screens.status_screen import StatusScreen
 from widgets.check_table import CheckTable, check_reasons
@@ -53,6 +52,7 @@ class ServiceDetailScreen(StatusScreen):
         super().__init__()
         self.service = service
         self.weights = list(weights)
+        self._shown_text: dict[str, str] = {}  # what each Static says now (see _update)
 
     @property
     def current_service(self) -> str:
@@ -60,13 +60,7 @@ class ServiceDetailScreen(StatusScreen):
 
     def limit(self, check: str) -> float:
         """The limit the canary is held to now: the base criteria, tightened by the current phase's triggers."""
-        config = self.app.config
-        status = self.app.latest.get(self.service)
-        if status is not None and 0 <= status.phase < len(config.phases):
-            return effective_thresholds(config, config.phases[status.phase])[check]
-        base = config.criteria
-        return {"error_rate": base.error_rate_increase, "p95_latency": base.p95_increase,
-                "p99_latency": base.p99_increase}[check]
+        return self.host.limit(self.service, check)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -95,19 +89,22 @@ class ServiceDetailScreen(StatusScreen):
 
     @guarded("opening the detail")
     def on_mount(self) -> None:
-        app = self.app
-        self.query_one(EventTimeline).add(app.timelines.get(self.service, ()))
-        status = app.latest.get(self.service)
+        host = self.host
+        self.query_one(EventTimeline).add(host.timelines.get(self.service, ()))
+        status = host.latest.get(self.service)
         if status is not None:  # catch up with what arrived before the widgets existed
             self._show(status, force=True)
         self._log_bar()
-        app.follow_logs(self.service, self.query_one(LogView).feed)
+        host.follow_logs(self.service, self.query_one(LogView).feed)
         body = self.query_one("#detail-body")
-        body.watch(body, "scroll_y", lambda _old, _new: self.call_after_refresh(self.place_toasts), init=False)
+        body.watch(body, "scroll_y", lambda _old, _new: self._place_toasts_later(), init=False)
         self.call_after_refresh(self.place_toasts)
         self.mark_ready()
 
     def on_resize(self) -> None:
+        self._place_toasts_later()
+
+    def _place_toasts_later(self) -> None:
         self.call_after_refresh(self.place_toasts)
 
     def place_toasts(self) -> None:
@@ -121,7 +118,7 @@ class ServiceDetailScreen(StatusScreen):
 
     def on_unmount(self) -> None:
         self.ready = False
-        self.app.stop_logs()
+        self.host.stop_logs()
 
     # ------------------------------------------------------------------ updates from the app
     @guarded("updating the detail")
@@ -132,10 +129,10 @@ class ServiceDetailScreen(StatusScreen):
         self._log_bar()
 
     def _show(self, status: RolloutStatus, force: bool = False) -> None:
-        app = self.app
-        history = app.histories[self.service]
+        host = self.host
+        history = host.histories[self.service]
         head = self.query_one(ServicePanel)
-        head.error = app.errors.get(self.service)
+        head.error = host.errors.get(self.service)
         head.show(status, history)
         if status.snapshot is not None:
             self.query_one(PodTable).show(status.snapshot.pods, status.at)
@@ -143,7 +140,7 @@ class ServiceDetailScreen(StatusScreen):
             self.query_one("#pods-title", Static).update(f"Pods · traffic: {route}" if route else "Pods")
         self.query_one(CheckTable).show(status.verdict)
         self._update("#check-reasons", check_reasons(status.verdict), layout=True)
-        self._update("#steps", step_line(status, self.app.config))
+        self._update("#steps", step_line(status, self.weights))
         for chart in self.query(TrackChart):
             chart.show(history, force=force)
 
@@ -244,9 +241,7 @@ class ServiceDetailScreen(StatusScreen):
     def _update(self, selector: str, content, layout: bool = False) -> None:
         """Update a Static only when what it says changed, and without a layout when its size cannot change
         (a layout per status was most of the idle CPU)."""
-        shown = getattr(self, "_shown_text", None)
-        if shown is None:
-            shown = self._shown_text = {}
+        shown = self._shown_text
         key = str(content) if not hasattr(content, "plain") else content.plain
         if shown.get(selector) == key:
             return
@@ -260,9 +255,8 @@ class LogBox(Vertical):
     ALLOW_MAXIMIZE = True
 
 
-def step_line(status: RolloutStatus, config) -> Content:
+def step_line(status: RolloutStatus, weights: Sequence[int]) -> Content:
     """`Step 2/5 · SetWeight 25 · next SetWeight 50` and the phases as marks: `10 ✔ 25 ◀ 50 · 75 · 100 ·`."""
-    weights = [phase.weight for phase in getattr(config, "phases", [])]
     if not weights or status.phase < 0 or status.state is State.IDLE:
         return Content.styled("no rollout: s starts one", "$muted")
     index = min(status.phase, len(weights) - 1)

@@ -201,3 +201,26 @@ async def test_a_canary_service_left_by_an_interrupted_start_is_kept_and_one_tha
         with pytest.raises(ClusterError, match="a Service capsule-canary already exists and does not select"):
             await cluster.start_canary("capsule", "2.0.0", 0)
         assert double.obj("services", "capsule-canary")["spec"]["selector"]["track"] == "stable"
+
+
+async def test_a_rollback_whose_scale_is_refused_as_read_only_says_so_and_is_not_retried(tmp_path):
+    """Found by the type checker: the combined error of a rollback was built with arguments ReadOnlyError
+    does not take, so a refused part raised a TypeError (retried forever) instead of the refusal."""
+    from console.engine.ports import ReadOnlyError
+
+    async with seeded_double() as double, console_on(double, tmp_path) as cluster:
+        await cluster.start_canary("perception", "1.2.4", 10)
+        real_call = cluster.api.call
+
+        async def refusing(method, path, *args, **kwargs):
+            if method == "PATCH" and path.endswith("/scale"):
+                raise ReadOnlyError("read-only: refused to send PATCH")
+            return await real_call(method, path, *args, **kwargs)
+
+        cluster.api.call = refusing
+        try:
+            await cluster.rollback("perception")
+        except ReadOnlyError as exc:
+            assert "scale to 0 of Deployment perception-canary" in str(exc) and exc.retryable is False
+        else:
+            raise AssertionError("the refused scale was not reported")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from textual.theme import Theme
 
@@ -51,7 +52,7 @@ _BASE = ("primary", "secondary", "warning", "error", "success", "foreground", "b
 
 
 def _theme(name: str, dark: bool, base: str, variables: str) -> Theme:
-    colours = dict(zip(_BASE, base.split()))
+    colours: dict[str, Any] = dict(zip(_BASE, base.split()))
     return Theme(name=name, accent=colours["secondary"], dark=dark, **colours,
                  variables=dict(zip(VARIABLE_DEFAULTS, variables.split())))
 

@@ -79,7 +79,7 @@ class TrackHighlighter(Highlighter):
 class LogView(Log):
     def __init__(self, max_lines: int = 1000, flush_seconds: float = 0.05, **kwargs) -> None:
         super().__init__(max_lines=max_lines, auto_scroll=True, highlight=True, **kwargs)
-        self.highlighter = TrackHighlighter()
+        self.highlighter: TrackHighlighter = TrackHighlighter()
         self.kept: deque[tuple[Track, str]] = deque(maxlen=max_lines)
         self.pending: deque[tuple[Track, str]] = deque(maxlen=max_lines)
         self.flush_seconds = flush_seconds

@@ -450,9 +450,10 @@ class KubeCluster:
                 first = failed[0][1]
                 if not isinstance(first, ClusterError):
                     raise first
-                kind = ReadOnlyError if isinstance(first, ReadOnlyError) else ClusterError
-                raise kind("; ".join(f"{part}: {exc}" for part, exc in failed), retryable=first.retryable,
-                           status=first.status)
+                message = "; ".join(f"{part}: {exc}" for part, exc in failed)
+                if isinstance(first, ReadOnlyError):  # never retried; it has no status of its own
+                    raise ReadOnlyError(message)
+                raise ClusterError(message, retryable=first.retryable, status=first.status)
 
         await self._shift(service, 0, move, State.ROLLING_BACK)
 

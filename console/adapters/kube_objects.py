@@ -3,7 +3,6 @@ canary Deployment / Service / Ingress made from the stable ones (as the runbook'
 tags, rollout completion, and the rollout record kept in the canary Ingress' annotations. No I/O here.
 """
 
-from __future__ import annotations
 
 import copy
 from datetime import datetime, timezone

@@ -257,7 +257,8 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-SINKS = {"slack": SlackSink, "pagerduty": PagerDutySink, "webhook": WebhookSink}
+SINKS: dict[str, type[SlackSink | PagerDutySink | WebhookSink]] = {
+    "slack": SlackSink, "pagerduty": PagerDutySink, "webhook": WebhookSink}
 
 
 def build_sinks(notifications: list[Notification], services: list[str]) -> list[tuple[HttpSink, SinkPolicy]]:
@@ -269,7 +270,7 @@ def build_sinks(notifications: list[Notification], services: list[str]) -> list[
         if labels.index(label) != index:
             raise ConfigError(f"field 'notifications.{index}.name': another sink is called {label!r}; "
                               "give each its own name")
-    built = []
+    built: list[tuple[HttpSink, SinkPolicy]] = []
     for index, item in enumerate(notifications):
         unknown = [s for s in item.services or [] if s not in services]
         if unknown:

@@ -19,6 +19,7 @@ from typing import Any
 
 from console.engine.bus import EventBus
 from console.engine.model import Event, EventKind
+from console.engine.protocols import identity_of
 
 _SECRETS = (
     (re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]+"), r"\1\2[REDACTED]"),
@@ -94,7 +95,7 @@ class Journal:
         (A Session feeds it through its SinkHub instead: ``subscribe=False``.)"""
         self.bus = bus
         if self.identity is None:
-            self.identity = getattr(cluster, "identity", None)
+            self.identity = identity_of(cluster)
         if subscribe:
             bus.subscribe(self)
 

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from console.engine.config_layers import ENV_PREFIX, SERVICES, ConfigError, read_layers
+from console.engine.intent_table import keymap_problem
 from console.engine.model import Action
 from console.engine.notify_config import Notification
 
@@ -304,6 +305,8 @@ class Config(_Strict):
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     theme: str | None = None
     notifications: list[Notification] = Field(default_factory=list, description="Slack, PagerDuty, webhooks")
+    keymap: dict[str, str] = Field(default_factory=dict, description="the dashboard's keys: {intent: key}, "
+                                   "e.g. {advance: n} (console/engine/intent_table.py)")
 
     _interval = field_validator("check_interval", mode="before")(_bounded(0.5, 3600.0))
     _window = field_validator("window", mode="before")(_bounded(1.0, DAY))
@@ -328,6 +331,9 @@ class Config(_Strict):
         if self.window < self.check_interval:
             raise ValueError(f"window: {format_duration(self.window)} is shorter than check_interval "
                              f"{format_duration(self.check_interval)}: checks would miss traffic")
+        keymap = keymap_problem(self.keymap)
+        if keymap:
+            raise ValueError(keymap)
         suffix = self.kube.canary_suffix
         for name in names:
             canary = name + suffix

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from console.engine.intent_table import keymap_problem
 
 SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
 DEFAULT_WEIGHTS = (10, 25, 50, 75, 100)  # the runbook's phases; tests hold them equal to Config()'s
@@ -117,19 +119,28 @@ class FirstFrame:
     weights: list[int]
     theme: str | None = None
     read_only: bool = False
+    keymap: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, config: Any) -> FirstFrame:
         """The same settings from an already validated Config."""
         return cls(list(config.service_names), [phase.weight for phase in config.phases], config.theme,
-                   config.read_only)
+                   config.read_only, dict(config.keymap))
 
 
 def first_frame(data: Mapping[str, Any]) -> FirstFrame:
     """The first frame's settings from ``read_layers``' dict; the defaults wherever a value is unusable."""
     return FirstFrame(service_names=_names(data.get("services")), weights=_weights(data.get("phases")),
                       theme=data["theme"] if isinstance(data.get("theme"), str) else None,
-                      read_only=_flag(data.get("read_only")))
+                      read_only=_flag(data.get("read_only")), keymap=_keymap(data.get("keymap")))
+
+
+def _keymap(keymap: Any) -> dict[str, str]:
+    """A usable keymap setting, else none (the validation that follows says what is wrong with it)."""
+    if isinstance(keymap, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in keymap.items()) \
+            and keymap_problem(keymap) is None:
+        return dict(keymap)
+    return {}
 
 
 def _names(services: Any) -> list[str]:

@@ -32,6 +32,7 @@ import asyncio
 import contextvars
 import math
 import time
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -40,12 +41,14 @@ from console.engine.audit import redact
 from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
 from console.engine.evidence import PhaseEvidence
+from console.engine.intent_table import BY_NAME
 from console.engine.intents import ACTIVE, Intents
 from console.engine.outage import OutageClock
 from console.engine.outside import Expected
 from console.engine.model import (CheckResult, Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
                                   RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
 from console.engine.ports import Cluster, ReadOnlyError
+from console.engine.protocols import Claims, console_id_of, identity_of
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
 from console.engine.traffic_share import ShareTracker
@@ -133,7 +136,7 @@ class RolloutController(Intents):
         bound to this call's context, never to the controller, so a key pressed meanwhile is not theirs."""
         token = _ON_BEHALF.set((self, actor))
         try:
-            return await getattr(self, intent)(**kwargs)
+            return await self.act(BY_NAME[intent], **kwargs)
         finally:
             _ON_BEHALF.reset(token)
 
@@ -473,12 +476,11 @@ class RolloutController(Intents):
 
     async def _claim(self) -> None:
         """Take the service's Lease as soon as this console drives it, so others see who drives."""
-        claim = getattr(self.cluster, "claim", None)
-        if self._claimed or claim is None:
+        if self._claimed or not isinstance(self.cluster, Claims):
             self._claimed = True
             return
         try:
-            await claim(self.service)
+            await self.cluster.claim(self.service)
             self._claimed = True
             self._last_write_at = self.clock.now()  # claiming may finish our interrupted weight write (the
             # adapter's intent log): a snapshot taken before cannot show it, so it is no override
@@ -499,8 +501,7 @@ class RolloutController(Intents):
     def driven_elsewhere(self) -> str | None:
         """The live driver of this service when it is another console or controller, else None."""
         driver = self.snapshot.driver if self.snapshot else None
-        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None),
-                                     getattr(self.cluster, "console_id", None)):
+        if driver and driver not in (self.actor, identity_of(self.cluster), console_id_of(self.cluster)):
             return driver
         return None
 
@@ -509,7 +510,7 @@ class RolloutController(Intents):
         if self.read_only:
             return "read-only: this console only watches"
         driver = self.snapshot.driver if self.snapshot else None
-        if driver and driver not in (self.actor, getattr(self.cluster, "identity", None)):
+        if driver and driver not in (self.actor, identity_of(self.cluster)):
             return f"read-only: {driver} drives {self.service}"
         return None
 
@@ -524,7 +525,7 @@ class RolloutController(Intents):
                 self.write_failure = f"{operation.replace('_', ' ')} not sent: a rollback began"
                 return False
             try:
-                await getattr(self.cluster, operation)(self.service, *args)
+                await self._operation(operation)(self.service, *args)
             except Exception as exc:
                 self.write_failure = f"{operation.replace('_', ' ')} failed: {exc}"
                 self.write_retryable = _retryable(exc)
@@ -535,6 +536,22 @@ class RolloutController(Intents):
             self._expected.wrote(operation, to_weight)
         self._announce(operation, why, from_weight, from_weight if to_weight is None else to_weight)
         return True
+
+    def _operation(self, operation: str) -> Callable[..., Awaitable[None]]:
+        """The Cluster port's write called ``operation`` (its name is also the audit's word for it)."""
+        cluster = self.cluster
+        match operation:
+            case "start_canary":
+                return cluster.start_canary
+            case "set_weight":
+                return cluster.set_weight
+            case "rollback":
+                return cluster.rollback
+            case "promote":
+                return cluster.promote
+            case "delete_canary":
+                return cluster.delete_canary
+        raise ValueError(f"no cluster write called {operation!r}")
 
     def _announce(self, what: str, why: str, from_weight: int, to_weight: int, message: str = "",
                   shadow: bool = False) -> None:
@@ -564,7 +581,7 @@ class RolloutController(Intents):
         verdict = self.verdict.outcome.value if self.verdict else ""
         if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and verdict != Outcome.FAIL.value:
             verdict = ""  # a person's rollback: no passing verdict beside "rolled back"
-        me = getattr(self.cluster, "identity", None) or self.actor
+        me = identity_of(self.cluster) or self.actor
         return RolloutRecord(state=self.state, phase=self.phase, weight=self.weight,
                              phase_started_at=self.phase_started_at, phase_elapsed=self.phase_elapsed,
                              version=self.version, verdict=verdict, driver=me,

@@ -11,17 +11,85 @@ file reads in one sitting.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
+from console.engine.intent_table import ACTIVE, BY_NAME, Intent
 from console.engine.model import Event, EventKind, IntentResult, Outcome, State, Track
 from console.engine.outside import Expected
+from console.engine.protocols import TakesOver, identity_of
 
-ACTIVE = (State.OBSERVING, State.PAUSED, State.AWAITING_APPROVAL)
-TERMINAL = (State.IDLE, State.PROMOTED, State.ROLLED_BACK, State.FAILED)
+if TYPE_CHECKING:
+    from console.engine.bus import EventBus
+    from console.engine.clock import Clock
+    from console.engine.config import Config
+    from console.engine.model import Decision, ServiceMetrics, ServiceSnapshot, Verdict
+    from console.engine.ports import Cluster
+    from console.engine.stable_window import StableBaseline
+
+__all__ = ["ACTIVE", "Intents"]
 
 
 class Intents:
     """start, advance, pause, resume, approve, rollback, promote, set_mode, delete_canary, drive, take_over."""
+
+    if TYPE_CHECKING:  # what the intents use of RolloutController (console/engine/controller.py), for mypy
+        service: str
+        config: Config
+        cluster: Cluster
+        clock: Clock
+        bus: EventBus
+        actor: str
+        read_only: bool
+        auto: bool
+        state: State
+        reason: str
+        write_failure: str
+        write_retryable: bool
+        phase: int
+        weight: int
+        version: str
+        verdict: Verdict | None
+        decisions: list[Decision]
+        snapshot: ServiceSnapshot | None
+        metrics: ServiceMetrics | None
+        _started_at: float | None
+        _deploy_started: float
+        _last_tick: float | None
+        _last_usable: float
+        _baseline: StableBaseline
+        _expected: Expected
+        _approved_phase: int | None
+        _awaiting: str
+        _said: set[tuple[int, str]]
+
+        def _blocked(self) -> str | None: ...
+        def _drive_here(self) -> None: ...
+        async def _write(self, operation: str, *args: Any, why: str, to_weight: int | None = None) -> bool: ...
+        def _announce(self, what: str, why: str, from_weight: int, to_weight: int, message: str = "",
+                      shadow: bool = False) -> None: ...
+        async def _save(self) -> bool: ...
+        def _transition(self, to: State, reason: str, *, save: bool = True) -> None: ...
+        def _decide(self, action: str, reason: str, *, weight: int | None = None,
+                    to_weight: int | None = None) -> None: ...
+        def _error(self, message: str, *, retryable: bool = True) -> None: ...
+        def _publish_status(self) -> None: ...
+        def _phase_name(self) -> str: ...
+        def _set_phase(self, index: int, weight: int) -> None: ...
+        async def _advance(self, why: str) -> bool: ...
+        async def _promote(self, why: str) -> None: ...
+        async def _roll_back(self, reason: str, why: str) -> bool: ...
+
+    def act(self, intent: Intent, **kwargs: Any) -> Awaitable[IntentResult]:
+        """Do ``intent`` (a row of console/engine/intent_table.py) with its arguments: the one dispatch of
+        the session, a request and a test. A bad argument raises TypeError, as a call would."""
+        handlers: dict[str, Callable[..., Awaitable[IntentResult]]] = {
+            "start": self.start, "advance": self.advance, "pause": self.pause, "resume": self.resume,
+            "approve": self.approve, "rollback": self.rollback, "promote": self.promote,
+            "set_mode": self.set_mode, "delete_canary": self.delete_canary, "drive": self.drive,
+            "take_over": self.take_over}
+        return handlers[intent.name](**kwargs)
 
     def _refuse(self, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
@@ -33,12 +101,16 @@ class Intents:
         return IntentResult(False, f"{self.service}: {intent} failed: {self.write_failure or 'see the error'}",
                             failed=True)
 
-    def _gate(self, intent: str, allowed: tuple[State, ...]) -> IntentResult | None:
+    def _gate(self, name: str) -> IntentResult | None:
+        """Refuse intent ``name`` when something blocks this console or the intent table's rule does not
+        allow it in the current state (console/engine/intent_table.py); else this console drives."""
+        intent = BY_NAME[name]
         blocked = self._blocked()
         if blocked:
-            return self._refuse(f"{blocked}; {intent} refused")
-        if self.state not in allowed:
-            return self._refuse(f"cannot {intent} while {self.state.label}")
+            return self._refuse(f"{blocked}; {intent.refusal_verb} refused")
+        refusal = intent.refusal(self.state)
+        if refusal:
+            return self._refuse(refusal)
         self._drive_here()
         return None
 
@@ -70,7 +142,7 @@ class Intents:
     async def start(self, version: str, *, actor: str | None = None) -> IntentResult:
         if actor:
             self.actor = actor
-        refused = self._gate("start", TERMINAL)
+        refused = self._gate("start")
         if refused:
             return refused
         if not version:
@@ -92,7 +164,7 @@ class Intents:
                                   f"{self.config.phases[0].weight}% of traffic once it is ready")
 
     async def advance(self, force: bool = False) -> IntentResult:
-        refused = (self._gate("advance", ACTIVE) or self._failing("advance", force)
+        refused = (self._gate("advance") or self._failing("advance", force)
                    or self._unusable("advance", force))
         if refused:
             return refused
@@ -117,14 +189,14 @@ class Intents:
         return IntentResult(True, f"{self.service}: {what} at {self.weight}%")
 
     async def pause(self) -> IntentResult:
-        refused = self._gate("pause", (State.OBSERVING, State.AWAITING_APPROVAL, State.DEPLOYING))
+        refused = self._gate("pause")
         if refused:
             return refused
         self._decide("hold", f"paused by {self.actor}")
         return await self._person_moves("pause", State.PAUSED, f"paused by {self.actor}")
 
     async def resume(self) -> IntentResult:
-        refused = self._gate("resume", (State.PAUSED,))
+        refused = self._gate("resume")
         if refused:
             return refused
         snap = self.snapshot
@@ -141,7 +213,7 @@ class Intents:
                                         f"resumed by {self.actor}; observing {self._phase_name()}")
 
     async def approve(self) -> IntentResult:
-        refused = self._gate("approve", (State.AWAITING_APPROVAL,))
+        refused = self._gate("approve")
         if refused:
             return refused
         if self._awaiting == "phase_complete":
@@ -152,7 +224,7 @@ class Intents:
                                         f"approved by {self.actor}; observing {self._phase_name()}")
 
     async def rollback(self, reason: str = "") -> IntentResult:
-        refused = self._gate("rollback", (State.DEPLOYING, State.PROMOTING, State.ROLLING_BACK) + ACTIVE)
+        refused = self._gate("rollback")
         if refused:
             return refused
         await self._roll_back(reason or f"rollback by {self.actor}", "key")
@@ -160,7 +232,7 @@ class Intents:
                             else f"{self.service}: rolling back; retrying the write")
 
     async def promote(self, force: bool = False) -> IntentResult:
-        refused = (self._gate("promote", ACTIVE) or self._failing("promote", force)
+        refused = (self._gate("promote") or self._failing("promote", force)
                    or self._unusable("promote", force))
         if refused:
             return refused
@@ -168,7 +240,7 @@ class Intents:
         return IntentResult(True, f"{self.service}: promoting {self.version}")
 
     async def set_mode(self, auto: bool) -> IntentResult:
-        refused = self._gate("change mode", tuple(State))
+        refused = self._gate("set_mode")
         if refused:
             return refused
         self.auto = bool(auto)
@@ -179,7 +251,7 @@ class Intents:
         return IntentResult(True, f"{self.service}: mode {mode}")
 
     async def delete_canary(self) -> IntentResult:
-        refused = self._gate("delete the canary", (State.ROLLED_BACK, State.FAILED, State.IDLE))
+        refused = self._gate("delete_canary")
         if refused:
             return refused
         if not await self._write("delete_canary", why="key", to_weight=0):
@@ -203,16 +275,15 @@ class Intents:
         console stops acting at its next renewal. A read-only console never takes over."""
         if self.read_only:
             return self._refuse("read-only: this console only watches; take over refused")
-        take = getattr(self.cluster, "take_over", None)
-        if take is None:
+        if not isinstance(self.cluster, TakesOver) or self.cluster.take_over is None:  # None: switched off
             return self._refuse("no console leases here: there is nothing to take over")
         driver = self.snapshot.driver if self.snapshot else None
         try:
-            await take(self.service)
+            await self.cluster.take_over(self.service)
         except Exception as exc:
             self._error(f"take over failed: {exc}", retryable=False)
             return IntentResult(False, f"{self.service}: take over failed: {exc}")
-        me = getattr(self.cluster, "identity", None) or self.actor
+        me = identity_of(self.cluster) or self.actor
         self._drive_here()
         if self.snapshot is not None:
             self.snapshot = replace(self.snapshot, driver=me)

@@ -21,6 +21,16 @@ class Track(StrEnum):
     CANARY = "canary"
 
 
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One log line of one pod (console/engine/ports.Cluster.follow_logs)."""
+
+    pod: str
+    track: Track
+    text: str  # untrusted: render literally
+    at: float = 0.0
+
+
 class CheckResult(StrEnum):
     PASS = "pass"
     FAIL = "fail"
@@ -236,8 +246,8 @@ class Verdict:
         return next((c for c in self.checks if c.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
-        data = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
-                "checks": [c.to_json() for c in self.checks]}
+        data: dict[str, Any] = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
+                                "checks": [c.to_json() for c in self.checks]}
         if self.problems:
             data["problems"] = list(self.problems)
         return data

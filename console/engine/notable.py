@@ -234,12 +234,13 @@ class NotableRule:
         service, metrics = event.service, status.metrics
         named = next((p for p in (status.verdict.problems if status.verdict else ())
                       if p.startswith(INCIDENT_WORDS)), None)  # the judge held for it: its words
-        if named is None and (metrics is None or metrics.stable is None or metrics.canary is None):
+        windows = None if metrics is None or metrics.stable is None or metrics.canary is None \
+            else (metrics.stable, metrics.canary)
+        if named is None and windows is None:
             return None  # no data is no incident (and no recovery either)
-        if named is None and min(metrics.stable.requests, metrics.canary.requests) < self.min_requests:
+        if named is None and windows is not None and min(w.requests for w in windows) < self.min_requests:
             return None  # too few requests to tell either way
-        over = [(w.error_rate or 0.0) > self.max_error_rate for w in (metrics.stable, metrics.canary)] \
-            if metrics is not None and metrics.stable is not None and metrics.canary is not None else [False, False]
+        over = [(w.error_rate or 0.0) > self.max_error_rate for w in windows] if windows else [False, False]
         ongoing = service in self._incident
         on = named is not None or all(over) or (ongoing and over[0])  # it ends once stable is back within the bound
         if on == ongoing:

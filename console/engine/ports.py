@@ -8,10 +8,10 @@ The controller and the session only ever see these Protocols; the real adapters 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from console.engine.model import RolloutRecord, ServiceMetrics, ServiceSnapshot, Track
+from console.engine.model import LogLine, RolloutRecord, ServiceMetrics, ServiceSnapshot, Track
+from console.engine.protocols import Checked, Closable, identity_of
 
 
 class ClusterError(Exception):
@@ -39,14 +39,6 @@ class ReadOnlyError(ClusterError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=False)
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    pod: str
-    track: Track
-    text: str  # untrusted: render literally
-    at: float = 0.0
 
 
 @runtime_checkable
@@ -96,7 +88,7 @@ class ReadOnlyCluster:
 
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
-        self.identity = getattr(cluster, "identity", None)
+        self.identity = identity_of(cluster)
 
     async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
         return await self._cluster.snapshot_all(services)
@@ -105,14 +97,12 @@ class ReadOnlyCluster:
         return self._cluster.follow_logs(service, track)
 
     async def check(self) -> None:
-        check = getattr(self._cluster, "check", None)
-        if check is not None:
-            await check()
+        if isinstance(self._cluster, Checked):
+            await self._cluster.check()
 
     async def aclose(self) -> None:
-        close = getattr(self._cluster, "aclose", None)
-        if close is not None:
-            await close()
+        if isinstance(self._cluster, Closable):
+            await self._cluster.aclose()
 
 
 @runtime_checkable

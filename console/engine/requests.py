@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from console.engine.intent_table import BY_NAME, REQUESTABLE
 from console.engine.model import Event, EventKind
 
-# what may be asked of another driver (start needs a version; the rest take only `force`)
-REQUESTABLE = ("start", "advance", "pause", "resume", "approve", "rollback", "promote")
 PENDING, DONE, REFUSED, UNANSWERED, NO_DRIVER = "pending", "done", "refused", "unanswered", "no driver"
 ANSWER_REASONS = {DONE: "CanaryRequestDone", REFUSED: "CanaryRequestRefused"}  # the audit Event of an answer
 
@@ -54,7 +53,7 @@ def validate(action: str, args: dict[str, Any]) -> str | None:
     """Why a request is malformed (typed by hand with kubectl, say), or None."""
     if action not in REQUESTABLE:
         return f"unknown action {action!r} (one of {', '.join(REQUESTABLE)})"
-    allowed = {"start": {"version"}, "advance": {"force"}, "promote": {"force"}}.get(action, set())
+    allowed = {"version"} if action == "start" else {"force"} if BY_NAME[action].forceable else set()
     extra = set(args) - allowed
     if extra:
         return f"{action} takes no {', '.join(sorted(extra))}"

@@ -32,12 +32,10 @@ from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus,
 from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
 from console.engine.report import ReportSink
-from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, REQUESTABLE, UNANSWERED, Request,
-                                     RequestBox, intent_arguments, validate)
+from console.engine.intent_table import BY_NAME, NAMES
+from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, UNANSWERED, Request, RequestBox,
+                                     intent_arguments, validate)
 from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
-
-INTENTS = ("start", "advance", "pause", "resume", "approve", "rollback", "promote", "set_mode", "delete_canary",
-           "drive", "take_over")
 
 
 class Session:
@@ -59,7 +57,7 @@ class Session:
         self._stepping = asyncio.Lock()
         self._problems: dict[str, str | None] = {"cluster": None, "metrics": None}
         self._snapshots: dict[str, ServiceSnapshot] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         self.actor = actor
         self.requests = None if self.read_only else requests
         self.request_deadline = 3 * config.check_interval + 15.0
@@ -161,7 +159,7 @@ class Session:
         controller = self.controllers.get(service)
         if controller is None:
             return None
-        started = getattr(controller, "_started_at", None)
+        started = controller._started_at
         known = self._journal_sink.started.get(service) if self._journal_sink is not None else None
         if known is not None and known[1] == controller.version:
             started = known[0]
@@ -184,13 +182,14 @@ class Session:
         controller = self.controllers.get(service)
         if controller is None:
             return self._refuse(service, f"unknown service {service!r} (known: {', '.join(self.controllers)})")
-        if name not in INTENTS:
-            return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(INTENTS)})")
+        intent = BY_NAME.get(name)
+        if intent is None:
+            return self._refuse(service, f"unknown intent {name!r} (known: {', '.join(NAMES)})")
         driving = controller.driving
-        if name in REQUESTABLE and self.requests is not None and controller.driven_elsewhere():
+        if intent.requestable and self.requests is not None and controller.driven_elsewhere():
             return await self.request(service, name, **kwargs)
         try:
-            result = await getattr(controller, name)(**kwargs)
+            result = await controller.act(intent, **kwargs)
             if not result.ok and not driving:  # a refused or failed intent makes no one the driver
                 controller.driving = False
             return result
@@ -282,6 +281,8 @@ class Session:
             except Exception as exc:
                 ok, message = False, f"failed: {exc}"
         result_word = DONE if ok else REFUSED
+        if self.requests is None:  # only a session with a request box serves requests
+            return
         try:
             await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
         except Exception as exc:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
+from typing import cast
 
 from console.engine.model import ServiceMetrics, Track, TrackWindow
 
@@ -81,7 +82,14 @@ def _tidy(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 6)
 
 
-def _number(obj: dict, key: str, lineno: int, *, nullable: bool) -> float | None:
+def _number(obj: dict, key: str, lineno: int) -> float:
+    """A field that must be a number."""
+    value = _maybe_number(obj, key, lineno, nullable=False)
+    assert value is not None  # nullable=False: a missing value raised
+    return value
+
+
+def _maybe_number(obj: dict, key: str, lineno: int, *, nullable: bool = True) -> float | None:
     if key not in obj or obj[key] is None:
         if nullable:
             return None
@@ -121,15 +129,15 @@ def parse_sample(text: str, lineno: int) -> Sample:
         raise TimelineError(f"line {lineno}: field 'service' must be a short printable name", line=lineno,
                             field="service")
     try:
-        track = Track(obj.get("track"))
+        track = Track(cast(str, obj.get("track")))  # anything else is a ValueError, said below
     except ValueError:
         raise TimelineError(f"line {lineno}: field 'track' must be 'stable' or 'canary', got "
                             f"{obj.get('track')!r}"[:200], line=lineno, field="track") from None
-    t, requests, errors = (_number(obj, key, lineno, nullable=False) for key in ("t", "requests", "errors"))
+    t, requests, errors = (_number(obj, key, lineno) for key in ("t", "requests", "errors"))
     if errors > requests:
         raise TimelineError(f"line {lineno}: field 'errors' ({errors:g}) exceeds 'requests' ({requests:g})",
                             line=lineno, field="errors")
-    p95, p99 = (_number(obj, key, lineno, nullable=True) for key in ("p95", "p99"))
+    p95, p99 = (_maybe_number(obj, key, lineno) for key in ("p95", "p99"))
     return Sample(t, service, track, requests, errors, p95, p99)
 
 

@@ -1,0 +1,35 @@
+"""Test room: the type checker. mypy (standard strictness, configured in pyproject.toml) passes on console/,
+widgets/ and screens/, so a reader and a checker can follow a key press from the app through the session's
+protocol to the controller; and the session the app holds is typed by that protocol, never ``Any``."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+from console.app import CanaryApp
+from console.engine.protocols import SessionView
+from tests.test_tui_support import fake_session
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_mypy_passes_on_the_console_the_widgets_and_the_screens(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mypy", "console", "widgets", "screens",
+                           "--cache-dir", str(tmp_path / "mypy-cache")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "Success: no issues found" in done.stdout
+
+
+def test_the_app_holds_the_session_by_its_protocol_and_the_session_has_all_of_it():
+    hints = inspect.signature(CanaryApp.__init__).parameters["session"].annotation
+    assert "SessionView" in str(hints) and "Any" not in str(hints)
+    assert "self.session: SessionView | None" in inspect.getsource(CanaryApp)
+    session, _clock, _cluster = fake_session()
+    wanted = {name for name in dir(SessionView) if not name.startswith("_")} | set(SessionView.__annotations__)
+    assert wanted >= {"config", "bus", "intent", "status_all", "follow_logs", "requests"}
+    missing = {name for name in wanted if not hasattr(session, name)}
+    assert not missing, missing
