@@ -13,13 +13,13 @@ from collections.abc import Iterable
 
 from textual.widgets import Static
 
-from console.engine.config import format_duration
 from console.engine.model import RolloutStatus
-from console.engine.outage import cluster_outage, metrics_outage
-from widgets.text import inert
+from widgets.text import inert, lasted
 
-KINDS = (("Kubernetes", "cluster_down_since", lambda s: cluster_outage(s.snapshot)),
-         ("Prometheus", "metrics_down_since", lambda s: metrics_outage(s.metrics)))
+# a status's down-since time is set only while that source cannot be read (console/engine/outage.py), so the
+# problem beside it is the reason
+KINDS = (("Kubernetes", "cluster_down_since", lambda s: s.snapshot.problem if s.snapshot else None),
+         ("Prometheus", "metrics_down_since", lambda s: s.metrics.problem if s.metrics else None))
 
 
 def outage_text(statuses: Iterable[RolloutStatus]) -> str:
@@ -31,8 +31,8 @@ def outage_text(statuses: Iterable[RolloutStatus]) -> str:
         if not down:
             continue
         since, status = min(down, key=lambda pair: pair[0])
-        lasted = format_duration(max(0.0, status.at - since))
-        parts.append(f"{name} unreadable for {lasted} ({inert(reason_of(status) or 'no answer', 120)})")
+        how_long = lasted(status.at - since)
+        parts.append(f"{name} unreadable for {how_long} ({inert(reason_of(status) or 'no answer', 120)})")
     return f"⚠ {' · '.join(parts)} · phase clocks held" if parts else ""
 
 

@@ -53,5 +53,15 @@ def age(seconds: float | None) -> str:
     return f"{seconds}s"
 
 
+def lasted(seconds: float) -> str:
+    """How long something has lasted: 110 → "110s", 750 → "12m30s", 7300 → "2h01m"."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
 def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
