@@ -20,10 +20,11 @@ import httpx
 from console.adapters.prometheus_api import PrometheusAPI, QueryFailed, Sample, Series, promql_duration
 from console.engine.clock import Clock
 from console.engine.config import PrometheusSettings
-from console.engine.model import ServiceMetrics, Track, TrackWindow
+from console.engine.model import Problem, ServiceMetrics, Track, TrackWindow
 from console.engine.ports import MetricsError
 
 METRICS = ("requests", "errors", "p95", "p99")
+QUANTILES = ("p95", "p99")
 Key = tuple[str, str]  # (service, track)
 
 
@@ -40,49 +41,56 @@ class _Answer:
 
     values: dict[Key, float | None]
     problem: str | None = None
+    kind: Problem = Problem.FAILED  # what kind ``problem`` is
 
 
 def _answer(samples: list[Sample], warnings: list[str]) -> _Answer:
     if warnings:  # partial or doubtful data is no data: never judge on it
-        return _Answer({}, f"Prometheus warned: {warnings[0]}")
+        return _Answer({}, f"Prometheus warned: {warnings[0]}", Problem.WARNED)
     return _Answer({(s.labels.get("service", ""), s.labels.get("track", "")): s.value for s in samples})
 
 
+Said = tuple[str, Problem]  # a problem in words, and its kind
+
+
 def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], window_s: float,
-                  ) -> tuple[TrackWindow | None, str | None]:
+                  ) -> tuple[TrackWindow | None, Said | None]:
     """A track's window from the four answers, or None with the reason."""
     key = (service, track.value)
     for name in ("requests", "errors"):
-        if answers[name].problem:
-            return None, answers[name].problem
+        failed = answers[name]
+        if failed.problem:
+            return None, (failed.problem, failed.kind)
     if key not in answers["requests"].values:
-        return None, f"no data for {track.value}"
+        return None, (f"no data for {track.value}", Problem.NO_DATA)
     requests = answers["requests"].values[key]
     errors = answers["errors"].values.get(key, 0.0)  # no 5xx series yet: no errors
     if requests is None or errors is None:
-        return None, f"no data for {track.value} (NaN or Inf)"
+        return None, (f"no data for {track.value} (NaN or Inf)", Problem.NO_DATA)
     quantiles = {name: answers[name].values.get(key) for name in ("p95", "p99")}
     return TrackWindow(requests=requests, errors=errors, seconds=window_s, **quantiles), None
 
 
 def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: float,
-             extras: dict[str, float | None] | None = None, extra_problems: Sequence[str] = ()) -> ServiceMetrics:
-    """One service's ServiceMetrics from one poll's answers; problems joined in one line for the screen."""
-    problems: list[str] = []
+             extras: dict[str, float | None] | None = None, extra_problems: Sequence[Said] = ()) -> ServiceMetrics:
+    """One service's ServiceMetrics from one poll's answers; problems joined in one line for the screen,
+    each with its kind."""
+    problems: list[Said] = []
     windows: dict[Track, TrackWindow | None] = {}
     for track in (Track.STABLE, Track.CANARY):
         windows[track], problem = _track_window(service, track, answers, window_s)
-        if problem and problem not in problems:
+        if problem and problem[0] not in [text for text, _ in problems]:
             problems.append(problem)
-    if windows[Track.STABLE] is None and windows[Track.CANARY] is None and problems == [
+    if windows[Track.STABLE] is None and windows[Track.CANARY] is None and [text for text, _ in problems] == [
             "no data for stable", "no data for canary"]:
-        problems = ["no data for stable or canary"]
-    for name in ("p95", "p99"):
+        problems = [("no data for stable or canary", Problem.NO_DATA)]
+    for name in QUANTILES:
         if answers[name].problem and any(windows.values()):
-            problems.append(f"{name}: {answers[name].problem}")
+            problems.append((f"{name}: {answers[name].problem}", answers[name].kind))
     problems.extend(extra_problems)
     return ServiceMetrics(service=service, stable=windows[Track.STABLE], canary=windows[Track.CANARY],
-                          extras=dict(extras or {}), problem="; ".join(problems) or None, at=at)
+                          extras=dict(extras or {}), problem="; ".join(text for text, _ in problems) or None, at=at,
+                          problem_kinds=tuple(kind for _, kind in problems))
 
 
 class PrometheusMetrics:
@@ -114,17 +122,18 @@ class PrometheusMetrics:
         try:
             return _answer(*await self.api.instant(promql, at))
         except QueryFailed as failure:
-            return _Answer({}, str(failure))
+            return _Answer({}, str(failure), failure.problem)
 
-    async def _extra(self, name: str, promql: str, at: float) -> tuple[float | None, str | None]:
+    async def _extra(self, name: str, promql: str, at: float) -> tuple[float | None, Said | None]:
         answer = await self._instant(promql, at)
         if answer.problem:
-            return None, f"{name}: {answer.problem}"
+            return None, (f"{name}: {answer.problem}", answer.kind)
         if len(answer.values) != 1:
-            what = "no data" if not answer.values else f"{len(answer.values)} series (aggregate it to one)"
-            return None, f"{name}: {what}"
+            if not answer.values:
+                return None, (f"{name}: no data", Problem.NO_DATA)
+            return None, (f"{name}: {len(answer.values)} series (aggregate it to one)", Problem.REJECTED)
         value = next(iter(answer.values.values()))
-        return value, None if value is not None else f"{name}: NaN or Inf"
+        return value, None if value is not None else (f"{name}: NaN or Inf", Problem.NO_DATA)
 
     async def poll(self, services: Sequence[str], window_s: float,
                    extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
@@ -139,7 +148,7 @@ class PrometheusMetrics:
                 *(self._extra(name, promql, at_wall) for _, name, promql in extra_jobs))
         answers = dict(zip(METRICS, results[:len(METRICS)]))
         extra_values: dict[str, dict[str, float | None]] = {s: {} for s in services}
-        extra_problems: dict[str, list[str]] = {s: [] for s in services}
+        extra_problems: dict[str, list[Said]] = {s: [] for s in services}
         for (service, name, _), (value, problem) in zip(extra_jobs, results[len(METRICS):]):
             extra_values[service][name] = value
             if problem:
@@ -164,22 +173,23 @@ class PrometheusMetrics:
                     by_time.setdefault(t, {m: _Answer({}) for m in METRICS})[name].values[key] = value
         failed = next((p for _, p in results if p), None)
         if failed:
-            return {s: [ServiceMetrics(service=s, problem=failed, at=end + offset)] for s in services}
+            return {s: [ServiceMetrics(service=s, problem=failed[0], at=end + offset, problem_kinds=(failed[1],))]
+                    for s in services}
         return {s: [assemble(s, answers, window_s, t + offset) for t, answers in sorted(by_time.items())]
                 for s in services}
 
-    async def _range(self, promql: str, start: float, end: float, step: float) -> tuple[list[Series], str | None]:
+    async def _range(self, promql: str, start: float, end: float, step: float) -> tuple[list[Series], Said | None]:
         try:
             series, warnings = await self.api.range(promql, start, end, step)
         except QueryFailed as failure:
-            return [], str(failure)
-        return series, f"Prometheus warned: {warnings[0]}" if warnings else None
+            return [], (str(failure), failure.problem)
+        return series, (f"Prometheus warned: {warnings[0]}", Problem.WARNED) if warnings else None
 
     async def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
         """Raw range query for ``record``: raises MetricsError when Prometheus cannot be asked or warns."""
         series, problem = await self._range(promql, start, end, step)
         if problem:
-            raise MetricsError(problem)
+            raise MetricsError(problem[0], problem=problem[1])
         return series
 
     async def query(self, promql: str, at: float | None = None) -> list[Sample]:
@@ -188,9 +198,9 @@ class PrometheusMetrics:
         try:
             answer_samples, warnings = await self.api.instant(promql, at)
         except QueryFailed as failure:
-            raise MetricsError(str(failure)) from None
+            raise MetricsError(str(failure), problem=failure.problem) from None
         if warnings:
-            raise MetricsError(f"Prometheus warned: {warnings[0]}")
+            raise MetricsError(f"Prometheus warned: {warnings[0]}", problem=Problem.WARNED)
         return answer_samples
 
     async def aclose(self) -> None:

@@ -35,11 +35,12 @@ from console.engine.audit import redact
 from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
 from console.engine.evidence import PhaseEvidence
+from console.engine.exits import RolloutOutcome
 from console.engine.intents import ACTIVE, Intents
 from console.engine.outside import Expected
-from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, RolloutRecord, RolloutStatus,
+from console.engine.model import (CheckResult, Decision, Event, EventKind, Outcome, Problem, RolloutRecord, RolloutStatus,
                                   ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
-from console.engine.ports import Cluster, ReadOnlyError
+from console.engine.ports import Cluster, ReadOnlyError, problem_of
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
 from console.engine.traffic_share import ShareTracker
@@ -122,11 +123,12 @@ class RolloutController(Intents):
             unusable=self.unusable())
 
     @property
-    def outcome(self) -> str | None:
+    def outcome(self) -> RolloutOutcome | None:
         if self._started_at is None and self.state is State.IDLE:
             return None
-        return {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.ROLLING_BACK: "rolled_back",
-                State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}.get(self.state, "incomplete")
+        return {State.PROMOTED: RolloutOutcome.PROMOTED, State.ROLLED_BACK: RolloutOutcome.ROLLED_BACK,
+                State.ROLLING_BACK: RolloutOutcome.ROLLED_BACK, State.AWAITING_APPROVAL: RolloutOutcome.AWAITING_APPROVAL,
+                State.PAUSED: RolloutOutcome.PAUSED}.get(self.state, RolloutOutcome.INCOMPLETE)
 
     @property
     def busy(self) -> bool:
@@ -149,7 +151,7 @@ class RolloutController(Intents):
         try:
             await self._tick(snapshot, metrics)
         except Exception as exc:  # never escape: the next tick tries again
-            self._error(f"check failed: {exc}")
+            self._error(f"check failed: {exc}", problem=problem_of(exc))
         self._publish_status()
 
     async def _tick(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics) -> None:
@@ -433,7 +435,8 @@ class RolloutController(Intents):
             self._last_write_at = self.clock.now()  # claiming may finish our interrupted weight write (the
             # adapter's intent log): a snapshot taken before cannot show it, so it is no override
         except Exception as exc:  # another console holds it (the snapshot will say so) or the API failed
-            self._error(f"cannot take the lease on {self.service}: {exc}", retryable=not isinstance(exc, ReadOnlyError))
+            self._error(f"cannot take the lease on {self.service}: {exc}", retryable=not isinstance(exc, ReadOnlyError),
+                        problem=problem_of(exc))
 
     def _say_orphaned(self, snapshot: ServiceSnapshot) -> None:
         """A rollout under way that no console drives: say since when, who drove it last, how to drive it."""
@@ -474,7 +477,8 @@ class RolloutController(Intents):
             try:
                 await getattr(self.cluster, operation)(self.service, *args)
             except Exception as exc:
-                self._error(f"{operation.replace('_', ' ')} failed: {exc}", retryable=not isinstance(exc, ReadOnlyError))
+                self._error(f"{operation.replace('_', ' ')} failed: {exc}", retryable=not isinstance(exc, ReadOnlyError),
+                            problem=problem_of(exc))
                 return False
             finally:
                 self._last_write_at = self.clock.now()
@@ -527,7 +531,7 @@ class RolloutController(Intents):
             try:
                 await self.cluster.save_record(self.service, record)
             except Exception as exc:
-                self._error(f"saving the final rollout record failed: {exc}")
+                self._error(f"saving the final rollout record failed: {exc}", problem=problem_of(exc))
         self.driving = False
         self._record_dirty = False
 
@@ -541,7 +545,7 @@ class RolloutController(Intents):
                 await self.cluster.save_record(self.service, record)
             except Exception as exc:
                 self._record_dirty = True
-                self._error(f"saving the rollout record failed: {exc}")
+                self._error(f"saving the rollout record failed: {exc}", problem=problem_of(exc))
                 return
         self._record_dirty = False
         self._saved_elapsed = record.phase_elapsed
@@ -581,9 +585,10 @@ class RolloutController(Intents):
         self._said.add((self.phase, what))
         self._announce(what, "auto", self.weight, self.weight, message, shadow=True)
 
-    def _error(self, message: str, *, retryable: bool = True) -> None:
+    def _error(self, message: str, *, retryable: bool = True, problem: Problem | None = None) -> None:
+        """An ERROR event; ``problem`` (its kind, from the port's exception) lets a caller choose an exit code."""
         self.bus.publish(Event(EventKind.ERROR, self.service, self.clock.now(), redact(message),
-                               {"retryable": retryable}))
+                               {"retryable": retryable, **({"problem": problem.value} if problem else {})}))
 
     def _publish_status(self) -> None:
         self.bus.publish(Event(EventKind.STATUS, self.service, self.clock.now(),

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 
 from console.engine.clock import Clock
 from console.engine.config import Config
-from console.engine.model import ServiceMetrics, Track
+from console.engine.model import Problem, ServiceMetrics, Track
 from console.sim.world import SimWorld
 
 METRICS_PER_POLL = 4  # requests, errors, p95, p99
 GAP_PROBLEM = "no data: scrape gap"
+NO_DATA = (Problem.NO_DATA,)
 
 
 class SimMetrics:
@@ -30,16 +31,19 @@ class SimMetrics:
 
     def _at(self, service: str, t: float, window_s: float, checks: Sequence[str]) -> ServiceMetrics:
         if self.unreachable:
-            return ServiceMetrics(service, problem=f"Prometheus unreachable: {self.unreachable}", at=t)
+            return ServiceMetrics(service, problem=f"Prometheus unreachable: {self.unreachable}", at=t,
+                                  problem_kinds=(Problem.UNREACHABLE,))
         if service not in self.world.services:
-            return ServiceMetrics(service, problem=f"no data for {service}", at=t)
+            return ServiceMetrics(service, problem=f"no data for {service}", at=t, problem_kinds=NO_DATA)
         if self.world.metrics_gap(service, t):
-            return ServiceMetrics(service, extras={name: None for name in checks}, problem=GAP_PROBLEM, at=t)
+            return ServiceMetrics(service, extras={name: None for name in checks}, problem=GAP_PROBLEM, at=t,
+                                  problem_kinds=NO_DATA)
         stable = self.world.window(service, Track.STABLE, t, window_s)
         canary = self.world.window(service, Track.CANARY, t, window_s)
         extras = {name: self.world.extra_value(service, Track.CANARY, name, t) for name in checks}
         problem = None if stable or canary else f"no data for {service}"
-        return ServiceMetrics(service, stable=stable, canary=canary, extras=extras, problem=problem, at=t)
+        return ServiceMetrics(service, stable=stable, canary=canary, extras=extras, problem=problem, at=t,
+                              problem_kinds=NO_DATA if problem else ())
 
     async def poll(self, services: Sequence[str], window_s: float,
                    extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
