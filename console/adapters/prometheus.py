@@ -19,12 +19,12 @@ import httpx
 
 from console.adapters.prometheus_api import PrometheusAPI, QueryFailed, Sample, Series, promql_duration
 from console.engine.clock import Clock
-from console.engine.config import PrometheusSettings
+from console.engine.catalog import METRIC_NAMES, QUANTILES, explain
+from console.engine.config import PrometheusSettings, format_duration
 from console.engine.model import Problem, ServiceMetrics, Track, TrackWindow
 from console.engine.ports import MetricsError
 
-METRICS = ("requests", "errors", "p95", "p99")
-QUANTILES = ("p95", "p99")
+METRICS = METRIC_NAMES  # one instant query each per poll (console/engine/catalog.py)
 Key = tuple[str, str]  # (service, track)
 
 
@@ -72,7 +72,8 @@ def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], wi
 
 
 def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: float,
-             extras: dict[str, float | None] | None = None, extra_problems: Sequence[Said] = ()) -> ServiceMetrics:
+             extras: dict[str, float | None] | None = None, extra_problems: Sequence[Said] = (),
+             queries: dict[str, str] | None = None) -> ServiceMetrics:
     """One service's ServiceMetrics from one poll's answers; problems joined in one line for the screen,
     each with its kind."""
     problems: list[Said] = []
@@ -90,7 +91,7 @@ def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: 
     problems.extend(extra_problems)
     return ServiceMetrics(service=service, stable=windows[Track.STABLE], canary=windows[Track.CANARY],
                           extras=dict(extras or {}), problem="; ".join(text for text, _ in problems) or None, at=at,
-                          problem_kinds=tuple(kind for _, kind in problems))
+                          problem_kinds=tuple(kind for _, kind in problems), queries=dict(queries or {}))
 
 
 class PrometheusMetrics:
@@ -117,6 +118,12 @@ class PrometheusMetrics:
         template: str = getattr(self.settings.queries, name)
         return template.replace("${SERVICES}", services_regex(services)).replace(
             "${WINDOW}", promql_duration(window_s))
+
+    def explain(self, service: str, window_s: float, extras: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Every check's query for one service, for people to read (Check.query): the configured templates
+        for that service alone, composed as each check reads them (console/engine/catalog.py)."""
+        templates = {name: getattr(self.settings.queries, name) for name in METRICS}
+        return explain(templates, service, format_duration(window_s), extras)
 
     async def _instant(self, promql: str, at: float) -> _Answer:
         try:
@@ -153,7 +160,8 @@ class PrometheusMetrics:
             extra_values[service][name] = value
             if problem:
                 extra_problems[service].append(problem)
-        return {s: assemble(s, answers, window_s, stamp, extra_values[s], extra_problems[s]) for s in services}
+        return {s: assemble(s, answers, window_s, stamp, extra_values[s], extra_problems[s],
+                            self.explain(s, window_s, (extras or {}).get(s))) for s in services}
 
     async def history(self, services: Sequence[str], window_s: float, since_s: float,
                       step_s: float) -> dict[str, list[ServiceMetrics]]:
@@ -175,8 +183,8 @@ class PrometheusMetrics:
         if failed:
             return {s: [ServiceMetrics(service=s, problem=failed[0], at=end + offset, problem_kinds=(failed[1],))]
                     for s in services}
-        return {s: [assemble(s, answers, window_s, t + offset) for t, answers in sorted(by_time.items())]
-                for s in services}
+        return {s: [assemble(s, answers, window_s, t + offset, queries=self.explain(s, window_s))
+                    for t, answers in sorted(by_time.items())] for s in services}
 
     async def _range(self, promql: str, start: float, end: float, step: float) -> tuple[list[Series], Said | None]:
         try:

@@ -268,7 +268,7 @@ class RolloutController(Intents):
                 now, phase, metrics.recent_canary, None if carried else metrics.recent_stable, stable):
             verdict = self._sequential.apply(verdict, phase, stable, metrics.canary, stable_live=not carried)
         self._evidence.offer(metrics.canary, stable, now)
-        return self._pooled_if_thin(verdict, judge, phase, kwargs)
+        return self._pooled_if_thin(verdict, judge, phase, kwargs).explained(metrics.queries)
 
     def _pooled_if_thin(self, verdict: Verdict, judge: Callable[..., Verdict], phase: Phase,
                         kwargs: dict[str, Any]) -> Verdict:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from console.engine.binomial import counts, requests_needed, significantly_above, surely_within, wilson_bounds
+from console.engine.catalog import CHECK_NAMES
 from console.engine.config import Config, ExtraCheck, Phase, format_duration
 from console.engine.model import (Action, Check, CheckResult, Outcome, ServiceMetrics, TrackWindow,
                                   Verdict)
@@ -24,7 +25,7 @@ from console.engine.traffic_share import share_check
 # request is a burst of correlated errors): nothing passes, and a fail needs at least this many errors.
 MIN_ERRORS_TO_FAIL_SMALL_SAMPLE = 5
 
-CHECK_ORDER = ("error_rate", "p95_latency", "p99_latency", "success_rate")  # then extras, restarts
+CHECK_ORDER = CHECK_NAMES[:4]  # the canary-vs-stable checks (console/engine/catalog.py), then extras, restarts
 _SEVERITY = {CheckResult.FAIL: 0, CheckResult.MANUAL_REVIEW: 1, CheckResult.NO_DATA: 2,
              CheckResult.INSUFFICIENT_DATA: 3, CheckResult.PASS: 5}
 _WARNED = 4  # a pass whose check breached with action "warn" outranks a clean pass
@@ -71,9 +72,9 @@ def verdict_of(judged: list[tuple[Check, bool | None]], streaks: Mapping[str, in
 
 
 def evaluate_metrics(config: Config, phase: Phase, metrics: ServiceMetrics, **kwargs) -> Verdict:
-    """Convenience: evaluate() on one poll's ServiceMetrics."""
+    """Convenience: evaluate() on one poll's ServiceMetrics, each check's query as the source asked it."""
     return evaluate(config, metrics.service, phase, metrics.stable, metrics.canary,
-                    extras=metrics.extras, **kwargs)
+                    extras=metrics.extras, **kwargs).explained(metrics.queries)
 
 
 def effective_thresholds(config: Config, phase: Phase) -> dict[str, float]:
@@ -110,11 +111,6 @@ class _Context:
             return "stable"
         age = self.stable.age if self.stable is not None else 0.0
         return f"stable window from {format_duration(age)} ago" if age >= 1 else "last stable window"
-
-    def query(self, name: str) -> str:
-        window = format_duration(self.config.window)
-        template = getattr(self.config.prometheus.queries, name)
-        return template.replace("${SERVICES}", self.service).replace("${WINDOW}", window)
 
     def missing(self, *, need_stable: bool) -> str | None:
         """Why there is nothing to compare, or None."""
@@ -208,17 +204,15 @@ def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
     """error_rate (canary − stable, against the stable's bounds) or success_rate (canary alone)."""
     comparative = name == "error_rate"
     threshold = ctx.thresholds[name]
-    ratio = f"{ctx.query('errors')} / {ctx.query('requests')}"
-    query = ratio if comparative else f"1 - {ratio}"
     missing = ctx.missing(need_stable=comparative)
     if missing:
-        return _no_data(name, missing, threshold, query), None
+        return _no_data(name, missing, threshold), None
     requests, errors = counts(ctx.canary.requests, ctx.canary.errors)
     test = _increase_test(ctx, threshold) if comparative else _absolute_test(ctx, threshold)
     test = replace(test, rps=ctx.canary.rps)
     result, verdict = test.judge(errors, requests)
     describe = _describe_increase if comparative else _describe_success
-    check = describe(ctx, requests, errors, threshold, result, verdict, query)
+    check = describe(ctx, requests, errors, threshold, result, verdict)
     if requests < test.min_requests and result is not CheckResult.FAIL:
         return check, None
     return check, (check.value > threshold) if comparative else (check.value < threshold)
@@ -244,7 +238,7 @@ def _absolute_test(ctx: _Context, threshold: float) -> _ErrorTest:
 
 
 def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
-                       verdict: str, query: str) -> Check:
+                       verdict: str) -> Check:
     n_s, k_s = counts(ctx.stable.requests, ctx.stable.errors)
     rate_c, rate_s = errors / requests, k_s / n_s
     increase = rate_c - rate_s
@@ -253,11 +247,11 @@ def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: flo
         phase_value <= ctx.config.criteria.error_rate_increase else ""
     reason = (f"canary {_pct(rate_c)} ({errors}/{requests}) vs {ctx.stable_label} {_pct(rate_s)} ({k_s}/{n_s}): "
               f"{increase * 100:+.2f} pp, limit {threshold * 100:.2f} pp{tightened}; {verdict}")
-    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase, query)
+    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase)
 
 
 def _describe_success(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
-                      verdict: str, query: str) -> Check:
+                      verdict: str) -> Check:
     success = 1.0 - errors / requests
     stable = ctx.stable.success_rate if ctx.stable is not None else None
     phase_value = ctx.phase.max_error_rate
@@ -265,7 +259,7 @@ def _describe_success(ctx: _Context, requests: int, errors: int, threshold: floa
         1.0 - phase_value >= ctx.config.criteria.min_success_rate else ""
     reason = (f"canary success {success * 100:.2f} % ({errors} errors in {requests}), must stay above "
               f"{threshold * 100:.2f} %{tightened}; {verdict}")
-    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success, query)
+    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success)
 
 
 # ---------------------------------------------------------------- latency checks (persistence)
@@ -275,7 +269,6 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
     label = quantile.upper()
     threshold = ctx.thresholds[name]
     action = Action.ROLLBACK if quantile == "p95" else ctx.config.criteria.p99_action
-    query = ctx.query(quantile)
     missing = ctx.missing(need_stable=True)
     canary_q = getattr(ctx.canary, quantile, None)
     stable_q = getattr(ctx.stable, quantile, None)
@@ -284,7 +277,7 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
     if not missing and (stable_q is None or stable_q <= 0):
         missing = f"{ctx.stable_label} {label} missing" if stable_q is None else f"{ctx.stable_label} {label} is 0"
     if missing:
-        return _no_data(name, missing, threshold, query, action), None
+        return _no_data(name, missing, threshold, action), None
     need = getattr(ctx.config.judging, f"min_latency_samples_{quantile}")
     n_c, n_s = counts(ctx.canary.requests, 0)[0], counts(ctx.stable.requests, 0)[0]
     increase = canary_q / stable_q - 1.0
@@ -292,7 +285,7 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
               f"{increase * 100:+.1f} %, limit {threshold * 100:.0f} %")
 
     def check(result: CheckResult, why: str) -> Check:
-        return Check(name, result, canary_q, stable_q, threshold, f"{values}; {why}", action, increase, query)
+        return Check(name, result, canary_q, stable_q, threshold, f"{values}; {why}", action, increase)
 
     if n_c < need or n_s < need:
         rate = min(ctx.canary.rps, ctx.stable.rps) if n_s < need else ctx.canary.rps
@@ -411,11 +404,9 @@ def _extra_checks(config: Config, service: str) -> list[ExtraCheck]:
 
 
 def _extra(ctx: _Context, spec: ExtraCheck, value: float | None) -> tuple[Check, bool | None]:
-    query = spec.query.replace("${SERVICE}", ctx.service).replace("${TRACK}", "canary")
     if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
         reason = f"no value for {spec.name}"
-        return Check(spec.name, CheckResult.NO_DATA, None, None, spec.threshold, reason, spec.action,
-                     None, query), None
+        return Check(spec.name, CheckResult.NO_DATA, None, None, spec.threshold, reason, spec.action), None
     value = float(value)
     breached = value > spec.threshold if spec.breach == "above" else value < spec.threshold
     if not breached:
@@ -424,7 +415,7 @@ def _extra(ctx: _Context, spec: ExtraCheck, value: float | None) -> tuple[Check,
         result = _result_for(spec.action, ctx.phase.anomaly)
         why = f"{spec.breach} {spec.threshold:g} ({_action_words(spec.action, result)})"
     return Check(spec.name, result, value, None, spec.threshold, f"{spec.name} {value:g}: {why}",
-                 spec.action, value, query), breached
+                 spec.action, value), breached
 
 
 def _restarts(ctx: _Context, restarts: int) -> tuple[Check, bool]:
@@ -446,9 +437,8 @@ def _action_words(action: Action, result: CheckResult) -> str:
     return "warning"
 
 
-def _no_data(name: str, reason: str, threshold: float, query: str,
-             action: Action = Action.ROLLBACK) -> Check:
-    return Check(name, CheckResult.NO_DATA, None, None, threshold, reason, action, None, query)
+def _no_data(name: str, reason: str, threshold: float, action: Action = Action.ROLLBACK) -> Check:
+    return Check(name, CheckResult.NO_DATA, None, None, threshold, reason, action)
 
 
 # ---------------------------------------------------------------- overall

@@ -8,9 +8,13 @@ screens, the headless console and the journal render them. Times are seconds on 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+# the metrics and checks described as data (re-exported: screens read units from here, not from names)
+from console.engine.catalog import (CHECKS, METRICS, CheckSpec, Comparison, Metric, Unit,  # noqa: F401
+                                    check_spec, unit_of)
 
 
 class Problem(StrEnum):
@@ -149,6 +153,7 @@ class ServiceMetrics:
     problem: str | None = None  # e.g. "Prometheus unreachable: connection refused"
     at: float = 0.0
     problem_kinds: tuple[Problem, ...] = ()  # the kind of each problem joined in ``problem``, in order
+    queries: dict[str, str] = field(default_factory=dict)  # check name → its query as the source was asked
     # the last check interval of each track (disjoint from the previous poll's), when the source gives it:
     # the sequential checks' increments (console/engine/sequential.py)
     recent_stable: TrackWindow | None = None
@@ -275,6 +280,14 @@ class Verdict:
 
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    def explained(self, queries: dict[str, str]) -> Verdict:
+        """This verdict with each check's ``query`` as the metrics source says it asked (ServiceMetrics.queries);
+        the judge knows metrics, not a query language."""
+        if not queries:
+            return self
+        return replace(self, checks=tuple(replace(c, query=queries[c.name]) if c.name in queries and not c.query
+                                          else c for c in self.checks))
 
     def to_json(self) -> dict[str, Any]:
         data = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,

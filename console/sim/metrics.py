@@ -9,13 +9,15 @@ every service report Prometheus as down (for tests of the console's handling).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from console.engine.clock import Clock
-from console.engine.config import Config
+from console.engine.catalog import METRIC_NAMES, explain
+from console.engine.config import Config, Queries, format_duration
 from console.engine.model import Problem, ServiceMetrics, Track
 from console.sim.world import SimWorld
 
-METRICS_PER_POLL = 4  # requests, errors, p95, p99
+METRICS_PER_POLL = len(METRIC_NAMES)  # requests, errors, p95, p99
 GAP_PROBLEM = "no data: scrape gap"
 NO_DATA = (Problem.NO_DATA,)
 
@@ -29,7 +31,11 @@ class SimMetrics:
         self.polls = 0
         self.unreachable: str | None = None  # e.g. "connection refused": every poll reports it
 
-    def _at(self, service: str, t: float, window_s: float, checks: Sequence[str]) -> ServiceMetrics:
+    def _at(self, service: str, t: float, window_s: float, checks: Sequence[str],
+            extras: dict[str, str] | None = None) -> ServiceMetrics:
+        return replace(self._measured(service, t, window_s, checks), queries=self.explain(service, window_s, extras))
+
+    def _measured(self, service: str, t: float, window_s: float, checks: Sequence[str]) -> ServiceMetrics:
         if self.unreachable:
             return ServiceMetrics(service, problem=f"Prometheus unreachable: {self.unreachable}", at=t,
                                   problem_kinds=(Problem.UNREACHABLE,))
@@ -52,7 +58,14 @@ class SimMetrics:
         self.polls += 1
         self.queries += METRICS_PER_POLL + sum(len(extras.get(s, {})) for s in services)
         self.world.advance_to(now)
-        return {s: self._at(s, now, window_s, list(extras.get(s, {}))) for s in services}
+        return {s: self._at(s, now, window_s, list(extras.get(s, {})), extras.get(s)) for s in services}
+
+    def explain(self, service: str, window_s: float, extras: dict[str, str] | None = None) -> dict[str, str]:
+        """Each check's query as a Prometheus scraping this world would be asked it (the sandbox serves the
+        world's metrics for one), from the config's templates."""
+        queries = self.config.prometheus.queries if self.config is not None else Queries()
+        templates = {name: getattr(queries, name) for name in METRIC_NAMES}
+        return explain(templates, service, format_duration(window_s), extras)
 
     async def history(self, services: Sequence[str], window_s: float, since_s: float,
                       step_s: float) -> dict[str, list[ServiceMetrics]]:
