@@ -19,7 +19,7 @@ import httpx
 
 from console.adapters.prometheus_api import PrometheusAPI, QueryFailed, Sample, Series, promql_duration
 from console.engine.clock import Clock
-from console.engine.catalog import METRIC_NAMES, QUANTILES, explain
+from console.engine.catalog import MEASURED, METRIC_NAMES, explain
 from console.engine.config import PrometheusSettings, format_duration
 from console.engine.model import Problem, ServiceMetrics, Track, TrackWindow
 from console.engine.ports import MetricsError
@@ -67,8 +67,8 @@ def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], wi
     errors = answers["errors"].values.get(key, 0.0)  # no 5xx series yet: no errors
     if requests is None or errors is None:
         return None, (f"no data for {track.value} (NaN or Inf)", Problem.NO_DATA)
-    quantiles = {name: answers[name].values.get(key) for name in ("p95", "p99")}
-    return TrackWindow(requests=requests, errors=errors, seconds=window_s, **quantiles), None
+    measured = {name: answers[name].values.get(key) for name in MEASURED}
+    return TrackWindow(requests=requests, errors=errors, seconds=window_s, **measured), None
 
 
 def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: float,
@@ -85,7 +85,7 @@ def assemble(service: str, answers: Mapping[str, _Answer], window_s: float, at: 
     if windows[Track.STABLE] is None and windows[Track.CANARY] is None and [text for text, _ in problems] == [
             "no data for stable", "no data for canary"]:
         problems = [("no data for stable or canary", Problem.NO_DATA)]
-    for name in QUANTILES:
+    for name in MEASURED:
         if answers[name].problem and any(windows.values()):
             problems.append((f"{name}: {answers[name].problem}", answers[name].kind))
     problems.extend(extra_problems)

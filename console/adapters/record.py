@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from console.adapters.prometheus import METRICS, PrometheusMetrics
+from console.engine.catalog import MEASURED
 from console.engine.config import Config
 
 
@@ -46,10 +47,10 @@ def _line(service: str, track: str, at: float, start: float,
     if requests is None:
         return None
     errors = min(values["errors"].get((at, track)) or 0.0, requests)
-    quantiles = {q: values[q].get((at, track)) if requests > 0 else None for q in ("p95", "p99")}
+    measured = {name: _round(values[name].get((at, track)) if requests > 0 else None) for name in MEASURED}
     return json.dumps({"t": _tidy(at - start), "service": service, "track": track,
                        "requests": _tidy(requests), "errors": _tidy(errors),
-                       "p95": _round(quantiles["p95"]), "p99": _round(quantiles["p99"]), "at": _tidy(at)},
+                       **measured, "at": _tidy(at)},
                       separators=(", ", ": "))
 
 

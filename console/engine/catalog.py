@@ -78,7 +78,8 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 METRIC_NAMES = tuple(metric.name for metric in METRICS)
-QUANTILES = tuple(metric.name for metric in METRICS if metric.unit is Unit.SECONDS)
+COUNTS = ("requests", "errors")  # every track window has them; the others may be missing (None)
+MEASURED = tuple(name for name in METRIC_NAMES if name not in COUNTS)
 CHECK_NAMES = tuple(check.name for check in CHECKS)
 _BY_NAME = {check.name: check for check in CHECKS}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from console.engine.binomial import counts, requests_needed, significantly_above, surely_within, wilson_bounds
-from console.engine.catalog import CHECK_NAMES
+from console.engine.catalog import CHECKS
 from console.engine.config import Config, ExtraCheck, Phase, format_duration
 from console.engine.model import (Action, Check, CheckResult, Outcome, ServiceMetrics, TrackWindow,
                                   Verdict)
@@ -25,7 +25,7 @@ from console.engine.traffic_share import share_check
 # request is a burst of correlated errors): nothing passes, and a fail needs at least this many errors.
 MIN_ERRORS_TO_FAIL_SMALL_SAMPLE = 5
 
-CHECK_ORDER = CHECK_NAMES[:4]  # the canary-vs-stable checks (console/engine/catalog.py), then extras, restarts
+CHECK_ORDER = tuple(c.name for c in CHECKS if c.expression)  # canary-vs-stable (catalog.py), then extras, restarts
 _SEVERITY = {CheckResult.FAIL: 0, CheckResult.MANUAL_REVIEW: 1, CheckResult.NO_DATA: 2,
              CheckResult.INSUFFICIENT_DATA: 3, CheckResult.PASS: 5}
 _WARNED = 4  # a pass whose check breached with action "warn" outranks a clean pass
