@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from console import cli
 from console.cli import main
 
 
