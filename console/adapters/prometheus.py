@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -67,7 +68,7 @@ def _track_window(service: str, track: Track, answers: Mapping[str, _Answer], wi
     errors = answers["errors"].values.get(key, 0.0)  # no 5xx series yet: no errors
     if requests is None or errors is None:
         return None, (f"no data for {track.value} (NaN or Inf)", Problem.NO_DATA)
-    measured = {name: answers[name].values.get(key) for name in MEASURED}
+    measured: dict[str, Any] = {name: answers[name].values.get(key) for name in MEASURED}
     return TrackWindow(requests=requests, errors=errors, seconds=window_s, **measured), None
 
 
@@ -99,7 +100,7 @@ class PrometheusMetrics:
 
     def __init__(self, settings: PrometheusSettings | str, *, transport: httpx.AsyncBaseTransport | None = None,
                  clock: Clock | None = None, backoff: float = 0.25) -> None:
-        self.settings = PrometheusSettings(url=settings) if isinstance(settings, str) else settings
+        self.settings = PrometheusSettings.model_validate({"url": settings}) if isinstance(settings, str) else settings
         self.api = PrometheusAPI(self.settings, transport=transport, backoff=backoff)
         self._clock = clock
         self._lock = asyncio.Lock()
@@ -150,13 +151,13 @@ class PrometheusMetrics:
                            .replace("${WINDOW}", promql_duration(window_s)))
                           for service, checks in (extras or {}).items() if service in services
                           for name, promql in checks.items()]
-            results = await asyncio.gather(
-                *(self._instant(self.render(name, services, window_s), at_wall) for name in METRICS),
-                *(self._extra(name, promql, at_wall) for _, name, promql in extra_jobs))
-        answers = dict(zip(METRICS, results[:len(METRICS)]))
+            instants, extra_answers = await asyncio.gather(  # all at once, typed apart
+                asyncio.gather(*(self._instant(self.render(name, services, window_s), at_wall) for name in METRICS)),
+                asyncio.gather(*(self._extra(name, promql, at_wall) for _, name, promql in extra_jobs)))
+        answers = dict(zip(METRICS, instants))
         extra_values: dict[str, dict[str, float | None]] = {s: {} for s in services}
         extra_problems: dict[str, list[Said]] = {s: [] for s in services}
-        for (service, name, _), (value, problem) in zip(extra_jobs, results[len(METRICS):]):
+        for (service, name, _), (value, problem) in zip(extra_jobs, extra_answers):
             extra_values[service][name] = value
             if problem:
                 extra_problems[service].append(problem)

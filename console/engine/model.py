@@ -290,7 +290,7 @@ class Verdict:
                                           else c for c in self.checks))
 
     def to_json(self) -> dict[str, Any]:
-        data = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
+        data: dict[str, Any] = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,
                 "checks": [c.to_json() for c in self.checks]}
         if self.problems:
             data["problems"] = list(self.problems)

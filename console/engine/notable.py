@@ -257,7 +257,7 @@ class NotableRule:
         return None
 
     def _notice(self, kind: Notable, event: Event, summary: str, *, actor: str = "", automatic: bool = False,
-                needs_person: bool = False, stop_at: str | None = None, cleared: bool = False,
+                needs_person: bool = False, stop_at: RolloutOutcome | None = None, cleared: bool = False,
                 data: dict[str, Any] | None = None) -> Notice:
         severity = "info" if cleared else SEVERITY.get(kind, "info")
         if kind is Notable.ROLLED_BACK and not automatic:

@@ -41,7 +41,7 @@ class ReplayCluster:
         self.writes.append((self.clock.now(), operation, self.weight))
 
     async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
-        pods = (Pod(f"{self.service}-stable", Track.STABLE, True),)
+        pods: tuple[Pod, ...] = (Pod(f"{self.service}-stable", Track.STABLE, True),)
         if self.canary:
             pods += (Pod(f"{self.service}-canary", Track.CANARY, True),)
         return {name: ServiceSnapshot(service=name, stable_version="recorded stable",
