@@ -1,28 +1,27 @@
-"""The command line: argument parsing, then one of the TUI, run, status, analyze, the one-shot actions,
-replay, record and sandbox. Exit codes and JSON shapes follow docs/contracts.md (the shared contracts):
-0 success, 1 rolled back or check failed, 2 usage or configuration error, 3 inconclusive / awaiting
-approval / paused, 4 cluster or Prometheus unreachable. No traceback ever reaches the user.
+"""The command line: argument parsing, then dispatch to one of the TUI, run, status, analyze, the one-shot
+actions, replay, record and sandbox (console/commands.py and the *_command modules do the work). Exit codes
+(console/engine/exits.py) and JSON shapes follow docs/contracts.md: 0 success, 1 rolled back or check
+failed, 2 usage or configuration error, 3 inconclusive / awaiting approval / paused, 4 cluster or Prometheus
+unreachable. No traceback ever reaches the user.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from console.engine.config_layers import ConfigError
+from console.engine.exits import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, EXIT_WAITING
 from console.engine.intent_table import CLI, intent_named
+from console.output import say as _say
 
 if TYPE_CHECKING:  # pydantic (~70 ms) is imported only to validate: the dashboard does it after its first frame
     from console.engine.config import Config
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAITING, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
-EXIT_INTERNAL = 70  # a bug in the console (EX_SOFTWARE): one line, the traceback only with --debug
 SCENARIOS = ("mixed", "healthy", "error-regression", "latency-regression", "p99-regression", "crashloop",
              "low-traffic", "metrics-gap")
 
@@ -231,10 +230,6 @@ def in_our_words(message: str) -> str:
     return message
 
 
-def _say(message: str) -> None:
-    print(f"canary-console: {message}", file=sys.stderr)
-
-
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The flags that are also configuration settings, as a nested dict for load_config / read_layers."""
     overrides: dict[str, Any] = {"kube": {"namespace": args.namespace, "kubeconfig": args.kubeconfig,
@@ -365,28 +360,6 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "sandbox":
         return asyncio.run(commands.sandbox(config, _options(args, config), args.port, start=args.start))
     raise ConfigError(f"unknown command {args.command!r}")
-
-
-def json_line(data: Any) -> str:
-    """One JSON object on one line, the shape every --json output and NDJSON stream uses; secrets a server
-    echoed are redacted (json.dumps escapes control characters)."""
-    from console.engine.audit import redact
-
-    return json.dumps(redact(data), separators=(", ", ": "), default=str)
-
-
-def print_json(data: Any) -> None:
-    print(json_line(data))
-
-
-def confirm(question: str) -> bool | None:
-    """Ask on the terminal: True for yes, False for no; None when there is no terminal to ask on (--yes)."""
-    if not sys.stdin.isatty() or os.environ.get("CI"):
-        return None
-    try:
-        return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
 
 
 def _own_version() -> str:

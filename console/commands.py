@@ -11,52 +11,26 @@ releases its Lease; every exit path goes through World.aclose, which saves first
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from console.cli import (EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, confirm,
-                         json_line, print_json)
 from console.engine.audit import redact
 from console.engine.config import Config, ConfigError, parse_duration
+from console.engine.exits import (EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_WAITING, VERDICT_EXIT,
+                                  RolloutOutcome, outcome_exit)
 from console.engine.intent_table import BY_NAME
-from console.engine.model import Event, EventKind, Outcome, RolloutStatus, State, Track, Verdict
+from console.engine.model import Event, EventKind, Outcome, Problem, RolloutStatus, State, Track, Verdict
 from console.engine.notable import STOP_AT, Notable, NotableRule, Notice
 from console.engine.outage import OutageWatch
-from console.engine.ports import ClusterConfigError, ClusterError, MetricsError
+from console.engine.ports import ClusterError, MetricsError
 from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
 from console.engine.text import inert, inert_lines
 from console.engine.words import check_word, humane, outcome_word, result_word
+from console.output import cluster_exit, confirm, err as _err, json_line, out as _out, print_json
 from console.signals import handle_signals
 from console.wiring import Options, World, open_reader, open_world, prometheus_for, warm_demo
-
-OUTCOME_EXIT = {"promoted": EXIT_OK, "rolled_back": EXIT_FAILED, "failed": EXIT_FAILED,
-                "awaiting_approval": EXIT_WAITING, "paused": EXIT_WAITING, "incomplete": EXIT_WAITING}
-VERDICT_EXIT = {Outcome.PASS: EXIT_OK, Outcome.FAIL: EXIT_FAILED, Outcome.MANUAL_REVIEW: EXIT_WAITING,
-                Outcome.INCONCLUSIVE: EXIT_WAITING}
-
-
-def _out(text: str) -> None:
-    """A line for people on stdout: secrets redacted, outside text inert."""
-    print(inert_lines(redact(text)))
-
-
-def _err(message: str) -> None:
-    print(inert(redact(f"canary-console: {message}")), file=sys.stderr)
-
-
-def _unreachable_cluster(exc: ClusterError) -> int:
-    """Unreachable (or failing) is exit 4; refused for lack of permission or bad credentials is exit 2."""
-    if isinstance(exc, ClusterConfigError):
-        _err(str(exc))
-        return EXIT_USAGE
-    if exc.status in (401, 403):
-        _err(f"the cluster refused: {exc}")
-        return EXIT_USAGE
-    _err(f"cluster unreachable: {exc}")
-    return EXIT_UNREACHABLE
 
 
 async def _open(config: Config, options: Options, *, reading: bool = False, drive: Any = (),
@@ -66,7 +40,7 @@ async def _open(config: Config, options: Options, *, reading: bool = False, driv
             return await open_reader(config, options)
         return await open_world(config, options, drive=drive, actor_kind=actor_kind)
     except ClusterError as exc:
-        return _unreachable_cluster(exc)
+        return cluster_exit(exc)
 
 
 # --- run --headless ------------------------------------------------------------------------------------
@@ -78,7 +52,7 @@ class _Printer:
         self.service, self.origin, self.as_json = service, origin, as_json
         self.next_progress = origin + 60.0
         self.stopped = asyncio.Event()
-        self.stop_state: str | None = None
+        self.stop_state: RolloutOutcome | None = None
         self.summary: str | None = None  # the last line's why, when it is not the controller's reason
         self.signalled: str | None = None
         self.closed = False
@@ -168,7 +142,7 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
             "read-only: this console only watches"
     snapshot = status.snapshot
     if controller.state.terminal and snapshot and not snapshot.canary_exists and snapshot.stable_version == version:
-        printer.stop_state = "promoted"
+        printer.stop_state = RolloutOutcome.PROMOTED
         printer.summary = f"{version} is already its stable version: nothing to roll out"
         printer.stopped.set()  # e.g. a promote that finished as its process was killed: done, not started again
         return None
@@ -252,19 +226,19 @@ async def run_headless(config: Config, options: Options, service: str, version: 
     controller = session.controllers[service]
     if printer.signalled:
         if not printer.closed:
-            printer.emit(json_line({"service": service, "outcome": "stopped", "signal": printer.signalled,
+            printer.emit(json_line({"service": service, "outcome": RolloutOutcome.STOPPED, "signal": printer.signalled,
                                     "state": controller.state.value, "weight": controller.weight})
                          if as_json else f"{service}: stopped by {printer.signalled} — {controller.state.label} "
                          f"at {controller.weight}%, saved; `canary-console run {service} --version "
                          f"{controller.version}` resumes it")
         return EXIT_WAITING
-    outcome = printer.stop_state or "incomplete"
+    outcome = printer.stop_state or RolloutOutcome.INCOMPLETE
     summary = {"service": service, "outcome": outcome,
                "decisions": [d.to_json() for d in controller.decisions]}
     if not printer.closed:
         printer.emit(json_line(summary) if as_json
                       else f"{service}: {outcome.replace('_', ' ')} — {printer.summary or controller.status.reason}")
-    return OUTCOME_EXIT[outcome]
+    return outcome_exit(outcome)
 
 
 # --- status and analyze --------------------------------------------------------------------------------
@@ -285,7 +259,7 @@ async def _prepared(config: Config, options: Options, services: Sequence[str], *
             await check()
         except ClusterError as exc:
             await world.aclose()
-            return _unreachable_cluster(exc)
+            return cluster_exit(exc)
     await world.session.step()
     return world
 
@@ -315,7 +289,7 @@ async def _probe_prometheus(config: Config, options: Options) -> int | None:
     metrics = prometheus_for(config, url)
     try:
         await asyncio.wait_for(metrics.query("1"), PROBE_SECONDS)
-    except (MetricsError, TimeoutError, asyncio.TimeoutError) as exc:
+    except (MetricsError, TimeoutError, asyncio.TimeoutError) as exc:  # whatever it is, no answer: exit 4
         _err(_prometheus_unreachable(exc, f"no answer from {metrics!r} within {PROBE_SECONDS:g}s"))
         return EXIT_UNREACHABLE
     finally:
@@ -371,11 +345,18 @@ async def status(config: Config, options: Options, services: Sequence[str], *, a
         for sink in sinks:
             _out(f"notifications {sink['name']} ({sink['type']}): {sink['state']}"
                  + (f" since {sink['since']}: {sink['last_error']}" if sink.get("last_error") else ""))
-    problems = [p for s in statuses for p in s.to_json()["problems"]]
-    unread = any(s.snapshot is not None and s.snapshot.unread for s in statuses)  # a failed read: not the world
-    if unread or any("unreachable" in p for p in problems):
+    if any(_not_read(s) for s in statuses):
         return EXIT_UNREACHABLE
     return status_exit(statuses)
+
+
+def _not_read(status: Any) -> bool:
+    """The world was not seen: a failed read (the snapshot's fields are old), the cluster or the metrics
+    source not asked (by the kind of their problem, never its words)."""
+    snapshot, metrics = status.snapshot, status.metrics
+    if snapshot is not None and (snapshot.unread or (snapshot.problem_kind and snapshot.problem_kind.not_asked)):
+        return True
+    return metrics is not None and metrics.not_asked
 
 
 def _print_verdict(service: str, verdict: Verdict, as_json: bool) -> None:
@@ -412,18 +393,13 @@ async def analyze(config: Config, options: Options, service: str, weight: int | 
                                          weight if weight is not None else current)
         finally:
             await world.aclose()
-    if _unreachable(verdict):
+    if verdict.not_asked is not None:
         _err(verdict.reason)
         if as_json:
             _print_verdict(service, verdict, as_json)
         return EXIT_UNREACHABLE
     _print_verdict(service, verdict, as_json)
     return VERDICT_EXIT[verdict.outcome]
-
-
-def _unreachable(verdict: Verdict) -> bool:
-    text = verdict.reason.lower()
-    return verdict.outcome is Outcome.INCONCLUSIVE and ("unreachable" in text or "timed out" in text)
 
 
 # --- one-shot actions ----------------------------------------------------------------------------------
@@ -446,10 +422,10 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
             _err(f"{name} {service} not confirmed: nothing done")  # the person said no (exit 3, "stopped")
             return EXIT_WAITING
     kwargs: dict[str, Any] = {"force": True} if force else {}
-    errors: list[str] = []
+    errors: list[Event] = []
     unsubscribe = session.bus.subscribe(
-        lambda e: errors.append(e.message) if e.service == service and e.kind is EventKind.ERROR else None)
-    failure: str | None = None
+        lambda e: errors.append(e) if e.service == service and e.kind is EventKind.ERROR else None)
+    failure: Failure | None = None
     try:
         before = session.controllers[service].status
         if name in REQUESTABLE and session.controllers[service].driven_elsewhere():
@@ -462,20 +438,21 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
                 await _settle(world, service)
                 failure = await _not_landed(world, service, name)
         elif result.failed:  # accepted, but the cluster did not take its write
-            failure = session.controllers[service].write_failure or result.message
+            controller = session.controllers[service]
+            failure = (controller.write_failure or result.message, controller.write_problem)
         after = session.controllers[service].status
     finally:
         unsubscribe()
         await world.aclose()
     ok = result.ok and failure is None
     if as_json:
-        print_json({"service": service, "action": name, "ok": ok, "message": failure or result.message,
+        print_json({"service": service, "action": name, "ok": ok, "message": failure[0] if failure else result.message,
                     "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
     elif ok:
         _out(f"{service}: {name} done — {after.state.label}, weight {before.weight}% → {after.weight}%")
     if failure is not None:
-        _err(f"{name} {service} failed: {failure}")
-        return EXIT_UNREACHABLE if _SERVER_SIDE.search(failure) else EXIT_USAGE
+        _err(f"{name} {service} failed: {failure[0]}")
+        return EXIT_UNREACHABLE if failure[1].unanswered else EXIT_USAGE  # the server's side: 4
     if not result.ok:
         if UNANSWERED in result.message:  # asked the service's driver; nobody answered in time (docs/controller.md)
             _err(f"{name} {service}: {result.message}")
@@ -485,39 +462,49 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     return EXIT_OK
 
 
-_SERVER_SIDE = re.compile(r"(?i)\berror 5\d\d\b|unreachable|connection lost|timed out|\b429\b")
+Failure = tuple[str, Problem]  # why an action did not land, in words, and its kind
 
 
-def _write_failed(state: State, name: str, errors: list[str]) -> str | None:
+def _kind(event: Event) -> Problem:
+    try:
+        return Problem(event.data.get("problem", Problem.FAILED))
+    except ValueError:
+        return Problem.FAILED
+
+
+def _write_failed(state: State, name: str, errors: list[Event]) -> Failure | None:
     """Why the action's write did not land, when the controller says so (a rollback still in flight means
     its write failed; its record says so, and the next console that drives the service retries it)."""
     if name == "rollback" and state is State.ROLLING_BACK:
-        writes = [e for e in errors if e.startswith("rollback failed")]
-        why = writes[-1] if writes else (errors[-1] if errors else "the rollback write did not land")
-        saved = not any(e.startswith("saving the rollout record failed") for e in errors)
-        return why + ("; the rollout record says rolling back: the next console that drives it retries" if saved
-                      else "; the rollout record could not be saved either")
+        writes = [e for e in errors if e.message.startswith("rollback failed")]
+        last = writes[-1] if writes else (errors[-1] if errors else None)
+        why = last.message if last else "the rollback write did not land"
+        saved = not any(e.message.startswith("saving the rollout record failed") for e in errors)
+        return (why + ("; the rollout record says rolling back: the next console that drives it retries" if saved
+                       else "; the rollout record could not be saved either"),
+                _kind(last) if last else Problem.FAILED)
     return None
 
 
-async def _not_landed(world: World, service: str, name: str) -> str | None:
+async def _not_landed(world: World, service: str, name: str) -> Failure | None:
     """Read the cluster back: None when it shows what the action meant to do, else what it shows."""
     controller = world.session.controllers[service]
     if name == "promote" and controller.state not in (State.PROMOTING, State.PROMOTED):
-        return controller.write_failure or controller.reason  # its write was refused: it stopped for a person
+        return (controller.write_failure or controller.reason,  # its write was refused: it stopped for a person
+                controller.write_problem)
     if name not in ("rollback", "advance") or controller.state is State.PROMOTING:
         return None
     try:
         snapshot = (await world.session.cluster.snapshot_all([service]))[service]
     except ClusterError as exc:
-        return f"cannot read the result back: {exc}"
+        return f"cannot read the result back: {exc}", exc.problem
     if "ingresses" in snapshot.unread or (snapshot.problem and not snapshot.unread):
-        return f"cannot read the result back: {snapshot.problem}"
+        return f"cannot read the result back: {snapshot.problem}", snapshot.problem_kind or Problem.FAILED
     if snapshot.problem:  # the weight was read back; say what else could not be
         _err(f"warning: {snapshot.problem}")
     expected = 0 if name == "rollback" else controller.weight
     if snapshot.canary_exists and snapshot.weight != expected:
-        return f"the cluster shows weight {snapshot.weight}%, not {expected}%"
+        return f"the cluster shows weight {snapshot.weight}%, not {expected}%", Problem.FAILED
     return None
 
 
@@ -574,11 +561,11 @@ def replay(config: Config, timeline: str, service: str | None, *, as_json: bool)
         print_json(result.to_json())
     else:
         _out(result.table())
-    return OUTCOME_EXIT.get(result.outcome, EXIT_WAITING)
+    return outcome_exit(result.outcome)
 
 
 async def record(config: Config, options: Options, service: str, since: str, step: str) -> int:
-    from console.engine.record import record as record_timeline
+    from console.adapters.record import record as record_timeline
 
     url = options.prometheus or config.prometheus.url
     if not url:

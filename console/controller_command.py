@@ -136,7 +136,7 @@ class HealthServer:
 async def controller(config: Config, options: Options, services: Sequence[str], listen: str) -> int:
     """Drive ``services`` (all when empty) until SIGTERM or SIGINT; 0 on a clean stop, 4 when the cluster
     cannot be opened."""
-    from console.commands import EXIT_OK, EXIT_UNREACHABLE
+    from console.engine.exits import EXIT_OK, EXIT_UNREACHABLE
     from console.engine.ports import ClusterError
 
     host, _, port = listen.rpartition(":")

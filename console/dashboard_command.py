@@ -125,6 +125,6 @@ def _after(failures: list[Exception], code: int) -> int:
         return code
     if isinstance(failures[0], ConfigError):
         raise failures[0]  # the CLI prints it and exits 2, as it does before any screen
-    from console.commands import _unreachable_cluster
+    from console.output import cluster_exit
 
-    return _unreachable_cluster(failures[0])  # type: ignore[arg-type]
+    return cluster_exit(failures[0])  # type: ignore[arg-type]

@@ -16,13 +16,10 @@ from console.adapters.router import by_name
 from console.adapters.router_migrate import httproute_from_ingress
 from console.adapters.router_nginx import NginxRouter
 from console.engine.config import Config
+from console.engine.exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
+from console.engine.model import Problem
 from console.engine.ports import ClusterError
-
-EXIT_OK, EXIT_USAGE, EXIT_UNREACHABLE = 0, 2, 4
-
-
-def _err(message: str) -> None:
-    print(f"canary-console: {message}", file=sys.stderr)
+from console.output import say as _err
 
 
 async def migrate_router(config: Config, service: str, *, to: str, gateway: str | None, apply: bool,
@@ -47,7 +44,8 @@ async def migrate_router(config: Config, service: str, *, to: str, gateway: str 
         return await _migrate(cluster, service, settings.route or service, gateway, apply)
     except ClusterError as exc:
         _err(f"migrate-router: {exc}")
-        return EXIT_USAGE if exc.status in (401, 403) or exc.retryable is False else EXIT_UNREACHABLE
+        refused = exc.problem in (Problem.UNAUTHORIZED, Problem.FORBIDDEN) or exc.retryable is False
+        return EXIT_USAGE if refused else EXIT_UNREACHABLE
     finally:
         await cluster.aclose()
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from console.engine.config import Config
-from console.engine.model import ServiceMetrics
+from console.engine.model import Problem, ServiceMetrics
 from console.engine.protocols import identity_of
 
 if TYPE_CHECKING:  # the engine's session is imported when a world is opened: after the dashboard's first frame
@@ -56,7 +56,8 @@ class NoMetrics:
 
     async def poll(self, services: Sequence[str], window_s: float,
                    extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
-        return {s: ServiceMetrics(service=s, problem="no Prometheus configured (--prometheus URL)")
+        return {s: ServiceMetrics(service=s, problem="no Prometheus configured (--prometheus URL)",
+                                  problem_kinds=(Problem.FAILED,))
                 for s in services}
 
     async def history(self, services: Sequence[str], window_s: float, since_s: float,

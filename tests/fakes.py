@@ -257,3 +257,15 @@ class Rig:
                 await self.clock.advance(1.0)
             await self.task
         await self.session.aclose()
+
+
+def as_asked(verdict, config=None, service: str = "perception"):
+    """``verdict`` with each check's query as a metrics adapter fills it (the judge writes none): the config's
+    templates for ``service`` and its own checks, through console.engine.catalog.explain."""
+    from console.engine.catalog import METRIC_NAMES, explain
+    from console.engine.config import Config, format_duration
+
+    config = config or Config()
+    templates = {name: getattr(config.prometheus.queries, name) for name in METRIC_NAMES}
+    extras = {c.name: c.query for s in config.services if s.name == service for c in s.checks}
+    return verdict.explained(explain(templates, service, format_duration(config.window), extras))

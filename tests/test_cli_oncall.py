@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from console import cli
 from console.cli import main
 
 
@@ -62,7 +61,8 @@ def test_an_unreachable_prometheus_is_said_fast_and_once(capsys):
 
 
 def test_answering_no_at_the_prompt_is_not_a_usage_error(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "confirm", lambda question: False)
+    import console.output as output
+    monkeypatch.setattr(output, "confirm", lambda question: False)
     import console.commands as commands
     monkeypatch.setattr(commands, "confirm", lambda question: False)
     rc = main(["rollback", "perception", "--demo"])

@@ -18,6 +18,7 @@ from console.engine.binomial import (counts, lower_tail, requests_needed, signif
 from console.engine.config import Config, Criteria, ExtraCheck, Judging, Service
 from console.engine.judge import effective_thresholds, evaluate, evaluate_metrics
 from console.engine.model import Action, CheckResult, Outcome, ServiceMetrics, TrackWindow
+from tests.fakes import as_asked
 
 SERVICE = "perception"
 
@@ -130,7 +131,8 @@ def test_healthy_canary_at_ten_rps_passes_every_phase():
 
 
 def test_check_values_and_query_are_explainable():
-    verdict = judge()
+    assert all(c.query == "" for c in judge().checks)  # the judge knows metrics; the metrics adapter the query
+    verdict = as_asked(judge())
     error = verdict.check("error_rate")
     assert error.canary == pytest.approx(0.005) and error.stable == pytest.approx(0.005)
     assert error.threshold == 0.01 and error.value == pytest.approx(0.0)
@@ -425,7 +427,8 @@ def test_persistence_of_one_acts_at_once():
                                                    ("below", 1500, CheckResult.PASS),
                                                    ("below", 500, CheckResult.MANUAL_REVIEW)])
 def test_extra_check_breaches_above_or_below(breach, value, expected):
-    verdict = judge(warn_config(Action.MANUAL_REVIEW, breach), extras={"kafka_lag": value})
+    config = warn_config(Action.MANUAL_REVIEW, breach)
+    verdict = as_asked(judge(config, extras={"kafka_lag": value}), config)
     check = verdict.check("kafka_lag")
     assert check.result is expected and check.canary == value and check.threshold == 1000
     assert check.query == 'sum(kafka_lag{service="perception",track="canary"})'

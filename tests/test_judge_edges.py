@@ -18,6 +18,7 @@ import pytest
 from console.engine.config import Config, Criteria, ExtraCheck, Judging, Phase, Service
 from console.engine.judge import MIN_ERRORS_TO_FAIL_SMALL_SAMPLE, effective_thresholds, evaluate
 from console.engine.model import Action, Check, CheckResult, Outcome, TrackWindow
+from tests.fakes import as_asked
 
 SERVICE = "perception"
 STABLE = TrackWindow(27000, 135, 0.15, 0.30)  # 90 rps over 5 minutes at 0.5 %
@@ -64,14 +65,14 @@ def test_error_rate_reasons_name_the_allowed_rate_and_halved_budgets():
 
 
 def test_error_rate_check_carries_its_numbers():
-    check = judge(canary(3000, 68)).check("error_rate")
+    check = as_asked(judge(canary(3000, 68))).check("error_rate")
     assert check == Check("error_rate", F, pytest.approx(68 / 3000), pytest.approx(0.005), 0.01, check.reason,
                           Action.ROLLBACK, pytest.approx(68 / 3000 - 0.005), check.query)
     queries = Config().prometheus.queries
     errors, requests = (q.replace("${SERVICES}", SERVICE).replace("${WINDOW}", "5m")
                         for q in (queries.errors, queries.requests))
     assert check.query == f"{errors} / {requests}"
-    assert judge(canary(3000, 68)).check("success_rate").query == f"1 - {errors} / {requests}"
+    assert as_asked(judge(canary(3000, 68))).check("success_rate").query == f"1 - {errors} / {requests}"
 
 
 def test_a_hundred_clean_requests_are_too_few_to_pass():
@@ -241,7 +242,7 @@ def test_a_canary_quantile_of_zero_is_no_data_not_a_math_error():
 
 
 def test_latency_checks_carry_their_numbers_and_action():
-    verdict = judge(canary(3000, 15, p95=0.30, p99=0.90))
+    verdict = as_asked(judge(canary(3000, 15, p95=0.30, p99=0.90)))
     p95, p99 = verdict.check("p95_latency"), verdict.check("p99_latency")
     assert (p95.canary, p95.stable, p95.threshold, p95.action) == (0.30, 0.15, 0.20, Action.ROLLBACK)
     assert p95.value == pytest.approx(1.0) and "histogram_quantile(0.95" in p95.query
@@ -347,7 +348,7 @@ def test_an_extra_check_takes_integers_and_refuses_other_types():
     assert judge(canary(3000, 15), config=config, extras={"kafka_lag": 5}).check("kafka_lag").canary == 5.0
     assert type(judge(canary(3000, 15), config=config, extras={"kafka_lag": 5}).check("kafka_lag").canary) is float
     for bad in ("5", float("inf"), None):
-        check = judge(canary(3000, 15), config=config, extras={"kafka_lag": bad}).check("kafka_lag")
+        check = as_asked(judge(canary(3000, 15), config=config, extras={"kafka_lag": bad}), config).check("kafka_lag")
         assert check == Check("kafka_lag", N, None, None, 1000, "no value for kafka_lag", Action.ROLLBACK, None,
                               'sum(kafka_lag{service="perception",track="canary"})')
 
@@ -424,7 +425,8 @@ def test_a_canary_at_the_limit_is_told_no_sample_settles_it():
 # ---------------------------------------------------------------- no data and defaults
 
 def test_no_data_checks_keep_their_threshold_action_and_query():
-    verdict = judge(None, config=extra_config("above", Action.WARN), extras={"kafka_lag": None})
+    config = extra_config("above", Action.WARN)
+    verdict = as_asked(judge(None, config=config, extras={"kafka_lag": None}), config)
     assert [(c.name, c.result, c.canary, c.stable, c.threshold, c.action, c.value) for c in verdict.checks] == [
         ("error_rate", N, None, None, 0.01, Action.ROLLBACK, None),
         ("p95_latency", N, None, None, 0.20, Action.ROLLBACK, None),

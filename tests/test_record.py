@@ -15,7 +15,7 @@ import pytest
 from console.adapters.prometheus import PrometheusMetrics
 from console.engine.config import Config
 from console.engine.ports import MetricsError
-from console.engine.record import record
+from console.adapters.record import record
 from console.engine.replay import replay_async
 from console.engine.timeline import parse_timeline
 from tests.prom import PrometheusServer, free_port, require_prometheus

@@ -32,7 +32,7 @@ from console.adapters.router_nginx import NginxRouter
 from console.engine.audit import redact
 from console.engine.clock import Clock, RealClock
 from console.engine.config import Config, format_duration
-from console.engine.model import Pod, RolloutRecord, ServiceSnapshot, State, Track
+from console.engine.model import Pod, Problem, RolloutRecord, ServiceSnapshot, State, Track
 from console.engine.ports import ClusterError, LogLine, ReadOnlyError
 
 PROMOTE_POLL = 2.0  # seconds between looks at the stable rollout while promoting
@@ -178,10 +178,11 @@ class KubeCluster:
             **{resource: self._list_routes(resource) for resource in wanted}})
         if not read.ok:  # nothing at all could be read: the last picture, said to be stale (status exits 4)
             return {s: replace(self._last.get(s) or ServiceSnapshot(service=s), problem=read.problem, at=now,
-                               unread=tuple(sorted(read.failed))) for s in services}
+                               unread=tuple(sorted(read.failed)), problem_kind=read.problem_kind) for s in services}
         # a failed read is not an empty world: each kind that could not be listed keeps its last values
-        problem = "; ".join(p for p in (read.problem, self.watcher.problem if "pods" not in read.failed else None)
-                            if p) or None
+        watch_problem = self.watcher.problem if "pods" not in read.failed else None
+        problem = "; ".join(p for p in (read.problem, watch_problem) if p) or None
+        kind = Problem.gravest(read.problem_kind, self.watcher.problem_kind if watch_problem else None)
         pods = read.value("pods", {})
         listings = {r: read.value(r) for r in wanted if r not in read.failed and "configmaps" not in read.failed}
         by_deploy = read.by_name("deployments")
@@ -209,12 +210,14 @@ class KubeCluster:
             described = router.describe if router else "router: auto, undecided"
             if router and service in self.router_notes:
                 described += " (detected by router: auto)"
+            said = route_problem or unfinished or problem
             snapshot = ServiceSnapshot(
                 service=service, stable_version=ko.deployment_version(by_deploy.get(service), service),
                 canary_version=ko.deployment_version(by_deploy.get(canary), service),
                 canary_exists=canary in by_deploy or state.exists, weight=state.weight,
                 pods=tuple(pods.get(service, ())), record=record,
-                driver=driver, driver_left=driver_left, problem=route_problem or unfinished or problem, at=now, override=override,
+                driver=driver, driver_left=driver_left, problem=said, at=now, override=override,
+                problem_kind=(kind if said == problem else Problem.FAILED) if said else None,
                 router=described, canary_deployment=canary in by_deploy, canary_replicas=ko.replicas_of(
                     by_deploy.get(canary)), weight_changed_by=state.changed_by, unread=tuple(sorted(read.failed)))
             kept: dict[str, Any] = {}

@@ -20,6 +20,7 @@ import aiohttp
 
 from console.engine.audit import redact, register_secret
 from console.engine.clock import Clock
+from console.engine.model import Problem
 from console.engine.ports import ClusterError, ReadOnlyError
 
 MERGE = "application/merge-patch+json"
@@ -159,9 +160,11 @@ class KubeApi:
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             if isinstance(exc, asyncio.TimeoutError):
                 raise ClusterError(f"API server unreachable at {self.host}: no answer within "
-                                   f"{timeout.total or timeout.sock_read or 0:g}s", retryable=True) from None
+                                   f"{timeout.total or timeout.sock_read or 0:g}s", retryable=True,
+                                   problem=Problem.TIMEOUT) from None
             detail = clean(str(exc) or type(exc).__name__, 160)
-            raise ClusterError(f"API server unreachable at {self.host}: {detail}", retryable=True) from None
+            raise ClusterError(f"API server unreachable at {self.host}: {detail}", retryable=True,
+                               problem=Problem.UNREACHABLE) from None
 
     @staticmethod
     def timeout(seconds: float) -> aiohttp.ClientTimeout:
@@ -191,7 +194,8 @@ class KubeApi:
         try:
             data = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise ClusterError(f"API server connection lost: {clean(str(exc), 160)}", retryable=True) from None
+            raise ClusterError(f"API server connection lost: {clean(str(exc), 160)}", retryable=True,
+                               problem=Problem.UNREACHABLE) from None
         finally:
             response.release()
         if not 200 <= response.status < 300:

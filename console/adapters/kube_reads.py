@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.adapters.kube_api import clean
+from console.engine.model import Problem
 from console.engine.ports import ClusterError
 
 
@@ -37,6 +38,10 @@ class Reads:
         if not self.values and len({str(e) for e in self.errors.values()}) == 1:
             return _said(next(iter(self.errors.values())))  # one cause for all: said once
         return "; ".join(_named(kind, _said(exc)) for kind, exc in self.errors.items())
+
+    @property
+    def problem_kind(self) -> Problem | None:
+        return Problem.gravest(*(exc.problem for exc in self.errors.values()))
 
     def value(self, kind: str, default: Any = None) -> Any:
         return self.values.get(kind, default)

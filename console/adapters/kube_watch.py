@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from console.adapters.kube_api import KubeApi, clean, error_for
+from console.engine.model import Problem
 from console.engine.ports import ClusterError
 
 WATCH_SECONDS = 290  # the server closes the stream after this; we then watch again from where we were
@@ -45,6 +46,7 @@ class PodWatcher:
         self.resource_version = ""
         self.synced = False
         self.problem: str | None = None
+        self.problem_kind = Problem.FAILED  # what kind ``problem`` is, while there is one
         self.state = "idle"  # listing | watching | backoff | stopped
         self.lists = 0
         self.reconnects = 0  # watches opened after the first (a metric: a high rate means a flapping stream)
@@ -105,11 +107,13 @@ class PodWatcher:
                     continue
                 self.problem = (f"pod watch: the server ended the watch at once ({self.reconnects} "
                                 "reconnects); retrying") if failures >= 2 else None
+                self.problem_kind = Problem.FAILED
             except ClusterError as exc:
                 if exc.status == 410:
                     self.resource_version = ""  # too old: list again, now
                     continue
                 self.problem = f"pod watch: {exc}; retrying"
+                self.problem_kind = exc.problem
             delay = backoff(failures)
             failures += 1
             self.state = "backoff"
@@ -137,7 +141,8 @@ class PodWatcher:
         try:
             return await response.content.readline()
         except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise ClusterError(f"watch stream broken: {clean(str(exc) or type(exc).__name__, 120)}") from None
+            raise ClusterError(f"watch stream broken: {clean(str(exc) or type(exc).__name__, 120)}",
+                               problem=Problem.UNREACHABLE) from None
 
     async def _apply(self, event: dict[str, Any]) -> None:
         kind, obj = event.get("type"), event.get("object") or {}

@@ -26,17 +26,21 @@ import httpx
 from console.engine.analysis import UNREACHABLE
 from console.engine.audit import redact, register_secret
 from console.engine.config import PrometheusSettings
+from console.engine.model import Problem
+from console.engine.ports import problem_for_status
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 Labels = dict[str, str]
 
 
 class QueryFailed(Exception):
-    """Prometheus could not be asked, or refused to answer. ``retryable`` says whether trying again may help."""
+    """Prometheus could not be asked, or refused to answer. ``retryable`` says whether trying again may help;
+    ``problem`` what kind of failure it is (the message says it in words)."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, problem: Problem = Problem.FAILED) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +200,7 @@ class PrometheusAPI:
                 return await self._once(path, params)
             except QueryFailed as failure:
                 if not failure.retryable or attempt >= self.retries:
-                    raise QueryFailed(self.redact(str(failure))) from None
+                    raise QueryFailed(self.redact(str(failure)), problem=failure.problem) from None
             await asyncio.sleep(self.backoff * (2 ** attempt))
             attempt += 1
 
@@ -207,17 +211,18 @@ class PrometheusAPI:
             response = await self._client.get(self.base + path, params=params, headers=headers)
         except httpx.TimeoutException:
             raise QueryFailed(f"{UNREACHABLE}: no answer from {self.base} within {self.timeout:g}s",
-                              retryable=True) from None
+                              retryable=True, problem=Problem.TIMEOUT) from None
         except httpx.HTTPError as exc:
             reason = str(exc) or type(exc).__name__
-            raise QueryFailed(f"{UNREACHABLE}: {self.base}: {reason}", retryable=True) from None
+            raise QueryFailed(f"{UNREACHABLE}: {self.base}: {reason}", retryable=True,
+                              problem=Problem.UNREACHABLE) from None
         return self._decode(response)
 
     def _decode(self, response: httpx.Response) -> tuple[dict[str, Any], list[str]]:
         status = response.status_code
         if status in (401, 403):
             raise QueryFailed(f"{UNREACHABLE}: HTTP {status} from {self.base}: not allowed — check the token, "
-                              f"password or headers")
+                              f"password or headers", problem=problem_for_status(status))
         try:
             body = response.json()
         except ValueError:
@@ -225,14 +230,15 @@ class PrometheusAPI:
         if not isinstance(body, dict) or "status" not in body:
             kind = response.headers.get("content-type", "no content type").split(";")[0]
             raise QueryFailed(f"{UNREACHABLE}: {self.base} answered HTTP {status} ({kind}), not Prometheus' "
-                              f"API — check the URL and path prefix", retryable=status in RETRYABLE_STATUS)
+                              f"API — check the URL and path prefix", retryable=status in RETRYABLE_STATUS,
+                              problem=Problem.UNREACHABLE)
         if body.get("status") != "success":
             error = self.redact(str(body.get("error") or "unknown error"))[:300]
             kind = body.get("errorType") or "error"
             if status in (400, 422):
-                raise QueryFailed(f"Prometheus rejected the query ({kind}): {error}")
+                raise QueryFailed(f"Prometheus rejected the query ({kind}): {error}", problem=Problem.REJECTED)
             raise QueryFailed(f"{UNREACHABLE}: HTTP {status} {kind}: {error}",
-                              retryable=status in RETRYABLE_STATUS)
+                              retryable=status in RETRYABLE_STATUS, problem=Problem.UNREACHABLE)
         return body.get("data") or {}, [self.redact(str(w))[:300] for w in body.get("warnings") or []]
 
     async def aclose(self) -> None:

@@ -1,25 +1,26 @@
 """Engine room: one analysis now, for `canary-console analyze SERVICE [--weight N]` — poll the metrics once
 and judge with the phase that matches the weight.
 
-Also the vocabulary metrics sources use to say *why* data is missing, so callers can tell "Prometheus could
-not be asked" (exit 4) from "Prometheus answered, but there is no data" (an inconclusive verdict, exit 3).
+Callers tell "Prometheus could not be asked" (exit 4) from "Prometheus answered, but there is no data" (an
+inconclusive verdict, exit 3) by the problem's kind (model.Problem) that the metrics source sets, never by
+its words.
 """
 
 from __future__ import annotations
 
 from console.engine import judge
 from console.engine.config import Config, Phase
-from console.engine.model import Outcome, ServiceMetrics, Verdict
+from console.engine.model import Outcome, Problem, ServiceMetrics, Verdict
 from console.engine.ports import Metrics
 
-UNREACHABLE = "Prometheus unreachable"  # transport failures, timeouts, HTTP errors, answers not from the API
-FAILED_PREFIXES = (UNREACHABLE,)
+UNREACHABLE = "Prometheus unreachable"  # how people are told: transport failures, timeouts, HTTP errors, …
 
 
 def could_not_ask(metrics: ServiceMetrics) -> bool:
-    """True when the source could not be asked at all (as opposed to answering with no data)."""
-    return (metrics.stable is None and metrics.canary is None and metrics.problem is not None
-            and metrics.problem.startswith(FAILED_PREFIXES))
+    """True when the source could not be asked at all (as opposed to answering with no data): no track, and
+    the first problem is of a kind that did not get an answer."""
+    kind = metrics.problem_kind
+    return metrics.stable is None and metrics.canary is None and kind is not None and kind.not_asked
 
 
 def phase_for_weight(config: Config, weight: int | None) -> Phase:
@@ -46,11 +47,11 @@ async def analyze_once(config: Config, metrics: Metrics, service: str, weight: i
     """Poll ``service`` once over the configured window and judge it.
 
     When the source could not be asked at all the verdict is inconclusive and its reason is the source's
-    problem, starting with "Prometheus unreachable" (→ exit 4); every other data problem (no data, one
-    track missing, NaN) comes back as the judge's verdict on what there is (inconclusive → exit 3).
+    problem, and ``not_asked`` carries its kind (→ exit 4); every other data problem (no data, one track
+    missing, NaN) comes back as the judge's verdict on what there is (inconclusive → exit 3).
     """
     polled = await metrics.poll([service], config.window, {service: extra_queries(config, service)})
-    result = polled.get(service) or ServiceMetrics(service=service, problem="no data")
+    result = polled.get(service) or ServiceMetrics(service=service, problem="no data", problem_kinds=(Problem.NO_DATA,))
     traffic = None if weight is None else tuple(w.requests if w is not None else 0.0
                                                 for w in (result.canary, result.stable))
     verdict = judge.evaluate_metrics(config, phase_for_weight(config, weight), result, at=at or result.at,
@@ -63,4 +64,4 @@ async def analyze_once(config: Config, metrics: Metrics, service: str, weight: i
     outcome = Outcome.INCONCLUSIVE if could_not_ask(result) else verdict.outcome
     return Verdict(outcome=outcome, checks=verdict.checks, reason=reason,
                    weight=verdict.weight if weight is None else weight, at=verdict.at, streaks=verdict.streaks,
-                   problems=verdict.problems)
+                   problems=verdict.problems, not_asked=result.problem_kind if could_not_ask(result) else None)

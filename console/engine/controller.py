@@ -42,12 +42,13 @@ from console.engine.bus import EventBus
 from console.engine.config import Config, Phase, format_duration
 from console.engine.evidence import PhaseEvidence
 from console.engine.intent_table import BY_NAME
+from console.engine.exits import RolloutOutcome
 from console.engine.intents import ACTIVE, Intents
 from console.engine.outage import OutageClock
 from console.engine.outside import Expected
-from console.engine.model import (CheckResult, Decision, Event, EventKind, IntentResult, Outcome, RolloutRecord,
-                                  RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
-from console.engine.ports import Cluster, ReadOnlyError
+from console.engine.model import (CheckResult, Decision, Event, EventKind, IntentResult, Outcome, Problem,
+                                  RolloutRecord, RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
+from console.engine.ports import Cluster, ReadOnlyError, problem_of
 from console.engine.protocols import Claims, console_id_of, identity_of
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
@@ -85,6 +86,7 @@ class RolloutController(Intents):
         self._expected = Expected()  # what this driver last wrote or saw: the outside changes are the rest
         self.write_failure = ""  # why the last cluster write (or record save) failed, as the server said it
         self.write_retryable = True  # whether trying that write again may help (not after a 401/403)
+        self.write_problem = Problem.FAILED  # its kind (console/engine/model.py Problem)
         self._outage = OutageClock()  # since when the cluster / Prometheus cannot be read
         self._last_write_at = -math.inf
         self._judge = judge
@@ -161,11 +163,12 @@ class RolloutController(Intents):
             metrics_down_since=self._outage.metrics_since)
 
     @property
-    def outcome(self) -> str | None:
+    def outcome(self) -> RolloutOutcome | None:
         if self._started_at is None and self.state is State.IDLE:
             return None
-        return {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.ROLLING_BACK: "rolled_back",
-                State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}.get(self.state, "incomplete")
+        return {State.PROMOTED: RolloutOutcome.PROMOTED, State.ROLLED_BACK: RolloutOutcome.ROLLED_BACK,
+                State.ROLLING_BACK: RolloutOutcome.ROLLED_BACK, State.AWAITING_APPROVAL: RolloutOutcome.AWAITING_APPROVAL,
+                State.PAUSED: RolloutOutcome.PAUSED}.get(self.state, RolloutOutcome.INCOMPLETE)
 
     @property
     def busy(self) -> bool:
@@ -188,7 +191,7 @@ class RolloutController(Intents):
         try:
             await self._tick(snapshot, metrics)
         except Exception as exc:  # never escape: the next tick tries again
-            self._error(f"check failed: {exc}")
+            self._error(f"check failed: {exc}", problem=problem_of(exc))
         self._publish_status()
 
     async def _tick(self, snapshot: ServiceSnapshot, metrics: ServiceMetrics) -> None:
@@ -306,7 +309,7 @@ class RolloutController(Intents):
                 now, phase, metrics.recent_canary, None if carried else metrics.recent_stable, stable):
             verdict = self._sequential.apply(verdict, phase, stable, metrics.canary, stable_live=not carried)
         self._evidence.offer(metrics.canary, stable, now)
-        return self._pooled_if_thin(verdict, judge, phase, kwargs)
+        return self._pooled_if_thin(verdict, judge, phase, kwargs).explained(metrics.queries)
 
     def _pooled_if_thin(self, verdict: Verdict, judge: Callable[..., Verdict], phase: Phase,
                         kwargs: dict[str, Any]) -> Verdict:
@@ -485,7 +488,8 @@ class RolloutController(Intents):
             self._last_write_at = self.clock.now()  # claiming may finish our interrupted weight write (the
             # adapter's intent log): a snapshot taken before cannot show it, so it is no override
         except Exception as exc:  # another console holds it (the snapshot will say so) or the API failed
-            self._error(f"cannot take the lease on {self.service}: {exc}", retryable=not isinstance(exc, ReadOnlyError))
+            self._error(f"cannot take the lease on {self.service}: {exc}", retryable=not isinstance(exc, ReadOnlyError),
+                        problem=problem_of(exc))
 
     def _say_orphaned(self, snapshot: ServiceSnapshot) -> None:
         """A rollout under way that no console drives: say since when, who drove it last, how to drive it."""
@@ -518,18 +522,19 @@ class RolloutController(Intents):
         """One cluster write, serialised, never after a rollback began (except the rollback itself)."""
         from_weight = self.weight
         if blocked := self._blocked():
-            self.write_failure = blocked
+            self.write_failure, self.write_problem = blocked, Problem.FAILED
             return False  # a watching console never writes (the adapter enforces it too)
         async with self._lock:
             if self.state in (State.ROLLING_BACK, State.ROLLED_BACK) and operation in ("set_weight", "promote"):
                 self.write_failure = f"{operation.replace('_', ' ')} not sent: a rollback began"
+                self.write_problem = Problem.FAILED
                 return False
             try:
                 await self._operation(operation)(self.service, *args)
             except Exception as exc:
                 self.write_failure = f"{operation.replace('_', ' ')} failed: {exc}"
-                self.write_retryable = _retryable(exc)
-                self._error(self.write_failure, retryable=self.write_retryable)
+                self.write_retryable, self.write_problem = _retryable(exc), problem_of(exc)
+                self._error(self.write_failure, retryable=self.write_retryable, problem=self.write_problem)
                 return False
             finally:
                 self._last_write_at = self.clock.now()
@@ -598,7 +603,7 @@ class RolloutController(Intents):
             try:
                 await self.cluster.save_record(self.service, record)
             except Exception as exc:
-                self._error(f"saving the final rollout record failed: {exc}")
+                self._error(f"saving the final rollout record failed: {exc}", problem=problem_of(exc))
         self.driving = False
         self._record_dirty = False
 
@@ -614,8 +619,8 @@ class RolloutController(Intents):
             except Exception as exc:
                 self._record_dirty = True
                 self.write_failure = f"saving the rollout record failed: {exc}"
-                self.write_retryable = _retryable(exc)
-                self._error(self.write_failure)
+                self.write_retryable, self.write_problem = _retryable(exc), problem_of(exc)
+                self._error(self.write_failure, problem=self.write_problem)
                 return False
         self._record_dirty = False
         self._saved_elapsed = record.phase_elapsed
@@ -656,9 +661,10 @@ class RolloutController(Intents):
         self._said.add((self.phase, what))
         self._announce(what, "auto", self.weight, self.weight, message, shadow=True)
 
-    def _error(self, message: str, *, retryable: bool = True) -> None:
+    def _error(self, message: str, *, retryable: bool = True, problem: Problem | None = None) -> None:
+        """An ERROR event; ``problem`` (its kind, from the port's exception) lets a caller choose an exit code."""
         self.bus.publish(Event(EventKind.ERROR, self.service, self.clock.now(), redact(message),
-                               {"retryable": retryable}))
+                               {"retryable": retryable, **({"problem": problem.value} if problem else {})}))
 
     def _publish_status(self) -> None:
         self.bus.publish(Event(EventKind.STATUS, self.service, self.clock.now(),

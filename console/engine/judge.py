@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from statistics import NormalDist
 
 from console.engine.binomial import counts, requests_needed, significantly_above, surely_within, wilson_bounds
+from console.engine.catalog import CHECKS
 from console.engine.config import Config, ExtraCheck, Phase, format_duration
 from console.engine.model import (Action, Check, CheckResult, Outcome, ServiceMetrics, TrackWindow,
                                   Verdict)
@@ -24,7 +25,7 @@ from console.engine.traffic_share import share_check
 # request is a burst of correlated errors): nothing passes, and a fail needs at least this many errors.
 MIN_ERRORS_TO_FAIL_SMALL_SAMPLE = 5
 
-CHECK_ORDER = ("error_rate", "p95_latency", "p99_latency", "success_rate")  # then extras, restarts
+CHECK_ORDER = tuple(c.name for c in CHECKS if c.expression)  # canary-vs-stable (catalog.py), then extras, restarts
 _SEVERITY = {CheckResult.FAIL: 0, CheckResult.MANUAL_REVIEW: 1, CheckResult.NO_DATA: 2,
              CheckResult.INSUFFICIENT_DATA: 3, CheckResult.PASS: 5}
 _WARNED = 4  # a pass whose check breached with action "warn" outranks a clean pass
@@ -71,9 +72,9 @@ def verdict_of(judged: list[tuple[Check, bool | None]], streaks: Mapping[str, in
 
 
 def evaluate_metrics(config: Config, phase: Phase, metrics: ServiceMetrics, **kwargs) -> Verdict:
-    """Convenience: evaluate() on one poll's ServiceMetrics."""
+    """Convenience: evaluate() on one poll's ServiceMetrics, each check's query as the source asked it."""
     return evaluate(config, metrics.service, phase, metrics.stable, metrics.canary,
-                    extras=metrics.extras, **kwargs)
+                    extras=metrics.extras, **kwargs).explained(metrics.queries)
 
 
 def effective_thresholds(config: Config, phase: Phase) -> dict[str, float]:
@@ -111,10 +112,17 @@ class _Context:
         age = self.stable.age if self.stable is not None else 0.0
         return f"stable window from {format_duration(age)} ago" if age >= 1 else "last stable window"
 
-    def query(self, name: str) -> str:
-        window = format_duration(self.config.window)
-        template = getattr(self.config.prometheus.queries, name)
-        return template.replace("${SERVICES}", self.service).replace("${WINDOW}", window)
+    @property
+    def judged_canary(self) -> TrackWindow:
+        """The canary's window, read only once ``missing`` said there is one."""
+        assert self.canary is not None, "judged a canary with no window"
+        return self.canary
+
+    @property
+    def judged_stable(self) -> TrackWindow:
+        """The stable's window, read only once ``missing(need_stable=True)`` said there is one."""
+        assert self.stable is not None, "judged a stable with no window"
+        return self.stable
 
     def missing(self, *, need_stable: bool) -> str | None:
         """Why there is nothing to compare, or None."""
@@ -124,7 +132,7 @@ class _Context:
             return "canary has no traffic"
         if need_stable and self.stable is None:
             return "no stable metrics in this window"
-        if need_stable and counts(self.stable.requests, 0)[0] == 0:
+        if need_stable and self.stable is not None and counts(self.stable.requests, 0)[0] == 0:
             return f"{self.stable_label} has no traffic"
         return None
 
@@ -208,20 +216,19 @@ def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
     """error_rate (canary − stable, against the stable's bounds) or success_rate (canary alone)."""
     comparative = name == "error_rate"
     threshold = ctx.thresholds[name]
-    ratio = f"{ctx.query('errors')} / {ctx.query('requests')}"
-    query = ratio if comparative else f"1 - {ratio}"
     missing = ctx.missing(need_stable=comparative)
     if missing:
-        return _no_data(name, missing, threshold, query), None
-    requests, errors = counts(ctx.canary.requests, ctx.canary.errors)
+        return _no_data(name, missing, threshold), None
+    requests, errors = counts(ctx.judged_canary.requests, ctx.judged_canary.errors)
     test = _increase_test(ctx, threshold) if comparative else _absolute_test(ctx, threshold)
-    test = replace(test, rps=ctx.canary.rps)
+    test = replace(test, rps=ctx.judged_canary.rps)
     result, verdict = test.judge(errors, requests)
     describe = _describe_increase if comparative else _describe_success
-    check = describe(ctx, requests, errors, threshold, result, verdict, query)
+    check = describe(ctx, requests, errors, threshold, result, verdict)
     if requests < test.min_requests and result is not CheckResult.FAIL:
         return check, None
-    return check, (check.value > threshold) if comparative else (check.value < threshold)
+    value = check.value if check.value is not None else 0.0  # both describers set it
+    return check, (value > threshold) if comparative else (value < threshold)
 
 
 def _increase_test(ctx: _Context, threshold: float) -> _ErrorTest:
@@ -229,7 +236,7 @@ def _increase_test(ctx: _Context, threshold: float) -> _ErrorTest:
     evenly between a Wilson bound on the stable rate and the exact canary test (Bonferroni)."""
     judging = ctx.config.judging
     alpha, beta = judging.alpha_fail / 2, (1 - judging.confidence_pass) / 2
-    n_s, k_s = counts(ctx.stable.requests, ctx.stable.errors)
+    n_s, k_s = counts(ctx.judged_stable.requests, ctx.judged_stable.errors)
     stable_low, _ = wilson_bounds(k_s, n_s, 1 - beta)
     _, stable_high = wilson_bounds(k_s, n_s, 1 - alpha)
     return _ErrorTest(fail_allowed=min(1.0, stable_high + threshold), fail_alpha=alpha,
@@ -244,8 +251,8 @@ def _absolute_test(ctx: _Context, threshold: float) -> _ErrorTest:
 
 
 def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
-                       verdict: str, query: str) -> Check:
-    n_s, k_s = counts(ctx.stable.requests, ctx.stable.errors)
+                       verdict: str) -> Check:
+    n_s, k_s = counts(ctx.judged_stable.requests, ctx.judged_stable.errors)
     rate_c, rate_s = errors / requests, k_s / n_s
     increase = rate_c - rate_s
     phase_value = ctx.phase.error_rate_increase
@@ -253,19 +260,19 @@ def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: flo
         phase_value <= ctx.config.criteria.error_rate_increase else ""
     reason = (f"canary {_pct(rate_c)} ({errors}/{requests}) vs {ctx.stable_label} {_pct(rate_s)} ({k_s}/{n_s}): "
               f"{increase * 100:+.2f} pp, limit {threshold * 100:.2f} pp{tightened}; {verdict}")
-    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase, query)
+    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase)
 
 
 def _describe_success(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
-                      verdict: str, query: str) -> Check:
+                      verdict: str) -> Check:
     success = 1.0 - errors / requests
-    stable = ctx.stable.success_rate if ctx.stable is not None else None
+    stable = ctx.judged_stable.success_rate if ctx.stable is not None else None
     phase_value = ctx.phase.max_error_rate
     tightened = f" ({ctx.phase.name} phase)" if phase_value is not None and \
         1.0 - phase_value >= ctx.config.criteria.min_success_rate else ""
     reason = (f"canary success {success * 100:.2f} % ({errors} errors in {requests}), must stay above "
               f"{threshold * 100:.2f} %{tightened}; {verdict}")
-    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success, query)
+    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success)
 
 
 # ---------------------------------------------------------------- latency checks (persistence)
@@ -275,7 +282,6 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
     label = quantile.upper()
     threshold = ctx.thresholds[name]
     action = Action.ROLLBACK if quantile == "p95" else ctx.config.criteria.p99_action
-    query = ctx.query(quantile)
     missing = ctx.missing(need_stable=True)
     canary_q = getattr(ctx.canary, quantile, None)
     stable_q = getattr(ctx.stable, quantile, None)
@@ -283,19 +289,19 @@ def _latency(ctx: _Context, quantile: str) -> tuple[Check, bool | None]:
         missing = f"canary {label} missing" if canary_q is None else f"canary {label} is 0"
     if not missing and (stable_q is None or stable_q <= 0):
         missing = f"{ctx.stable_label} {label} missing" if stable_q is None else f"{ctx.stable_label} {label} is 0"
-    if missing:
-        return _no_data(name, missing, threshold, query, action), None
+    if missing or canary_q is None or stable_q is None:
+        return _no_data(name, missing or f"{label} missing", threshold, action), None
     need = getattr(ctx.config.judging, f"min_latency_samples_{quantile}")
-    n_c, n_s = counts(ctx.canary.requests, 0)[0], counts(ctx.stable.requests, 0)[0]
+    n_c, n_s = counts(ctx.judged_canary.requests, 0)[0], counts(ctx.judged_stable.requests, 0)[0]
     increase = canary_q / stable_q - 1.0
     values = (f"canary {label} {canary_q:.3f} s vs {ctx.stable_label} {stable_q:.3f} s: "
               f"{increase * 100:+.1f} %, limit {threshold * 100:.0f} %")
 
     def check(result: CheckResult, why: str) -> Check:
-        return Check(name, result, canary_q, stable_q, threshold, f"{values}; {why}", action, increase, query)
+        return Check(name, result, canary_q, stable_q, threshold, f"{values}; {why}", action, increase)
 
     if n_c < need or n_s < need:
-        rate = min(ctx.canary.rps, ctx.stable.rps) if n_s < need else ctx.canary.rps
+        rate = min(ctx.judged_canary.rps, ctx.judged_stable.rps) if n_s < need else ctx.judged_canary.rps
         more = minutes_more(need - min(n_c, n_s), rate)
         return check(CheckResult.INSUFFICIENT_DATA, f"too few requests for {label} (canary {n_c}, stable {n_s}; "
                                                     f"need {need} on each{', ' + more if more else ''})"), None
@@ -341,7 +347,7 @@ def _quantile_noise(ctx: _Context, quantile: str, n_canary: int, n_stable: int) 
     """The standard error of log(canary quantile / stable quantile) at these sample sizes."""
     p = _LEVELS[quantile]
     spread = math.sqrt(p * (1.0 - p)) / _NORMAL.pdf(_NORMAL.inv_cdf(p))
-    sigma = _log_sigma(ctx.stable)  # under the null hypothesis the canary has stable's shape, scaled
+    sigma = _log_sigma(ctx.judged_stable)  # under the null hypothesis the canary has stable's shape, scaled
     return sigma * spread * math.hypot(1.0 / math.sqrt(n_canary), 1.0 / math.sqrt(n_stable))
 
 
@@ -372,7 +378,7 @@ def incident_on_both_tracks(config: Config, stable: TrackWindow | None, canary: 
     and the canary's error rate is not significantly above that bound (not worse than stable). Never at
     weight 100, where stable is a carried-over window (no stable traffic now): the absolute rule stands."""
     stable_high = stable_breach_bound(config, stable, carried_over)
-    if stable_high is None or stable_high < allowed or canary is None:
+    if stable is None or stable_high is None or stable_high < allowed or canary is None:
         return None
     n_c, k_c = counts(canary.requests, canary.errors)
     if n_c == 0 or significantly_above(k_c, n_c, stable_high, config.judging.alpha_fail)[0]:
@@ -411,11 +417,9 @@ def _extra_checks(config: Config, service: str) -> list[ExtraCheck]:
 
 
 def _extra(ctx: _Context, spec: ExtraCheck, value: float | None) -> tuple[Check, bool | None]:
-    query = spec.query.replace("${SERVICE}", ctx.service).replace("${TRACK}", "canary")
     if value is None or not isinstance(value, (int, float)) or not math.isfinite(value):
         reason = f"no value for {spec.name}"
-        return Check(spec.name, CheckResult.NO_DATA, None, None, spec.threshold, reason, spec.action,
-                     None, query), None
+        return Check(spec.name, CheckResult.NO_DATA, None, None, spec.threshold, reason, spec.action), None
     value = float(value)
     breached = value > spec.threshold if spec.breach == "above" else value < spec.threshold
     if not breached:
@@ -424,7 +428,7 @@ def _extra(ctx: _Context, spec: ExtraCheck, value: float | None) -> tuple[Check,
         result = _result_for(spec.action, ctx.phase.anomaly)
         why = f"{spec.breach} {spec.threshold:g} ({_action_words(spec.action, result)})"
     return Check(spec.name, result, value, None, spec.threshold, f"{spec.name} {value:g}: {why}",
-                 spec.action, value, query), breached
+                 spec.action, value), breached
 
 
 def _restarts(ctx: _Context, restarts: int) -> tuple[Check, bool]:
@@ -446,9 +450,8 @@ def _action_words(action: Action, result: CheckResult) -> str:
     return "warning"
 
 
-def _no_data(name: str, reason: str, threshold: float, query: str,
-             action: Action = Action.ROLLBACK) -> Check:
-    return Check(name, CheckResult.NO_DATA, None, None, threshold, reason, action, None, query)
+def _no_data(name: str, reason: str, threshold: float, action: Action = Action.ROLLBACK) -> Check:
+    return Check(name, CheckResult.NO_DATA, None, None, threshold, reason, action)
 
 
 # ---------------------------------------------------------------- overall

@@ -8,9 +8,45 @@ screens, the headless console and the journal render them. Times are seconds on 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+# the metrics and checks described as data (re-exported: screens read units from here, not from names)
+from console.engine.catalog import (CHECKS, METRICS, CheckSpec, Comparison, Metric, Unit,  # noqa: F401
+                                    check_spec, unit_of)
+
+
+class Problem(StrEnum):
+    """Why a port (the cluster, the metrics source) could not give what was asked, as a type. Exit codes and
+    decisions are chosen from it, never from the message, which is for people and says it in words."""
+
+    UNREACHABLE = "unreachable"  # could not be asked: connection refused, DNS, a 5xx or 429, not the API at all
+    TIMEOUT = "timeout"  # asked, and no answer came in time
+    UNAUTHORIZED = "unauthorized"  # 401: the credentials were not accepted
+    FORBIDDEN = "forbidden"  # 403: accepted, and not allowed
+    REJECTED = "rejected"  # it answered and refused this one request (a bad query, a conflict, another 4xx)
+    WARNED = "warned"  # it answered with warnings: partial or doubtful data, taken as none
+    NO_DATA = "no_data"  # it answered: there is nothing (or not enough) there
+    FAILED = "failed"  # anything else (an unreadable credentials file, a simulated failure)
+
+    @property
+    def not_asked(self) -> bool:
+        """The source could not be asked, or would not let this console in: exit 4 for a metrics source
+        ("Prometheus unreachable"); the cluster's refusals are exit 2 (console/output.py)."""
+        return self in (Problem.UNREACHABLE, Problem.TIMEOUT, Problem.UNAUTHORIZED, Problem.FORBIDDEN)
+
+    @property
+    def unanswered(self) -> bool:
+        """No answer came (unreachable, or timed out): trying again later may help (exit 4)."""
+        return self in (Problem.UNREACHABLE, Problem.TIMEOUT)
+
+    @staticmethod
+    def gravest(*kinds: Problem | None) -> Problem | None:
+        """Of several problems said together, the one that decides: the first that could not ask, else the
+        first there is."""
+        present = [kind for kind in kinds if kind is not None]
+        return next((kind for kind in present if kind.not_asked), present[0] if present else None)
 
 
 INCIDENT = "incident on both tracks"  # the judge's word for a shared incident (judge.py, sequential.py, notable.py)
@@ -129,10 +165,22 @@ class ServiceMetrics:
     extras: dict[str, float | None] = field(default_factory=dict)
     problem: str | None = None  # e.g. "Prometheus unreachable: connection refused"
     at: float = 0.0
+    problem_kinds: tuple[Problem, ...] = ()  # the kind of each problem joined in ``problem``, in order
+    queries: dict[str, str] = field(default_factory=dict)  # check name → its query as the source was asked
     # the last check interval of each track (disjoint from the previous poll's), when the source gives it:
     # the sequential checks' increments (console/engine/sequential.py)
     recent_stable: TrackWindow | None = None
     recent_canary: TrackWindow | None = None
+
+    @property
+    def problem_kind(self) -> Problem | None:
+        """The kind of the first problem (the one ``problem`` starts with)."""
+        return self.problem_kinds[0] if self.problem_kinds else None
+
+    @property
+    def not_asked(self) -> bool:
+        """Some of this poll could not be asked at all (the source unreachable, timing out, refusing us)."""
+        return any(kind.not_asked for kind in self.problem_kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +242,7 @@ class ServiceSnapshot:
     canary_deployment: bool | None = None  # the canary Deployment exists (None: this port does not say)
     canary_replicas: int | None = None  # its spec.replicas (None: no Deployment, or not said)
     weight_changed_by: str | None = None  # who last set the live weight (managedFields), when known
+    problem_kind: Problem | None = None  # what kind of problem ``problem`` is, when the port says
 
     def pods_of(self, track: Track) -> tuple[Pod, ...]:
         return tuple(p for p in self.pods if p.track == track)
@@ -236,6 +285,7 @@ class Verdict:
     at: float = 0.0
     streaks: dict[str, int] = field(default_factory=dict)  # consecutive breaches per check (persistence)
     problems: tuple[str, ...] = ()  # named conditions a person should see (incident on both tracks, share)
+    not_asked: Problem | None = None  # the metrics source could not be asked at all (then inconclusive): why
 
     @property
     def usable(self) -> bool:
@@ -244,6 +294,14 @@ class Verdict:
 
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
+
+    def explained(self, queries: dict[str, str]) -> Verdict:
+        """This verdict with each check's ``query`` as the metrics source says it asked (ServiceMetrics.queries);
+        the judge knows metrics, not a query language."""
+        if not queries:
+            return self
+        return replace(self, checks=tuple(replace(c, query=queries[c.name]) if c.name in queries and not c.query
+                                          else c for c in self.checks))
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"verdict": self.outcome.value, "reason": self.reason, "weight": self.weight,

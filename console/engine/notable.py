@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from console.engine.exits import STATE_OUTCOME, RolloutOutcome
 from console.engine.model import INCIDENT as INCIDENT_WORDS
 from console.engine.model import Event, EventKind, RolloutStatus, State
 
@@ -78,8 +79,7 @@ SEVERITY = {Notable.ROLLED_BACK: "critical", Notable.INCIDENT: "critical", Notab
             Notable.WOULD_ROLL_BACK: "warning", Notable.PAUSED: "warning", Notable.SINK_FAILING: "warning"}
 
 # the outcome a headless run stops at, by the state a STATE event goes to
-STOP_AT = {State.PROMOTED: "promoted", State.ROLLED_BACK: "rolled_back", State.FAILED: "failed",
-           State.AWAITING_APPROVAL: "awaiting_approval", State.PAUSED: "paused"}
+STOP_AT = STATE_OUTCOME
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class Notice:
     automatic: bool = False
     severity: str = "info"  # critical | error | warning | info (PagerDuty's severities)
     needs_person: bool = False  # ring the bell, page someone
-    stop_at: str | None = None  # the headless run's outcome when it stops here
+    stop_at: RolloutOutcome | None = None  # the headless run's outcome when it stops here
     cleared: bool = False  # an incident that ended
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -156,7 +156,7 @@ class NotableRule:
         if what == "rollback":
             if shadow:
                 return self._notice(Notable.WOULD_ROLL_BACK, event, f"(shadow, nothing done) {event.message}",
-                                    needs_person=True, stop_at="awaiting_approval")
+                                    needs_person=True, stop_at=RolloutOutcome.AWAITING_APPROVAL)
             self._rollback[event.service] = dict(data)
             return None  # told when the state says rolled back
         if shadow:
@@ -270,7 +270,7 @@ class NotableRule:
         return None
 
     def _notice(self, kind: Notable, event: Event, summary: str, *, actor: str = "", automatic: bool = False,
-                needs_person: bool = False, stop_at: str | None = None, cleared: bool = False,
+                needs_person: bool = False, stop_at: RolloutOutcome | None = None, cleared: bool = False,
                 data: dict[str, Any] | None = None) -> Notice:
         severity = "info" if cleared else SEVERITY.get(kind, "info")
         if kind is Notable.ROLLED_BACK and not automatic:

@@ -10,17 +10,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from console.engine.model import LogLine, RolloutRecord, ServiceMetrics, ServiceSnapshot, Track
+from console.engine.model import LogLine, Problem, RolloutRecord, ServiceMetrics, ServiceSnapshot, Track
 from console.engine.protocols import Checked, Closable, identity_of
+
+_BY_STATUS = {401: Problem.UNAUTHORIZED, 403: Problem.FORBIDDEN, 429: Problem.UNREACHABLE}
+
+
+def problem_for_status(status: int | None) -> Problem:
+    """The kind of problem an HTTP status means: 401/403 refused, 429 and 5xx the server's side (as if
+    unreachable), another status a refusal of this request, no status a failure of its own."""
+    if status is None:
+        return Problem.FAILED
+    return _BY_STATUS.get(status) or (Problem.UNREACHABLE if status >= 500 else Problem.REJECTED)
 
 
 class ClusterError(Exception):
-    """A cluster write or read that failed. ``retryable`` says whether trying again may help."""
+    """A cluster write or read that failed. ``retryable`` says whether trying again may help; ``problem``
+    what kind of failure it is (from ``status`` unless the adapter says)."""
 
-    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, status: int | None = None,
+                 problem: Problem | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.problem = problem or problem_for_status(status)
 
 
 class ClusterConfigError(ClusterError):
@@ -31,7 +44,17 @@ class ClusterConfigError(ClusterError):
 
 
 class MetricsError(Exception):
-    """Prometheus could not be asked (unreachable, timeout, bad answer)."""
+    """Prometheus could not be asked (unreachable, timeout, bad answer); ``problem`` says which."""
+
+    def __init__(self, message: str, *, problem: Problem = Problem.UNREACHABLE) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def problem_of(exc: BaseException) -> Problem:
+    """The kind of problem an exception from a port is; anything a port did not type is a failure."""
+    problem = getattr(exc, "problem", None)
+    return problem if isinstance(problem, Problem) else Problem.FAILED
 
 
 class ReadOnlyError(ClusterError):

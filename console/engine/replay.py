@@ -21,13 +21,11 @@ from console.engine.bus import EventBus
 from console.engine.clock import VirtualClock
 from console.engine.config import Config, Service
 from console.engine.controller import RolloutController
+from console.engine.exits import RolloutOutcome, outcome_exit
 from console.engine.model import (Decision, Event, EventKind, Pod, RolloutRecord, ServiceSnapshot, State,
                                   Track)
 from console.engine.ports import LogLine
 from console.engine.timeline import Timeline, TimelineError, TimelineMetrics, parse_timeline
-
-EXIT_CODES = {"promoted": 0, "rolled_back": 1}
-EXIT_WAITING = 3
 
 
 class ReplayCluster:
@@ -85,7 +83,7 @@ class ReplayCluster:
 @dataclass
 class ReplayResult:
     service: str
-    outcome: str  # promoted | rolled_back | awaiting_approval | paused | incomplete
+    outcome: RolloutOutcome  # promoted | rolled_back | awaiting_approval | paused | incomplete
     decisions: list[Decision]
     start: float
     end: float  # the time the replay stopped (terminal decision or last sample)
@@ -97,7 +95,7 @@ class ReplayResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES.get(self.outcome, EXIT_WAITING)
+        return int(outcome_exit(self.outcome))
 
     @property
     def would_roll_back(self) -> list[Decision]:
@@ -213,7 +211,7 @@ async def replay_async(config: Config, timeline: Timeline, service: str | None =
         if controller.state in (State.PROMOTED, State.ROLLED_BACK, State.FAILED):
             break
     decisions = [replace(d, t=d.t + times[0]) for d in controller.decisions]
-    return ReplayResult(service=service, outcome=controller.outcome or "incomplete", decisions=decisions,
+    return ReplayResult(service=service, outcome=controller.outcome or RolloutOutcome.INCOMPLETE, decisions=decisions,
                         start=times[0], end=end, checks=checks, shadow=config.shadow, would=would,
                         errors=errors, notes=notes)
 

@@ -27,7 +27,7 @@ from console.engine.bus import EventBus
 from console.engine.config import Config
 from console.engine.controller import RolloutController
 from console.engine.journal_sink import JournalSink
-from console.engine.model import (Event, EventKind, IntentResult, RolloutStatus, ServiceMetrics,
+from console.engine.model import (Event, EventKind, IntentResult, Problem, RolloutStatus, ServiceMetrics,
                                   ServiceSnapshot, Track, Verdict)
 from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
@@ -91,10 +91,13 @@ class Session:
             self._problem("cluster", None)
         except Exception as exc:
             problem = self._problem("cluster", f"cluster unreachable: {exc}")
-            got = {name: dataclasses.replace(self._snapshots[name], problem=problem, at=now)
-                   if name in self._snapshots else ServiceSnapshot(name, problem=problem, at=now)
+            unreachable = Problem.UNREACHABLE  # whatever went wrong, the snapshot could not be had
+            got = {name: dataclasses.replace(self._snapshots[name], problem=problem, at=now, problem_kind=unreachable)
+                   if name in self._snapshots else ServiceSnapshot(name, problem=problem, at=now,
+                                                                   problem_kind=unreachable)
                    for name in services}
-        result = {name: got.get(name) or ServiceSnapshot(name, problem="no snapshot for this service", at=now)
+        result = {name: got.get(name) or ServiceSnapshot(name, problem="no snapshot for this service", at=now,
+                                                         problem_kind=Problem.NO_DATA)
                   for name in services}
         self._snapshots.update(result)
         return result
@@ -106,8 +109,10 @@ class Session:
             self._problem("metrics", None)
         except Exception as exc:
             problem = self._problem("metrics", f"Prometheus unreachable: {exc}")
-            got = {name: ServiceMetrics(name, problem=problem, at=now) for name in services}
-        return {name: got.get(name) or ServiceMetrics(name, problem="no data for this service", at=now)
+            got = {name: ServiceMetrics(name, problem=problem, at=now, problem_kinds=(Problem.UNREACHABLE,))
+                   for name in services}
+        return {name: got.get(name) or ServiceMetrics(name, problem="no data for this service", at=now,
+                                                      problem_kinds=(Problem.NO_DATA,))
                 for name in services}
 
     def port_problem(self, port: str) -> str | None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import cast
 
-from console.engine.model import ServiceMetrics, Track, TrackWindow
+from console.engine.model import Problem, ServiceMetrics, Track, TrackWindow
 
 
 # Bounds that keep a replay's memory and time proportional to a real rollout, whatever the file says
@@ -346,7 +346,8 @@ class Timeline:
         canary = self.series(service, Track.CANARY).window(t, window_s)
         missing = [track.value for track, win in ((Track.STABLE, stable), (Track.CANARY, canary)) if win is None]
         problem = f"no data in the timeline at t={t:g} for {' and '.join(missing)}" if missing else None
-        return ServiceMetrics(service=service, stable=stable, canary=canary, problem=problem, at=t)
+        return ServiceMetrics(service=service, stable=stable, canary=canary, problem=problem, at=t,
+                              problem_kinds=(Problem.NO_DATA,) if problem else ())
 
 
 class TimelineMetrics:

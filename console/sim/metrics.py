@@ -9,14 +9,17 @@ every service report Prometheus as down (for tests of the console's handling).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from console.engine.clock import Clock
-from console.engine.config import Config
-from console.engine.model import ServiceMetrics, Track
+from console.engine.catalog import METRIC_NAMES, explain
+from console.engine.config import Config, Queries, format_duration
+from console.engine.model import Problem, ServiceMetrics, Track
 from console.sim.world import SimWorld
 
-METRICS_PER_POLL = 4  # requests, errors, p95, p99
+METRICS_PER_POLL = len(METRIC_NAMES)  # requests, errors, p95, p99
 GAP_PROBLEM = "no data: scrape gap"
+NO_DATA = (Problem.NO_DATA,)
 
 
 class SimMetrics:
@@ -28,18 +31,25 @@ class SimMetrics:
         self.polls = 0
         self.unreachable: str | None = None  # e.g. "connection refused": every poll reports it
 
-    def _at(self, service: str, t: float, window_s: float, checks: Sequence[str]) -> ServiceMetrics:
+    def _at(self, service: str, t: float, window_s: float, checks: Sequence[str],
+            extras: dict[str, str] | None = None) -> ServiceMetrics:
+        return replace(self._measured(service, t, window_s, checks), queries=self.explain(service, window_s, extras))
+
+    def _measured(self, service: str, t: float, window_s: float, checks: Sequence[str]) -> ServiceMetrics:
         if self.unreachable:
-            return ServiceMetrics(service, problem=f"Prometheus unreachable: {self.unreachable}", at=t)
+            return ServiceMetrics(service, problem=f"Prometheus unreachable: {self.unreachable}", at=t,
+                                  problem_kinds=(Problem.UNREACHABLE,))
         if service not in self.world.services:
-            return ServiceMetrics(service, problem=f"no data for {service}", at=t)
+            return ServiceMetrics(service, problem=f"no data for {service}", at=t, problem_kinds=NO_DATA)
         if self.world.metrics_gap(service, t):
-            return ServiceMetrics(service, extras={name: None for name in checks}, problem=GAP_PROBLEM, at=t)
+            return ServiceMetrics(service, extras={name: None for name in checks}, problem=GAP_PROBLEM, at=t,
+                                  problem_kinds=NO_DATA)
         stable = self.world.window(service, Track.STABLE, t, window_s)
         canary = self.world.window(service, Track.CANARY, t, window_s)
         extras = {name: self.world.extra_value(service, Track.CANARY, name, t) for name in checks}
         problem = None if stable or canary else f"no data for {service}"
-        return ServiceMetrics(service, stable=stable, canary=canary, extras=extras, problem=problem, at=t)
+        return ServiceMetrics(service, stable=stable, canary=canary, extras=extras, problem=problem, at=t,
+                              problem_kinds=NO_DATA if problem else ())
 
     async def poll(self, services: Sequence[str], window_s: float,
                    extras: dict[str, dict[str, str]] | None = None) -> dict[str, ServiceMetrics]:
@@ -48,7 +58,14 @@ class SimMetrics:
         self.polls += 1
         self.queries += METRICS_PER_POLL + sum(len(extras.get(s, {})) for s in services)
         self.world.advance_to(now)
-        return {s: self._at(s, now, window_s, list(extras.get(s, {}))) for s in services}
+        return {s: self._at(s, now, window_s, list(extras.get(s, {})), extras.get(s)) for s in services}
+
+    def explain(self, service: str, window_s: float, extras: dict[str, str] | None = None) -> dict[str, str]:
+        """Each check's query as a Prometheus scraping this world would be asked it (the sandbox serves the
+        world's metrics for one), from the config's templates."""
+        queries = self.config.prometheus.queries if self.config is not None else Queries()
+        templates = {name: getattr(queries, name) for name in METRIC_NAMES}
+        return explain(templates, service, format_duration(window_s), extras)
 
     async def history(self, services: Sequence[str], window_s: float, since_s: float,
                       step_s: float) -> dict[str, list[ServiceMetrics]]:

@@ -43,7 +43,8 @@ class TrackCounters:
 
 
 @dataclass(slots=True)
-class _Service:
+class SimService:
+    """One simulated service: its scenario, faults and per-track state (console/sim/extras.py reads it)."""
     name: str
     scenario: str
     faults: frozenset[str]
@@ -94,9 +95,9 @@ class SimWorld:
         self.retention = max(60, int(retention))
         self._end = math.floor(self.start)  # seconds before this are generated
         chosen = sc.resolve(scenario, list(services))
-        self._services: dict[str, _Service] = {}
+        self._services: dict[str, SimService] = {}
         for name in services:
-            svc = _Service(name=name, scenario=chosen[name], faults=sc.faults_of(chosen[name]),
+            svc = SimService(name=name, scenario=chosen[name], faults=sc.faults_of(chosen[name]),
                            profile=sc.profile_for(name),
                            stores={t: TrackStore(self.retention, self._end) for t in Track},
                            keys={t: stream_key(seed, name, t.value) for t in Track},
@@ -242,7 +243,7 @@ class SimWorld:
                     svc.stores[track].fold()
             self._end = upto
 
-    def _fill(self, svc: _Service, track: Track, k0: int, k1: int) -> None:
+    def _fill(self, svc: SimService, track: Track, k0: int, k1: int) -> None:
         store, key, pods = svc.stores[track], svc.keys[track], svc.pods(track)
         present = 1 if pods else 0
         mean_rps = svc.base_rps * svc.share(track)
@@ -268,20 +269,20 @@ class SimWorld:
                 store.put(0, 0, n, present, n * FAST_FAIL_SECONDS, [n] * NB)
 
     # ----------------------------------------------------------------- helpers
-    def _svc(self, service: str) -> _Service:
+    def _svc(self, service: str) -> SimService:
         try:
             return self._services[service]
         except KeyError:
             raise LookupError(f"unknown service {service!r}") from None
 
-    def _set_weight(self, svc: _Service, weight: int, t: float) -> None:
+    def _set_weight(self, svc: SimService, weight: int, t: float) -> None:
         if not 0 <= int(weight) <= 100:
             raise ValueError(f"weight must be 0..100, got {weight}")
         svc.weight = int(weight)
         if "error-regression" in svc.faults and svc.weight >= sc.REGRESSION_FROM_WEIGHT:
             svc.regression_from = min(svc.regression_from, t)
 
-    def _new_pods(self, svc: _Service, track: Track, count: int, created: float, *,
+    def _new_pods(self, svc: SimService, track: Track, count: int, created: float, *,
                   ready: bool = False) -> list[SimPod]:
         svc.generation += 1
         key = stream_key(self.seed, svc.name, track.value, "pods", svc.generation)

@@ -1,5 +1,5 @@
-"""The record room: a timeline (contracts.md) written from Prometheus range queries, so a real incident can
-be replayed with another config.
+"""The record room (an adapter: it speaks PromQL): a timeline (docs/contracts.md) written from Prometheus
+range queries, so a real incident can be replayed with another config.
 
 For each step point T over the last ``since_s`` seconds (aligned to the step), with the configured query
 templates rendered for one service and a range of one step: requests and errors are ``increase`` over
@@ -14,17 +14,15 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
-from typing import Any
-
+from console.adapters.prometheus import METRICS, PrometheusMetrics
+from console.engine.catalog import MEASURED
 from console.engine.config import Config
 
-METRICS = ("requests", "errors", "p95", "p99")
 
-
-async def record(config: Config, metrics: Any, service: str, since_s: float, step_s: float, *,
+async def record(config: Config, metrics: PrometheusMetrics, service: str, since_s: float, step_s: float, *,
                  end: float | None = None) -> AsyncIterator[str]:
-    """Yield timeline lines, oldest first. ``metrics`` is a PrometheusMetrics (``render``, ``query_range``);
-    its MetricsError (Prometheus unreachable or warning) propagates for the CLI to turn into exit 4."""
+    """Yield timeline lines, oldest first, from ``metrics`` (``render``, ``query_range``); its MetricsError
+    (Prometheus unreachable or warning) propagates for the CLI to turn into exit 4."""
     if step_s <= 0 or since_s < step_s:
         raise ValueError("record needs a step above 0 and --since at least one step")
     end = math.floor((time.time() if end is None else end) / step_s) * step_s
@@ -49,10 +47,10 @@ def _line(service: str, track: str, at: float, start: float,
     if requests is None:
         return None
     errors = min(values["errors"].get((at, track)) or 0.0, requests)
-    quantiles = {q: values[q].get((at, track)) if requests > 0 else None for q in ("p95", "p99")}
+    measured = {name: _round(values[name].get((at, track)) if requests > 0 else None) for name in MEASURED}
     return json.dumps({"t": _tidy(at - start), "service": service, "track": track,
                        "requests": _tidy(requests), "errors": _tidy(errors),
-                       "p95": _round(quantiles["p95"]), "p99": _round(quantiles["p99"]), "at": _tidy(at)},
+                       **measured, "at": _tidy(at)},
                       separators=(", ", ": "))
 
 
