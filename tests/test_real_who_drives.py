@@ -2,7 +2,8 @@
 apiserver's audit log as the witness: reading commands and the read-only dashboard (with key presses) write
 nothing; a person's `kubectl annotate … canary-weight=0` mid-phase pauses the driving `run` within a check,
 the weight stays 0 and an Event CanaryOverridden names it; SIGTERM, SIGHUP and SIGKILL of a driving `run` at
-10 %, at 25 % and during promote leave what the next `run` resumes at the same phase and weight.
+10 %, at 25 % and during promote (the stable rollout held by `kubectl rollout pause`) leave what the next
+`run` resumes at the same phase and weight.
 
 No Prometheus is configured: every verdict is "no data", so nothing advances by itself and the weights move
 only where the test moves them (a forced advance, a forced promote)."""
@@ -188,4 +189,45 @@ def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplan
     assert sum(r == "CanaryStarted" for r, _ in said) == 1, said
     assert sum(r == "CanaryWeightChanged" and "0% → 10%" in m for r, m in said) == 1, said
     assert sum(r == "CanaryWeightChanged" and "10% → 25%" in m for r, m in said) == 1, said
+    assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
+
+
+def test_sigterm_and_sighup_of_a_run_during_promote_leave_it_to_the_next(controlplane: ControlPlane,
+                                                                          tmp_path: Path) -> None:
+    """A `run` that is promoting (the stable rollout held by `kubectl rollout pause`, so the promote waits on
+    the real deployment controller) stopped by SIGTERM, then by SIGHUP: each saves `promoting`, clears the
+    driver and releases the Lease; once the rollout may go on, the next run finishes the promote, with one
+    CanaryPromoted and no action repeated."""
+    service, version = "odyssey", "2.0.7"  # a version no other test uses: its Events are this test's
+    controlplane.reset((service,))  # the plane is shared
+    config = _config(tmp_path)
+    common = ("--config", str(config), "--kubeconfig", str(controlplane.kubeconfigs[DRIVER]), "--namespace", NAMESPACE)
+    _stop(_driving_run(controlplane, service, version, config), signal.SIGTERM)
+    controlplane.kubectl("rollout", "pause", "deploy", service, "-n", NAMESPACE)
+    try:
+        command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
+        promote = subprocess.Popen([*command, "promote", service, "--force", "--yes", *common],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _until(lambda: _notes(controlplane, service).get(PREFIX + "state") == "promoting", "promoting", 120, promote)
+        promote.kill()  # a one-shot command, killed while it waits on the stable rollout
+        promote.wait()
+        for how in (signal.SIGTERM, signal.SIGHUP):
+            run = _driving_run(controlplane, service, version, config, state="promoting")
+            code, out, err = _stop(run, how)
+            notes = _notes(controlplane, service)
+            assert code == 3 and f"stopped by {how.name} — promoting at" in out, out + err
+            assert not _holder(controlplane, service)  # released: no Lease held by a dead process
+            assert (notes[PREFIX + "state"], notes[PREFIX + "driver"]) == ("promoting", ""), notes
+    finally:
+        controlplane.kubectl("rollout", "resume", "deploy", service, "-n", NAMESPACE)
+    finished = console("run", service, "--version", version, "--headless", *common)
+    image = json.loads(controlplane.kubectl("get", "deploy", service, "-n", NAMESPACE, "-o", "json").stdout)[
+        "spec"]["template"]["spec"]["containers"][0]["image"]
+    events = json.loads(controlplane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                             f"involvedObject.name={service}-canary", "-o", "json").stdout)["items"]
+    said = [(e["reason"], e["message"]) for e in events if version in e["message"]]  # this test's, not earlier ones
+    assert finished.returncode == 0 and "promoted" in finished.stdout, finished.stdout + finished.stderr
+    assert image.endswith(f":{version}")
+    assert controlplane.kubectl("get", "deploy", f"{service}-canary", "-n", NAMESPACE, check=False).returncode != 0
+    assert sum(r == "CanaryStarted" for r, _ in said) == 1, said
     assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
