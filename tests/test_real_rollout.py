@@ -64,7 +64,9 @@ def sim_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def module_start(controlplane: ControlPlane) -> int:
     """Where the audit log stood before this module's first rollout (so the Role test counts these flows
-    only, whatever other modules did as the driver)."""
+    only, whatever other modules did as the driver). The module's services start from the seed: the plane is
+    shared, and an earlier module may have promoted perception to the version rolled out here."""
+    controlplane.reset(("perception", "capsule"))
     return controlplane.audit_mark()
 
 
