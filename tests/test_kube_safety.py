@@ -254,3 +254,27 @@ async def test_unreachable_api_server_is_a_problem_not_a_traceback(tmp_path):
         with pytest.raises(ClusterError, match="unreachable") as caught:
             await cluster.check()
         assert caught.value.retryable
+
+
+async def test_slow_lease_renewals_never_hold_back_a_rollback(tmp_path):
+    """Issue 13's slow-Lease case (the rollback came 45 s after the breach, with 135 error lines): a Lease
+    endpoint that takes 8 s per request, four times the bound of a Lease request. The rollback goes out while
+    the renewal still waits on the server; once the renewal gives up at its bound, writes other than a
+    rollback stop, and a rollback still goes out while the lease is legitimately ours."""
+    clock = VirtualClock(start=1_700_000_000.0)
+    config = Config()
+    config.kube.lease_seconds = 6.0  # renewed every 2 s, each Lease request bounded to 2 s
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock, renew=True, config=config) as a:
+        await a.start_canary("perception", "1.2.4", 25)
+        double.slow[r"/leases/"] = 8.0  # the server answers Lease requests after 8 s
+        await clock.advance(2.0)  # a renewal round starts and waits on the slow server
+        await a.rollback("perception")  # the breach: it does not wait for the renewal
+        assert a.leases.rounds == 0, "the rollback waited for the slow renewal"
+        assert double.obj("ingresses", "perception-canary")["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/canary-weight"] == "0"
+        await a.leases.wait_rounds(1)  # the renewal gave up at its bound (2 s), not after 8 s
+        holding = a.leases.held["perception"]
+        assert holding.failing and "could not renew" in holding.failing
+        with pytest.raises(ReadOnlyError, match="could not renew"):
+            await a.set_weight("perception", 50)
+        await a.rollback("perception")  # still legitimately ours: a rollback may go on

@@ -7,6 +7,7 @@ apiserver's audit log; with the driver Role's kubeconfig the Role must grant no 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -18,7 +19,11 @@ import httpx
 import pytest
 import yaml
 
+from console.adapters.kube import connect
 from console.adapters.kube_objects import WEIGHT
+from console.engine.config import Config
+from console.engine.model import Track
+from console.engine.ports import LogLine
 from tests.controlplane.console_run import (EXE, by_user, console, service_account, short_config, verb_resource,
                                             writes)
 from tests.controlplane.launcher import NAMESPACE, RBAC, ControlPlane
@@ -59,7 +64,9 @@ def sim_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def module_start(controlplane: ControlPlane) -> int:
     """Where the audit log stood before this module's first rollout (so the Role test counts these flows
-    only, whatever other modules did as the driver)."""
+    only, whatever other modules did as the driver). The module's services start from the seed: the plane is
+    shared, and an earlier module may have promoted perception to the version rolled out here."""
+    controlplane.reset(("perception", "capsule"))
     return controlplane.audit_mark()
 
 
@@ -171,6 +178,25 @@ def test_delete_canary_after_an_automatic_rollback(controlplane: ControlPlane, s
     assert _gone(controlplane, "capsule")
 
 
+async def _first_stable_log_line(plane: ControlPlane, service: str) -> LogLine:
+    cluster = await connect(Config(), read_only=False, kubeconfig=str(plane.kubeconfigs[DRIVER]), namespace=NAMESPACE)
+    try:
+        lines = cluster.follow_logs(service, Track.STABLE)
+        try:
+            return await asyncio.wait_for(anext(lines), timeout=60)  # a bound against hanging
+        finally:
+            await lines.aclose()
+    finally:
+        await cluster.aclose()
+
+
+def test_the_detail_follows_pod_logs_with_the_driver_role(controlplane: ControlPlane, module_start: int) -> None:
+    """The console's one read of pods/log: the detail screen's log view, as the driver, through the real
+    apiserver (which asks the emulated kubelet); so the Role test below sees every flow the console has."""
+    line = asyncio.run(_first_stable_log_line(controlplane, "perception"))
+    assert line.track is Track.STABLE and line.pod.startswith("perception-") and line.text
+
+
 def _granted(role: str) -> set[tuple[str, str, str]]:
     rules = next(d for d in yaml.safe_load_all(RBAC.read_text()) if d and d["kind"] == "Role"
                  and d["metadata"]["name"] == role)["rules"]
@@ -180,7 +206,7 @@ def _granted(role: str) -> set[tuple[str, str, str]]:
 
 def test_the_driver_role_grants_no_more_than_the_console_used(controlplane: ControlPlane, module_start: int,
                                                               sim_prometheus: str) -> None:
-    """After the promote, the automatic rollback and the delete above: every (verb, resource) the Role
+    """After the promote, the automatic rollback, the delete and the log follow above: every (verb, resource) the Role
     grants appears in the audit log as used by the driver's ServiceAccount."""
     used = {verb_resource(e) for e in by_user(controlplane.audit_events(module_start), service_account(DRIVER))
             if (e.get("responseStatus") or {}).get("code", 0) < 400}

@@ -2,7 +2,8 @@
 apiserver's audit log as the witness: reading commands and the read-only dashboard (with key presses) write
 nothing; a person's `kubectl annotate … canary-weight=0` mid-phase pauses the driving `run` within a check,
 the weight stays 0 and an Event CanaryOverridden names it; SIGTERM, SIGHUP and SIGKILL of a driving `run` at
-10 %, at 25 % and during promote leave what the next `run` resumes at the same phase and weight.
+10 %, at 25 % and during promote (the stable rollout held by `kubectl rollout pause`) leave what the next
+`run` resumes at the same phase and weight.
 
 No Prometheus is configured: every verdict is "no data", so nothing advances by itself and the weights move
 only where the test moves them (a forced advance, a forced promote)."""
@@ -43,6 +44,18 @@ def _notes(plane: ControlPlane, service: str) -> dict[str, str]:
     cm = plane.kubectl("get", "configmap", f"{service}-canary-rollout", "-n", NAMESPACE, "-o", "json", check=False)
     record = (json.loads(cm.stdout).get("data") or {}) if cm.returncode == 0 else {}
     return notes | {PREFIX + key: value for key, value in record.items()}
+
+
+def _events(plane: ControlPlane, service: str, but: frozenset[str] = frozenset()) -> list[dict]:
+    """The Events on the service's canary, except those named in ``but`` (an earlier test's: the plane is
+    shared and a reset leaves Events)."""
+    items = json.loads(plane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
+                                     f"involvedObject.name={service}-canary", "-o", "json").stdout)["items"]
+    return [e for e in items if e["metadata"]["name"] not in but]
+
+
+def _event_names(plane: ControlPlane, service: str) -> frozenset[str]:
+    return frozenset(e["metadata"]["name"] for e in _events(plane, service))
 
 
 def _holder(plane: ControlPlane, service: str) -> str:
@@ -96,6 +109,7 @@ def _stop(run: subprocess.Popen, how: signal.Signals) -> tuple[int, str, str]:
 
 
 def test_read_commands_and_the_read_only_dashboard_write_nothing(controlplane: ControlPlane, tmp_path: Path) -> None:
+    controlplane.reset(("perception",))  # the plane is shared: an earlier module promoted perception to 1.2.4
     config = _config(tmp_path)
     run = _driving_run(controlplane, "perception", "1.2.4", config)
     code, out, err = _stop(run, signal.SIGTERM)
@@ -120,6 +134,8 @@ async def _read_only_dashboard_with_keys(config_path: Path, kubeconfig: str) -> 
 
 
 def test_a_person_setting_weight_0_mid_phase_stops_the_driver(controlplane: ControlPlane, tmp_path: Path) -> None:
+    controlplane.reset(("nexus",))  # the plane is shared
+    earlier = _event_names(controlplane, "nexus")
     config = _config(tmp_path)
     run = _driving_run(controlplane, "nexus", "1.2.4", config)
     assert _notes(controlplane, "nexus")[WEIGHT] == "10"
@@ -128,8 +144,7 @@ def test_a_person_setting_weight_0_mid_phase_stops_the_driver(controlplane: Cont
     out, err = run.communicate(timeout=90)  # a paused rollout ends a headless run
     took = time.monotonic() - started
     notes = _notes(controlplane, "nexus")
-    events = json.loads(controlplane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
-                                             "involvedObject.name=nexus-canary", "-o", "json").stdout)["items"]
+    events = _events(controlplane, "nexus", but=earlier)
     assert run.returncode == 3, out + err
     assert "weight set to 0 outside the console" in out and "kubectl" in out, out
     assert took < 15, took  # within a check or two (checks every second), plus the process's exit
@@ -145,6 +160,7 @@ def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplan
     controlplane.reset(("perception", "capsule", "odyssey", "plato", "nexus", "synapse"))  # the plane is shared
     config = _config(tmp_path)
     service, kubeconfig = "capsule", str(controlplane.kubeconfigs[DRIVER])
+    earlier = _event_names(controlplane, service)  # an earlier module's rollout of capsule left its Events
     common = ("--config", str(config), "--kubeconfig", kubeconfig, "--namespace", NAMESPACE)
     run = _driving_run(controlplane, service, "2.0.0", config)
     for how in (signal.SIGTERM, signal.SIGHUP, signal.SIGKILL):
@@ -179,8 +195,7 @@ def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplan
     image = json.loads(controlplane.kubectl("get", "deploy", service, "-n", NAMESPACE, "-o", "json").stdout)[
         "spec"]["template"]["spec"]["containers"][0]["image"]
     gone = controlplane.kubectl("get", "deploy", f"{service}-canary", "-n", NAMESPACE, check=False)
-    events = json.loads(controlplane.kubectl("get", "events", "-n", NAMESPACE, "--field-selector",
-                                             f"involvedObject.name={service}-canary", "-o", "json").stdout)["items"]
+    events = _events(controlplane, service, but=earlier)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert image.endswith(":2.0.0") and gone.returncode != 0
     said = [(e["reason"], e["message"]) for e in events]
@@ -188,4 +203,44 @@ def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplan
     assert sum(r == "CanaryStarted" for r, _ in said) == 1, said
     assert sum(r == "CanaryWeightChanged" and "0% → 10%" in m for r, m in said) == 1, said
     assert sum(r == "CanaryWeightChanged" and "10% → 25%" in m for r, m in said) == 1, said
+    assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
+
+
+def test_sigterm_and_sighup_of_a_run_during_promote_leave_it_to_the_next(controlplane: ControlPlane,
+                                                                          tmp_path: Path) -> None:
+    """A `run` that is promoting (the stable rollout held by `kubectl rollout pause`, so the promote waits on
+    the real deployment controller) stopped by SIGTERM, then by SIGHUP: each saves `promoting`, clears the
+    driver and releases the Lease; once the rollout may go on, the next run finishes the promote, with one
+    CanaryPromoted and no action repeated."""
+    service, version = "odyssey", "2.0.7"
+    controlplane.reset((service,))  # the plane is shared
+    earlier = _event_names(controlplane, service)
+    config = _config(tmp_path)
+    common = ("--config", str(config), "--kubeconfig", str(controlplane.kubeconfigs[DRIVER]), "--namespace", NAMESPACE)
+    _stop(_driving_run(controlplane, service, version, config), signal.SIGTERM)
+    controlplane.kubectl("rollout", "pause", "deploy", service, "-n", NAMESPACE)
+    try:
+        command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
+        promote = subprocess.Popen([*command, "promote", service, "--force", "--yes", *common],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _until(lambda: _notes(controlplane, service).get(PREFIX + "state") == "promoting", "promoting", 120, promote)
+        promote.kill()  # a one-shot command, killed while it waits on the stable rollout
+        promote.wait()
+        for how in (signal.SIGTERM, signal.SIGHUP):
+            run = _driving_run(controlplane, service, version, config, state="promoting")
+            code, out, err = _stop(run, how)
+            notes = _notes(controlplane, service)
+            assert code == 3 and f"stopped by {how.name} — promoting at" in out, out + err
+            assert not _holder(controlplane, service)  # released: no Lease held by a dead process
+            assert (notes[PREFIX + "state"], notes[PREFIX + "driver"]) == ("promoting", ""), notes
+    finally:
+        controlplane.kubectl("rollout", "resume", "deploy", service, "-n", NAMESPACE)
+    finished = console("run", service, "--version", version, "--headless", *common)
+    image = json.loads(controlplane.kubectl("get", "deploy", service, "-n", NAMESPACE, "-o", "json").stdout)[
+        "spec"]["template"]["spec"]["containers"][0]["image"]
+    said = [(e["reason"], e["message"]) for e in _events(controlplane, service, but=earlier)]
+    assert finished.returncode == 0 and "promoted" in finished.stdout, finished.stdout + finished.stderr
+    assert image.endswith(f":{version}")
+    assert controlplane.kubectl("get", "deploy", f"{service}-canary", "-n", NAMESPACE, check=False).returncode != 0
+    assert sum(r == "CanaryStarted" for r, _ in said) == 1, said
     assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
