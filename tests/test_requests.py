@@ -138,14 +138,15 @@ async def test_the_dashboard_offers_the_keys_on_a_service_driven_elsewhere_and_s
         assert "perception" in screen_text(app)
 
 
-class HeldSave:
-    """The cluster's save_record, of which the next call waits until ``release()`` (a write in flight)."""
+class Held:
+    """One of the cluster's calls (``save_record`` unless named), of which the next call waits until
+    ``release()`` (a write in flight)."""
 
-    def __init__(self, cluster) -> None:
-        self.save = cluster.save_record
+    def __init__(self, cluster, name: str = "save_record") -> None:
+        self.call = getattr(cluster, name)
         self.gate: asyncio.Event | None = None
         self.waiting: asyncio.Event | None = None
-        cluster.save_record = self
+        setattr(cluster, name, self)
 
     def hold(self) -> None:
         self.gate = asyncio.Event()
@@ -154,12 +155,12 @@ class HeldSave:
         assert self.waiting is not None
         self.waiting.set()
 
-    async def __call__(self, service, record) -> None:
+    async def __call__(self, *args):
         gate, self.gate = self.gate, None
         if gate is not None:
             self.waiting = gate
             await gate.wait()
-        await self.save(service, record)
+        return await self.call(*args)
 
 
 async def until(condition, what: str, rounds: int = 1000) -> None:
@@ -172,22 +173,26 @@ async def until(condition, what: str, rounds: int = 1000) -> None:
 
 
 async def test_a_key_pressed_while_a_request_is_served_is_the_drivers_own_not_the_requesters():
+    """The driving console's own key (an advance whose weight write is in flight) and a person's request
+    served meanwhile (a pause, waiting for that write): each action is announced under its own name. A served
+    request that swapped the controller's actor made the key's advance the requester's."""
     driver, person, clock, box = await two_consoles()
     await step_both(driver, person, clock, 60)
     actions: list[Event] = []
     driver.bus.subscribe(lambda e: actions.append(e) if e.kind is EventKind.ACTION else None)
     await person.intent("perception", "pause")
-    held = HeldSave(driver.cluster)
+    held = Held(driver.cluster, "set_weight")
     held.hold()
-    serving = asyncio.ensure_future(driver.step())  # serves alice's pause; its record save hangs
-    await until(lambda: held.waiting is not None, "the served pause saving its record")
-    key = asyncio.ensure_future(driver.intent("perception", "resume"))  # the driving console's key, meanwhile
-    await until(lambda: any(e.data["what"] == "resume" for e in actions), "the resume announced")
+    key = asyncio.ensure_future(driver.intent("perception", "advance"))  # the driving console's key
+    await until(lambda: held.waiting is not None, "the key's weight write in flight")
+    serving = asyncio.ensure_future(driver.step())  # serves alice's pause meanwhile
+    controller = driver.controllers["perception"]
+    await until(lambda: controller.state is State.PAUSED, "the served pause under way")
     held.release()
     await asyncio.gather(serving, key)
     by = {e.data["what"]: e.data["actor"] for e in actions}
-    assert by == {"pause": f"alice via {DRIVER}", "resume": DRIVER}
-    assert driver.controllers["perception"].actor == DRIVER
+    assert by == {"set_weight": DRIVER, "pause": f"alice via {DRIVER}"}
+    assert controller.actor == DRIVER
 
 
 async def test_the_answer_to_a_request_is_an_audit_event_through_the_sinks_and_a_failure_to_record_it_is_said():
