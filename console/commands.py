@@ -93,7 +93,7 @@ class _Printer:
         elif self.as_json:
             self.emit(json_line(event.to_json()))
         elif self._worth_a_line(event):
-            self.emit(event.to_line(self.origin))
+            self.emit(humane(event.to_line(self.origin)))
 
     def _note_stop(self, event: Event) -> None:
         """Stop where the one rule (console.engine.notable) says a headless run ends: promoted, rolled back,
@@ -131,7 +131,7 @@ class _Printer:
             return
         self.next_progress = event.at + 60.0
         left = int(status.time_left)
-        verdict = status.verdict.outcome.value if status.verdict else "none yet"
+        verdict = outcome_word(status.verdict.outcome) if status.verdict else "none yet"
         line = (f"  … {status.state.label}, weight {status.weight}%, phase {status.phase + 1}, "
                 f"{left // 60}m{left % 60:02d}s left in phase, verdict {verdict}")
         self.emit(line, sys.stderr if self.as_json else sys.stdout)
@@ -224,7 +224,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
                "decisions": [d.to_json() for d in controller.decisions]}
     if not printer.closed:
         printer.emit(json_line(summary) if as_json
-                      else f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}")
+                      else humane(f"{service}: {outcome.replace('_', ' ')} — {controller.status.reason}"))
     return OUTCOME_EXIT[outcome]
 
 
