@@ -69,7 +69,7 @@ class _Printer:
         elif self.as_json:
             self.emit(json_line(event.to_json()))
         elif self._worth_a_line(event):
-            self.emit(event.to_line(self.origin))
+            self.emit(humane(event.to_line(self.origin)))
         if notice is not None and notice.kind is Notable.INCIDENT:  # said by no other event: its own line
             self._say(event.at, "incident", notice.summary)
 
@@ -114,7 +114,7 @@ class _Printer:
             return
         self.next_progress = event.at + 60.0
         left = int(status.time_left)
-        verdict = status.verdict.outcome.value if status.verdict else "none yet"
+        verdict = outcome_word(status.verdict.outcome) if status.verdict else "none yet"
         line = (f"  … {status.state.label}, weight {status.weight}%, phase {status.phase + 1}, "
                 f"{left // 60}m{left % 60:02d}s left in phase, verdict {verdict}")
         self.emit(line, sys.stderr if self.as_json else sys.stdout)
@@ -237,7 +237,7 @@ async def run_headless(config: Config, options: Options, service: str, version: 
                "decisions": [d.to_json() for d in controller.decisions]}
     if not printer.closed:
         printer.emit(json_line(summary) if as_json
-                      else f"{service}: {outcome.replace('_', ' ')} — {printer.summary or controller.status.reason}")
+                      else humane(f"{service}: {outcome.replace('_', ' ')} — {printer.summary or controller.status.reason}"))
     return outcome_exit(outcome)
 
 

@@ -108,3 +108,12 @@ def test_analyze_text_speaks_the_peoples_words(capsys):
     out = capsys.readouterr().out
     assert not [word for word in RAW_IDENTIFIERS if word in out], out
     assert "P99 latency" in out and "error rate" in out
+
+
+def test_a_headless_run_speaks_the_peoples_words(capsys):
+    """The event lines, the progress line and the last line of `run --headless` (text; --json keeps them)."""
+    main(["run", "perception", "--version", "1.2.4", "--headless", "--demo", "--scenario", "p99-regression",
+          "--speed", "1000"])
+    out = capsys.readouterr().out
+    assert not [word for word in RAW_IDENTIFIERS + ("await_approval",) if word in out], out
+    assert "→ awaiting approval" in out and "needs review: P99 latency" in out

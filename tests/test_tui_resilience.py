@@ -24,8 +24,8 @@ async def test_a_flush_before_the_detail_is_mounted_waits_for_its_catch_up():
     session, clock, _cluster = fake_session()
     await start_all(session)
     await run_for(session, clock, 30)
-    app = CanaryApp(session, autorun=False)
-    async with app.run_test(size=(160, 48)) as pilot:
+    app = CanaryApp(session, autorun=False, flush_seconds=3600)  # only the test flushes: on a loaded machine
+    async with app.run_test(size=(160, 48)) as pilot:            # the 0.5 s timer emptied app.dirty first
         await settle(app, pilot)
         await run_for(session, clock, 10)  # new statuses pending for every service
         assert app.dirty
