@@ -101,14 +101,15 @@ READ_ONLY = (["status", "--json"], ["status", SERVICE], ["analyze", SERVICE], *A
 def test_read_only_sends_no_write_whatever_the_command(controlplane: ControlPlane, canary_under_way: None) -> None:
     """With the driver Role (allowed to write), --read-only: zero writes from its user in the audit log."""
     mark = controlplane.audit_mark()
-    codes = {}
+    codes, said = {}, {}
     for command in READ_ONLY:
         done = console(*command, "--read-only", "--kubeconfig", str(controlplane.kubeconfigs["canary-console-driver"]),
                        "--namespace", NAMESPACE, timeout=120)
-        codes[command[0] + (" --json" if "--json" in command else "")] = done.returncode
+        name = command[0] + (" --json" if "--json" in command else "")
+        codes[name], said[name] = done.returncode, done.stderr[-600:]
         assert "Traceback" not in done.stderr, done.stderr
     driver = by_user(controlplane.audit_events(mark), service_account("canary-console-driver"))
     assert writes(driver) == [], [(e["verb"], e["objectRef"]) for e in writes(driver)]
     assert driver, "the console sent no request at all: nothing was tested"
     # status answers (0, or 1/3 when an earlier test on the shared plane left a service failing or waiting)
-    assert codes["status --json"] in (0, 1, 3) and all(codes[a[0]] == 2 for a in ACTIONS), codes
+    assert codes["status --json"] in (0, 1, 3) and all(codes[a[0]] == 2 for a in ACTIONS), (codes, said)
