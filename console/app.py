@@ -174,6 +174,9 @@ class CanaryApp(App[int]):
         self.read_only = self.read_only or session.read_only
         self.attach(session)
         self.refresh_bindings()
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.open_if_asked()
 
     def waiting(self, text: str) -> None:
         screen = self.screen if self.screen_stack else None

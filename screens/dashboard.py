@@ -56,6 +56,7 @@ class DashboardScreen(StatusScreen):
         self.pattern = ""  # the `/` filter on service names
         self.asking: str | None = None  # "jump" or "filter" while the input box is open
         self.outage_line = OutageLine()  # kept: a DOM query per status costs idle CPU
+        self.open_asked = False  # Enter while connecting: the detail opens once connected
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -262,6 +263,7 @@ class DashboardScreen(StatusScreen):
         self._summarise()
 
     def action_clear_filter(self) -> None:
+        self.open_asked = False
         if self.asking is not None:
             if self.asking == "filter":
                 self.set_filter("")
@@ -286,9 +288,17 @@ class DashboardScreen(StatusScreen):
         if service is None:
             return
         if not self.host.connected:  # the detail needs the validated config and the world
-            self.notify("still connecting: the detail opens once connected", markup=False)
+            self.open_asked = True
+            self.notify("still connecting: the detail opens once connected (Escape: not then)", markup=False)
             return
         self.app.push_screen(ServiceDetailScreen(service, self.weights))
+
+    def open_if_asked(self) -> None:
+        """Now connected: open the detail a person asked for meanwhile (for the service selected now), unless
+        another screen (help, the palette) is on top by then."""
+        asked, self.open_asked = self.open_asked, False
+        if asked and self.app.screen is self:
+            self.action_open()
 
     def action_sort(self) -> None:
         self.by_attention = not self.by_attention

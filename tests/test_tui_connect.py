@@ -81,3 +81,49 @@ async def test_the_charts_are_back_filled_before_any_step():
             assert len(history) == 361  # an hour of windows, one every 10 s, both ends included
             assert times == sorted(times) and times[0] == clock.now() - 3600 and times[1] - times[0] == step
             assert app.screen.panel(service).history is history
+
+
+async def test_enter_while_connecting_opens_the_detail_once_connected():
+    """The notice says "the detail opens once connected": it must, for the service selected then (the
+    tmux test of issue 19 pressed Enter twice while connecting and waited for a detail that never came)."""
+    from screens.detail import ServiceDetailScreen
+
+    session, _clock, _cluster = fake_session()
+    release = asyncio.Event()
+
+    async def connect():
+        await release.wait()
+        return session
+
+    app = CanaryApp(config=session.config, connect=connect, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _until(pilot, lambda: "connecting…" in screen_text(app))
+        await pilot.press("j", "enter")
+        await _until(pilot, lambda: any("still connecting" in n.message for n in app._notifications))
+        assert not isinstance(app.screen, ServiceDetailScreen)
+        release.set()
+        await _until(pilot, lambda: isinstance(app.screen, ServiceDetailScreen))
+        assert app.screen.service == session.config.service_names[1]
+
+
+async def test_a_detail_asked_for_while_connecting_is_not_opened_over_another_screen():
+    """Enter, then `?` while still connecting: once connected the help stays; the detail does not jump in."""
+    from screens.detail import ServiceDetailScreen
+
+    session, _clock, _cluster = fake_session()
+    release = asyncio.Event()
+
+    async def connect():
+        await release.wait()
+        return session
+
+    app = CanaryApp(config=session.config, connect=connect, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _until(pilot, lambda: "connecting…" in screen_text(app))
+        await pilot.press("enter", "question_mark")
+        await _until(pilot, lambda: len(app.screen_stack) > 2)
+        helped = app.screen
+        release.set()
+        await _until(pilot, lambda: app.session is session)
+        await settle(app, pilot)
+        assert app.screen is helped and not any(isinstance(s, ServiceDetailScreen) for s in app.screen_stack)
