@@ -1,13 +1,14 @@
 """Benchmark room: the scenario set (tests/scenarios.py) through the policy (replay: the live controller and
 judge) and through the runbook's canary-monitor.sh logic, printed as the markdown tables of docs/judging.md.
 
-    python -m benchmarks.scenario_report [--seeds N] [--null N] [--delays N] [--method fixed|sequential|both]
-                                         [--jobs J]
+    python -m benchmarks.scenario_report [--seeds N] [--null N] [--null-step S] [--closed-loop] [--delays N]
+                                         [--method fixed|sequential|both] [--jobs J]
 
 Detection delay = the first rollback (or await_approval, for P99-only) decision − the fault's onset, on the
 timeline's clock. ``--seeds N`` also replays the healthy low-traffic scenarios with N seeds each and counts
 outcomes, since one seed is one draw. ``--null N`` replays N healthy rollouts across 2–2,000 rps at 10 s steps (``--null-step``)
-(tests.scenarios.null_set) and counts false rollbacks and manual reviews; ``--delays N`` replays N error and
+(tests.scenarios.null_set) and counts false rollbacks and manual reviews (``--closed-loop``: their traffic
+follows the policy's weight, as live traffic does, instead of a fixed recording's schedule); ``--delays N`` replays N error and
 latency regressions at 10 s steps with onsets mid-phase (tests.scenarios.delay_set) and gives the median and
 90th percentile of the detection delay. ``--method`` picks the analysis method (config ``analysis.method``);
 ``both`` prints every table once per method. ``--jobs`` replays in that many processes.
@@ -26,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from console.engine.baseline import monitor_sh
 from console.engine.config import Config
-from console.engine.replay import replay_async
+from console.engine.replay import closed_loop_async, replay_async
 from console.engine.timeline import parse_timeline
 from tests.scenarios import SCENARIOS, Scenario, delay_set, null_set, weight_at
 
@@ -57,11 +58,14 @@ class Run:
     spent: float
     decisions: tuple[tuple[float, str, int], ...] = ()  # (t, action, weight after it)
     end: float = 0.0
+    closed: bool = False  # replayed in a closed loop: the traffic followed the policy's weight
 
     def kept_up_until(self, sc: Scenario) -> float:
         """When the replayed weight fell behind the recording's for longer than FELL_BEHIND (inf: never).
         A rollout that holds (thin data, a review) lags a fixed recording; from then on its tracks no longer
         carry the traffic its weight says, and what it does is graded on an artefact (docs/judging.md)."""
+        if self.closed:
+            return math.inf  # the traffic followed the weight: nothing to fall behind
         advances = [(t, after) for t, action, after in self.decisions if action == "advance"]
         t, weight, since = 0.0, 0, None
         while t <= self.end:
@@ -88,25 +92,29 @@ class Run:
         return "fell behind", None
 
 
-def replay_one(sc: Scenario, method: str | None) -> Run:
-    """Replay one scenario (a top-level function, so a process pool can run it)."""
-    timeline = parse_timeline(sc.lines())
+def replay_one(sc: Scenario, method: str | None, closed: bool = False) -> Run:
+    """Replay one scenario (a top-level function, so a process pool can run it); ``closed``: its traffic follows
+    the policy's weight (replay.closed_loop_async) instead of the recording's schedule."""
     began = time.perf_counter()
-    result = asyncio.run(replay_async(config_for(method), timeline))
+    if closed:
+        result = asyncio.run(closed_loop_async(config_for(method), sc.service, sc.times(), sc.feed()))
+    else:
+        result = asyncio.run(replay_async(config_for(method), parse_timeline(sc.lines())))
     spent = time.perf_counter() - began
     acted = next((d.t for d in result.decisions if d.action in ("rollback", "await_approval")), None)
     decisions = tuple((d.t, "pause" if d.reason.startswith("no usable data") else d.action,
                        int(d.values.get("to_weight", d.weight))) for d in result.decisions
                       if d.action in ("advance", "rollback", "await_approval", "promote")
                       or d.reason.startswith("no usable data"))
-    return Run(sc.name, result.outcome, acted, spent, decisions, result.end)
+    return Run(sc.name, result.outcome, acted, spent, decisions, result.end, closed)
 
 
-def replay_many(scenarios: list[Scenario], method: str | None, jobs: int) -> list[Run]:
+def replay_many(scenarios: list[Scenario], method: str | None, jobs: int, closed: bool = False) -> list[Run]:
     if jobs <= 1:
-        return [replay_one(sc, method) for sc in scenarios]
+        return [replay_one(sc, method, closed) for sc in scenarios]
     with ProcessPoolExecutor(jobs) as pool:
-        return list(pool.map(replay_one, scenarios, [method] * len(scenarios), chunksize=8))
+        return list(pool.map(replay_one, scenarios, [method] * len(scenarios), [closed] * len(scenarios),
+                             chunksize=8))
 
 
 def row(sc: Scenario, run: Run) -> str:
@@ -143,11 +151,11 @@ def seeds(count: int, method: str | None, jobs: int) -> list[str]:
     return lines
 
 
-def null_summary(count: int, method: str | None, jobs: int, step: float = 10.0) -> list[str]:
+def null_summary(count: int, method: str | None, jobs: int, step: float = 10.0, closed: bool = False) -> list[str]:
     """False rollbacks and manual reviews over ``count`` healthy rollouts, by traffic band."""
     scenarios = null_set(count, step=step)
     began = time.perf_counter()
-    runs = replay_many(scenarios, method, jobs)
+    runs = replay_many(scenarios, method, jobs, closed)
     spent = time.perf_counter() - began
     bands = ((2, 20), (20, 200), (200, 2001))
     lines = ["| total rps | rollouts | promoted | false rollbacks | manual review | paused / incomplete | "
@@ -197,6 +205,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=0)
     parser.add_argument("--null", type=int, default=0, help="healthy rollouts in the null set")
     parser.add_argument("--null-step", type=float, default=10.0, help="the null set's step (check interval)")
+    parser.add_argument("--closed-loop", action="store_true",
+                        help="the null set's traffic follows the policy's weight (no fixed recording to fall behind)")
     parser.add_argument("--delays", type=int, default=0, help="regressions in the detection-delay set")
     parser.add_argument("--method", choices=(*METHODS, "both", "default"), default="default")
     parser.add_argument("--jobs", type=int, default=1)
@@ -211,8 +221,8 @@ def main() -> None:
         if args.seeds:
             print("\n" + "\n".join(seeds(args.seeds, method, args.jobs)))
         if args.null:
-            print(f"\nnull set at {args.null_step:g} s steps\n")
-            print("\n".join(null_summary(args.null, method, args.jobs, args.null_step)))
+            print(f"\nnull set at {args.null_step:g} s steps{', closed loop' if args.closed_loop else ''}\n")
+            print("\n".join(null_summary(args.null, method, args.jobs, args.null_step, args.closed_loop)))
         if args.delays:
             print("\n" + "\n".join(delay_summary(args.delays, method, args.jobs)))
         print()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
@@ -92,6 +93,14 @@ class Scenario:
 
     def lines(self) -> list[str]:
         return [sample.to_line() for sample in self.samples()]
+
+    def times(self) -> list[float]:
+        return [k * self.step for k in range(1, int(self.duration // self.step) + 1)]
+
+    def feed(self) -> Callable[[float, int], list[Sample]]:
+        """Closed loop: each step's samples split by the weight the policy set then (replay.closed_loop_async).
+        Same seed, same draws: for a policy that keeps the schedule it gives exactly ``samples()``."""
+        return _Generator(self).step_samples
 
 
 def weight_at(t: float, config: Config | None = None) -> int:
@@ -184,22 +193,23 @@ class _Generator:
                 rps *= factor
         return rps
 
-    def samples(self) -> list[Sample]:
+    def step_samples(self, t: float, weight: int) -> list[Sample]:
+        """One step's samples with the traffic split by ``weight`` (none in a gap)."""
         sc = self.scenario
-        out: list[Sample] = []
-        for k in range(1, int(sc.duration // sc.step) + 1):
-            t = k * sc.step
-            total = self.poisson(self.rps(t) * sc.step)
-            weight = weight_at(t, sc.config)
-            share = weight / 100 if sc.canary_share is None or weight >= 100 else sc.canary_share
-            canary = self.binomial(total, share)
-            pair = [self.sample(t, Track.STABLE, total - canary), self.sample(t, Track.CANARY, canary)]
-            if any(start <= t < end for start, end in sc.gaps):
-                continue
-            if weight == 100 and sc.stable_at_100 == "missing":
-                pair = pair[1:]
-            out.extend(pair)
-        return out
+        total = self.poisson(self.rps(t) * sc.step)
+        share = weight / 100 if sc.canary_share is None or weight >= 100 else sc.canary_share
+        canary = self.binomial(total, share)
+        pair = [self.sample(t, Track.STABLE, total - canary), self.sample(t, Track.CANARY, canary)]
+        if any(start <= t < end for start, end in sc.gaps):
+            return []
+        if weight == 100 and sc.stable_at_100 == "missing":
+            pair = pair[1:]
+        return pair
+
+    def samples(self) -> list[Sample]:
+        """The recording: the traffic split by the schedule (``weight_at``), whatever a policy would do."""
+        sc = self.scenario
+        return [sample for t in sc.times() for sample in self.step_samples(t, weight_at(t, sc.config))]
 
 
 def _m(minutes: float) -> float:

@@ -7,12 +7,15 @@ TimelineMetrics, and decides exactly as it would live. The recorded traffic is t
 weight the policy sets. The checks run every step, so the replay's check interval is the timeline's step.
 It ends at the last sample (outcome incomplete when nothing terminal happened) or when the rollout is
 promoted or rolled back. Decision times are the timeline's own ``t``.
+
+A closed loop (``closed_loop_async``) runs the same checks over traffic that follows the policy: a synthetic
+scenario gives each step's samples for the weight the policy set, so the split always fits the weight.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from console.engine.exits import RolloutOutcome, outcome_exit
 from console.engine.model import (Decision, Event, EventKind, Pod, RolloutRecord, ServiceSnapshot, State,
                                   Track)
 from console.engine.ports import LogLine
-from console.engine.timeline import Timeline, TimelineError, TimelineMetrics, parse_timeline
+from console.engine.timeline import Sample, Timeline, TimelineError, TimelineMetrics, parse_timeline
 
 
 class ReplayCluster:
@@ -185,6 +188,24 @@ async def replay_async(config: Config, timeline: Timeline, service: str | None =
     service = choose_service(timeline, service)
     times = timeline.times(service)
     config, notes = replay_config(config, service, timeline.step(service) or config.check_interval)
+    return await _drive(config, timeline, service, times, notes, version)
+
+
+Feed = Callable[[float, int], Iterable[Sample]]  # (t, the weight the policy set) → that step's samples
+
+
+async def closed_loop_async(config: Config, service: str, times: Sequence[float], feed: Feed, *,
+                            version: str = "replay") -> ReplayResult:
+    """The policy over traffic that follows it: before each check ``feed(t, weight)`` gives the step's samples
+    for the weight the policy set, as live traffic would. A synthetic scenario replayed this way never lags
+    its recording (a fixed recording splits its traffic by a schedule the policy may not keep)."""
+    step = times[1] - times[0] if len(times) > 1 else config.check_interval
+    config, notes = replay_config(config, service, step)
+    return await _drive(config, Timeline([]), service, list(times), notes, version, feed)
+
+
+async def _drive(config: Config, timeline: Timeline, service: str, times: list[float], notes: list[str],
+                 version: str, feed: Feed | None = None) -> ReplayResult:
     clock = VirtualClock(start=times[0])
     bus = EventBus()
     would: list[Event] = []
@@ -199,6 +220,8 @@ async def replay_async(config: Config, timeline: Timeline, service: str | None =
     for index, t in enumerate(times):
         await clock.run_until(t)
         end = t
+        if feed is not None:
+            timeline.add(feed(t, cluster.weight))
         for _ in range(2 if index == 0 else 1):  # at the first sample: the canary is ready, then judged
             snapshot = (await cluster.snapshot_all([service]))[service]
             polled = (await metrics.poll([service], config.window))[service]

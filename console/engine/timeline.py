@@ -262,6 +262,9 @@ class _Prefix:
     def between(self, lo: int, hi: int) -> float:
         return self.sums[hi] - self.sums[lo]
 
+    def add(self, value: float) -> None:
+        self.sums.append(self.sums[-1] + value)
+
 
 @dataclass
 class TrackSeries:
@@ -282,6 +285,20 @@ class TrackSeries:
                           for q in ("p95", "p99")}
         self._weights = {q: _Prefix(s.requests if getattr(s, q) is not None else 0.0 for s in self.samples)
                          for q in ("p95", "p99")}
+
+    def append(self, sample: Sample) -> None:
+        """One sample after the last (a closed-loop replay adds each step's samples as it goes)."""
+        if self.times and sample.t <= self.times[-1]:
+            raise ValueError(f"a sample at t={sample.t:g} is not after the track's last, t={self.times[-1]:g}")
+        self.at[sample.t] = len(self.samples)
+        self.samples.append(sample)
+        self.times.append(sample.t)
+        self._requests.add(sample.requests)
+        self._errors.add(sample.errors)
+        for q in ("p95", "p99"):
+            value = getattr(sample, q)
+            self._weighted[q].add((value or 0.0) * sample.requests)
+            self._weights[q].add(sample.requests if value is not None else 0.0)
 
     def _quantile(self, q: str, lo: int, hi: int) -> float | None:
         if self.quantiles == "mean":
@@ -318,6 +335,16 @@ class Timeline:
 
     def series(self, service: str, track: Track) -> TrackSeries:
         return self._series.get((service, track)) or TrackSeries([])
+
+    def add(self, samples: Iterable[Sample]) -> None:
+        """Samples later than any of their track's so far (a closed-loop replay feeds each step this way)."""
+        for sample in samples:
+            key = (sample.service, sample.track)
+            if key not in self._series:
+                self._series[key] = TrackSeries([], self.quantiles)
+                self.services = sorted({*self.services, sample.service})
+            self._series[key].append(sample)
+            self.samples.append(sample)
 
     def times(self, service: str) -> list[float]:
         """Every time a check runs for ``service``: the sample times, plus the regular step's grid through
