@@ -142,9 +142,12 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
             "read-only: this console only watches"
     snapshot = status.snapshot
     if controller.state.terminal and snapshot and not snapshot.canary_exists and snapshot.stable_version == version:
-        printer.stop_state = RolloutOutcome.PROMOTED
-        printer.summary = f"{version} is already its stable version: nothing to roll out"
-        printer.stopped.set()  # e.g. a promote that finished as its process was killed: done, not started again
+        if controller.state is State.PROMOTED:  # a promote killed in its cleanup, finished by this first step
+            printer.stop_state = RolloutOutcome.PROMOTED
+        else:  # nothing was rolled out: not "promoted", which would claim a rollout happened
+            printer.stop_state = RolloutOutcome.ALREADY_STABLE
+            printer.summary = f"{version} is the stable version already: nothing to roll out"
+        printer.stopped.set()  # done, not started again
         return None
     if controller.state.terminal:
         session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
