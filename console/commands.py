@@ -437,6 +437,7 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     errors: list[Event] = []
     unsubscribe = session.bus.subscribe(
         lambda e: errors.append(e) if e.service == service and e.kind is EventKind.ERROR else None)
+    unsubscribe_held = session.bus.subscribe(_say_held(service))  # a promote held by a person waits: say so
     controller = session.controllers[service]
     before = controller.status
     signals = _Stop()
@@ -447,6 +448,7 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     finally:
         restore_signals()
         unsubscribe()
+        unsubscribe_held()
         await _stop(world, work, signals.event)  # the one exit path: the step under way lands, saved, released
     after = controller.status
     if signals.signalled:
@@ -477,6 +479,18 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
 
 
 Failure = tuple[str, Problem]  # why an action did not land, in words, and its kind
+
+
+def _say_held(service: str) -> Callable[[Event], None]:
+    """While an action waits for its result, the driver's word that a person holds it (the stable
+    Deployment paused by `kubectl rollout pause`) and that it goes on, each a line on stderr."""
+
+    def say(event: Event) -> None:
+        if (event.service == service and event.kind is EventKind.ACTION
+                and event.data.get("what") in ("promote_held", "promote_resumed")):
+            _err(humane(event.message))
+
+    return say
 
 
 async def _act(world: World, service: str, name: str, kwargs: dict[str, Any], errors: list[Event],

@@ -280,6 +280,7 @@ def test_a_promote_held_by_a_paused_stable_is_said_and_a_sigterm_releases_it_at_
         code, out, err = _stop(promote, signal.SIGTERM)
         notes = _notes(controlplane, service)
         assert code == 3 and "stopped by SIGTERM — promoting at 10%" in err, out + err
+        assert "promote of 2.1.0 held at 10%" in err, err  # the command said why it waits
         assert not _holder(controlplane, service)  # released at once, not left to expire (30 s)
         assert (notes[PREFIX + "state"], notes[PREFIX + "driver"]) == ("promoting", ""), notes
         assert notes[PREFIX + "reason"].startswith("promote held: the stable Deployment plato was paused"), notes
