@@ -35,7 +35,7 @@ roll back (r), promote, approve; ? for help."""
 
 EPILOG = """\
 exit codes:
-  0  success: promoted, check passed, action done
+  0  success: promoted (or already stable), check passed, action done
   1  rolled back, or the check failed
   2  usage or configuration error, or an action refused (the message says why)
   3  inconclusive, awaiting approval, paused or stopped; a confirmation answered "n" (nothing done)

@@ -54,7 +54,6 @@ class _Printer:
         self.stopped = asyncio.Event()
         self.stop_state: RolloutOutcome | None = None
         self.summary: str | None = None  # the last line's why, when it is not the controller's reason
-        self.signalled: str | None = None
         self.closed = False
         self._last_outcome: str | None = None
         self._outage = OutageWatch()
@@ -120,14 +119,24 @@ class _Printer:
         self.emit(line, sys.stderr if self.as_json else sys.stdout)
 
 
-def _on_signals(printer: _Printer) -> Callable[[], None]:
-    """SIGTERM, SIGHUP (a dropped SSH session) and SIGINT stop the run cleanly: saved, then released."""
+class _Stop:
+    """What a driving command (``run``, a one-shot action) is told by SIGTERM, SIGHUP (a dropped SSH
+    session) or SIGINT: stop after the step under way, save, release (``_stop``). ``signalled`` names it."""
 
-    def stop(sig: signal.Signals) -> None:
-        printer.signalled = sig.name
-        printer.stopped.set()
+    def __init__(self, wake: asyncio.Event | None = None) -> None:
+        self.signalled: str | None = None
+        self.event = asyncio.Event()
+        self._wake = wake
 
-    return handle_signals(stop)
+    def __call__(self, sig: signal.Signals) -> None:
+        self.signalled = sig.name
+        self.event.set()
+        if self._wake is not None:
+            self._wake.set()
+
+    def stopped_line(self, service: str, controller: Any, then: str) -> str:
+        return (f"{service}: stopped by {self.signalled} — {controller.state.label} at {controller.weight}%, "
+                f"saved; `canary-console run {service} --version {controller.version}` {then}")
 
 
 async def _begin(world: World, service: str, version: str, printer: _Printer) -> str | None:
@@ -142,9 +151,12 @@ async def _begin(world: World, service: str, version: str, printer: _Printer) ->
             "read-only: this console only watches"
     snapshot = status.snapshot
     if controller.state.terminal and snapshot and not snapshot.canary_exists and snapshot.stable_version == version:
-        printer.stop_state = RolloutOutcome.PROMOTED
-        printer.summary = f"{version} is already its stable version: nothing to roll out"
-        printer.stopped.set()  # e.g. a promote that finished as its process was killed: done, not started again
+        if controller.state is State.PROMOTED:  # a promote killed in its cleanup, finished by this first step
+            printer.stop_state = RolloutOutcome.PROMOTED
+        else:  # nothing was rolled out: not "promoted", which would claim a rollout happened
+            printer.stop_state = RolloutOutcome.ALREADY_STABLE
+            printer.summary = f"{version} is the stable version already: nothing to roll out"
+        printer.stopped.set()  # done, not started again
         return None
     if controller.state.terminal:
         session.announce(service, version)  # the runbook's "Team notified", when notifications are configured
@@ -187,9 +199,10 @@ async def _outwait_a_silent_lease(world: World, service: str) -> RolloutStatus:
     return status
 
 
-async def _stop(world: World, runner: asyncio.Task[None], stop: asyncio.Event) -> None:
-    """Let the step under way finish (its writes and record saves land), then close: the final record is
-    saved before the Lease is released (World.aclose)."""
+async def _stop(world: World, runner: asyncio.Task[Any], stop: asyncio.Event) -> None:
+    """Every driving command's exit path (a run's end, a signal, a one-shot action's end): let the step under
+    way finish (its writes and record saves land), then close: the final record is saved before the Lease is
+    released (World.aclose)."""
     stop.set()
     try:
         await asyncio.wait_for(asyncio.shield(runner), timeout=3 * world.session.config.check_interval + 15)
@@ -208,7 +221,8 @@ async def run_headless(config: Config, options: Options, service: str, version: 
     printer = _Printer(service, world.clock.now(), as_json)
     session.bus.subscribe(printer)
     stop = asyncio.Event()
-    restore_signals = _on_signals(printer)
+    signals = _Stop(wake=printer.stopped)
+    restore_signals = handle_signals(signals)
     runner: asyncio.Task[None] | None = None
     try:
         refused = await _begin(world, service, version, printer)
@@ -224,13 +238,11 @@ async def run_headless(config: Config, options: Options, service: str, version: 
         else:
             await _stop(world, runner, stop)
     controller = session.controllers[service]
-    if printer.signalled:
+    if signals.signalled:
         if not printer.closed:
-            printer.emit(json_line({"service": service, "outcome": RolloutOutcome.STOPPED, "signal": printer.signalled,
+            printer.emit(json_line({"service": service, "outcome": RolloutOutcome.STOPPED, "signal": signals.signalled,
                                     "state": controller.state.value, "weight": controller.weight})
-                         if as_json else f"{service}: stopped by {printer.signalled} — {controller.state.label} "
-                         f"at {controller.weight}%, saved; `canary-console run {service} --version "
-                         f"{controller.version}` resumes it")
+                         if as_json else signals.stopped_line(service, controller, "resumes it"))
         return EXIT_WAITING
     outcome = printer.stop_state or RolloutOutcome.INCOMPLETE
     summary = {"service": service, "outcome": outcome,
@@ -425,25 +437,29 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     errors: list[Event] = []
     unsubscribe = session.bus.subscribe(
         lambda e: errors.append(e) if e.service == service and e.kind is EventKind.ERROR else None)
-    failure: Failure | None = None
+    unsubscribe_held = session.bus.subscribe(_say_held(service))  # a promote held by a person waits: say so
+    controller = session.controllers[service]
+    before = controller.status
+    signals = _Stop()
+    restore_signals = handle_signals(signals)  # killed in flight, it saves and releases as `run` does
+    work = asyncio.create_task(_act(world, service, name, kwargs, errors, signals.event))
     try:
-        before = session.controllers[service].status
-        if name in REQUESTABLE and session.controllers[service].driven_elsewhere():
-            result = await session.request(service, name, wait=True, **kwargs)  # its driver does it
-        else:
-            result = await session.intent(service, name, **kwargs)
-        if result.ok:
-            failure = _write_failed(session.controllers[service].state, name, errors)
-            if failure is None:
-                await _settle(world, service)
-                failure = await _not_landed(world, service, name)
-        elif result.failed:  # accepted, but the cluster did not take its write
-            controller = session.controllers[service]
-            failure = (controller.write_failure or result.message, controller.write_problem)
-        after = session.controllers[service].status
+        await asyncio.wait([work, asyncio.create_task(signals.event.wait())], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        restore_signals()
         unsubscribe()
-        await world.aclose()
+        unsubscribe_held()
+        await _stop(world, work, signals.event)  # the one exit path: the step under way lands, saved, released
+    after = controller.status
+    if signals.signalled:
+        message = signals.stopped_line(service, controller, "finishes it")
+        if as_json:
+            print_json({"service": service, "action": name, "ok": False, "message": message, "signal": signals.signalled,
+                        "state": after.state.value, "from_weight": before.weight, "weight": after.weight})
+        else:
+            _err(f"{name} {message}")
+        return EXIT_WAITING
+    result, failure = work.result()
     ok = result.ok and failure is None
     if as_json:
         print_json({"service": service, "action": name, "ok": ok, "message": failure[0] if failure else result.message,
@@ -463,6 +479,39 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
 
 
 Failure = tuple[str, Problem]  # why an action did not land, in words, and its kind
+
+
+def _say_held(service: str) -> Callable[[Event], None]:
+    """While an action waits for its result, the driver's word that a person holds it (the stable
+    Deployment paused by `kubectl rollout pause`) and that it goes on, each a line on stderr."""
+
+    def say(event: Event) -> None:
+        if (event.service == service and event.kind is EventKind.ACTION
+                and event.data.get("what") in ("promote_held", "promote_resumed")):
+            _err(humane(event.message))
+
+    return say
+
+
+async def _act(world: World, service: str, name: str, kwargs: dict[str, Any], errors: list[Event],
+               stop: asyncio.Event) -> tuple[Any, Failure | None]:
+    """The action, then (when accepted) its result waited for and read back; ``stop`` (a signal) ends the
+    wait at the next step."""
+    session = world.session
+    if name in REQUESTABLE and session.controllers[service].driven_elsewhere():
+        result = await session.request(service, name, wait=True, **kwargs)  # its driver does it
+    else:
+        result = await session.intent(service, name, **kwargs)
+    failure: Failure | None = None
+    if result.ok:
+        failure = _write_failed(session.controllers[service].state, name, errors)
+        if failure is None:
+            await _settle(world, service, stop)
+            failure = None if stop.is_set() else await _not_landed(world, service, name)
+    elif result.failed:  # accepted, but the cluster did not take its write
+        controller = session.controllers[service]
+        failure = (controller.write_failure or result.message, controller.write_problem)
+    return result, failure
 
 
 def _kind(event: Event) -> Problem:
@@ -537,13 +586,16 @@ def _forced_because(controller: Any) -> str:
     return controller.unusable() or ""
 
 
-async def _settle(world: World, service: str) -> None:
-    """Let a rollback or promotion that is under way finish (its retries run on the clock)."""
+async def _settle(world: World, service: str, stop: asyncio.Event) -> None:
+    """Let a rollback or promotion that is under way finish (its retries run on the clock), unless told to
+    stop (a signal)."""
     controller = world.session.controllers[service]
     deadline = world.clock.now() + world.session.config.progress_deadline
-    while controller.status.state in (State.ROLLING_BACK, State.PROMOTING) and world.clock.now() < deadline:
+    while (controller.status.state in (State.ROLLING_BACK, State.PROMOTING) and world.clock.now() < deadline
+           and not stop.is_set()):
         await world.let_time_pass(1.0)
-        await world.session.step()
+        if not stop.is_set():
+            await world.session.step()
 
 
 # --- replay, record, sandbox ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from console.engine.model import RolloutRecord, State, Track
 from console.engine.ports import Cluster, ClusterError
 from tests.kubedouble.harness import SERVICES, console_on, seeded_double
 from tests.kubedouble.stepclock import StepClock
+from tests.kubedouble.workloads import reconcile
 
 
 def _valid(obj: dict) -> None:
@@ -111,6 +112,32 @@ async def test_promote_gives_up_at_the_deadline_when_the_rollout_is_stuck(tmp_pa
         assert "did not complete within 10m" in str(error) and "waiting for the controller" in str(error)
         assert 600 <= clock.now() - start <= 600 + 2 * 2.0
         assert double.obj("deployments", "plato-canary") is not None  # canary kept: nothing promoted
+
+
+async def test_a_stable_held_by_kubectl_rollout_pause_is_waited_for_not_timed_out(tmp_path):
+    """While a person holds the stable Deployment (`kubectl rollout pause`) the promote deadline does not run:
+    the promote waits for them past three deadlines, says it in the snapshot, and finishes once resumed."""
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock) as cluster:
+        await cluster.start_canary("plato", "3.1.0", 10)
+        double.auto_rollout = False  # the paused stable does not roll
+        stable = double.obj("deployments", "plato")
+        stable["spec"]["paused"] = True
+        double.store.put("deployments", "butterfly", stable, created=False)
+        assert (await cluster.snapshot_all(["plato"]))["plato"].stable_paused
+        start = clock.now()
+        promote = asyncio.create_task(cluster.promote("plato", "3.1.0"))
+        while clock.now() - start < 3 * 600 and not promote.done():
+            await asyncio.sleep(0)
+        assert not promote.done(), promote.exception()  # held past three deadlines, not failed
+        stable = double.obj("deployments", "plato")
+        stable["spec"]["paused"] = False  # `kubectl rollout resume`
+        double.store.put("deployments", "butterfly", stable, created=False)
+        double.auto_rollout = True
+        reconcile(double.store, "butterfly", "plato")
+        await asyncio.wait_for(promote, 30)
+        assert double.obj("deployments", "plato-canary") is None
+        assert not (await cluster.snapshot_all(["plato"]))["plato"].stable_paused
 
 
 async def test_record_round_trip_and_resume_at_fifty_percent(tmp_path):

@@ -10,6 +10,7 @@ the real control plane with the real kubectl live with the control-plane tests."
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -395,7 +396,11 @@ async def test_run_of_the_version_that_is_already_stable_has_nothing_to_roll_out
         kubeconfig = str(double.write_kubeconfig(tmp_path / "kubeconfig"))
         code, out, err = await _cli("run", "nexus", "--version", "1.2.3", "--headless", "--kubeconfig", kubeconfig,
                                     env=FAST)
+        as_json = await _cli("run", "nexus", "--version", "1.2.3", "--headless", "--json", "--kubeconfig", kubeconfig,
+                             env=FAST)
         writes = [r for r in double.writes() if "leases" not in r.path]
     assert code == 0, out + err
-    assert "nexus: promoted — 1.2.3 is already its stable version: nothing to roll out" in out
+    assert as_json[0] == 0 and json.loads(as_json[1].splitlines()[-1])["outcome"] == "already_stable", as_json
+    assert "nexus: already stable — 1.2.3 is the stable version already: nothing to roll out" in out
+    assert "promoted" not in out  # nothing was rolled out: its own outcome, still exit 0
     assert writes == []

@@ -118,5 +118,6 @@ async def test_the_metrics_adapter_fills_each_checks_query(double):
 
 def test_every_outcome_has_one_exit_code():
     assert set(OUTCOME_EXIT) == set(RolloutOutcome)
-    assert [outcome_exit(o) for o in ("promoted", "rolled_back", "paused", "incomplete", "stopped")] == [0, 1, 3, 3, 3]
+    assert [outcome_exit(o) for o in ("promoted", "rolled_back", "paused", "incomplete", "stopped", "already_stable")
+            ] == [0, 1, 3, 3, 3, 0]
     assert outcome_exit("not an outcome") == Exit.WAITING

@@ -3,7 +3,9 @@ apiserver's audit log as the witness: reading commands and the read-only dashboa
 nothing; a person's `kubectl annotate … canary-weight=0` mid-phase pauses the driving `run` within a check,
 the weight stays 0 and an Event CanaryOverridden names it; SIGTERM, SIGHUP and SIGKILL of a driving `run` at
 10 %, at 25 % and during promote (the stable rollout held by `kubectl rollout pause`) leave what the next
-`run` resumes at the same phase and weight.
+`run` resumes at the same phase and weight; a one-shot `promote` stopped by SIGTERM in flight saves and
+releases its Lease at once; a person's `kubectl rollout pause` of the stable Deployment holds a promote, said
+(reason, Warning Event, the headless line), until their `kubectl rollout resume`.
 
 No Prometheus is configured: every verdict is "no data", so nothing advances by itself and the weights move
 only where the test moves them (a forced advance, a forced promote)."""
@@ -175,11 +177,15 @@ def test_stopped_runs_at_10_25_and_promoting_are_resumed_by_the_next(controlplan
     _stop(run, signal.SIGTERM)
     forced = console("advance", service, "--force", "--yes", *common)
     assert forced.returncode == 0, forced.stderr
-    for how in (signal.SIGKILL, signal.SIGTERM):
+    for how in (signal.SIGKILL, signal.SIGTERM, signal.SIGHUP):
         run = _driving_run(controlplane, service, "2.0.0", config)
         notes = _notes(controlplane, service)
         assert (notes[WEIGHT], notes[PREFIX + "phase"], notes[PREFIX + "state"]) == ("25", "1", "observing"), how
-        _stop(run, how)
+        code, out, err = _stop(run, how)
+        if how is not signal.SIGKILL:
+            assert code == 3 and f"stopped by {how.name} — observing at 25%" in out, out + err
+            assert not _holder(controlplane, service)  # released: no Lease held by a dead process
+            assert _notes(controlplane, service)[PREFIX + "driver"] == ""
     command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
     promote = subprocess.Popen([*command, "promote", service, "--force", "--yes", *common],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -244,3 +250,54 @@ def test_sigterm_and_sighup_of_a_run_during_promote_leave_it_to_the_next(control
     assert controlplane.kubectl("get", "deploy", f"{service}-canary", "-n", NAMESPACE, check=False).returncode != 0
     assert sum(r == "CanaryStarted" for r, _ in said) == 1, said
     assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
+
+
+def test_a_promote_held_by_a_paused_stable_is_said_and_a_sigterm_releases_it_at_once(controlplane: ControlPlane,
+                                                                                      tmp_path: Path) -> None:
+    """A person pauses the stable Deployment (`kubectl rollout pause`) before a one-shot `promote`: the promote
+    is held for them and said (the record's reason, a Warning Event CanaryPromoteHeld). SIGTERM of that
+    command in flight: exit 3, the record saved where it was (promoting, no driver) and the Lease released at
+    once, so the next `run` drives without waiting it out; it says the hold too (its headless line), and
+    once the person runs `kubectl rollout resume` the promote goes on and finishes."""
+    service, version = "plato", "2.1.0"
+    controlplane.reset((service,))  # the plane is shared
+    earlier = _event_names(controlplane, service)
+    config = short_config(tmp_path / "config.yaml", SERVICES, phase_s=600.0, progress_deadline="1h",
+                          kube={"lease_seconds": "30s", "promote_deadline": "10s"})  # a Lease outlives the test
+    common = ("--config", str(config), "--kubeconfig", str(controlplane.kubeconfigs[DRIVER]), "--namespace", NAMESPACE)
+    _stop(_driving_run(controlplane, service, version, config), signal.SIGTERM)
+
+    def held() -> list[dict]:
+        return [e for e in _events(controlplane, service, but=earlier) if e["reason"] == "CanaryPromoteHeld"]
+
+    controlplane.kubectl("rollout", "pause", "deploy", service, "-n", NAMESPACE)
+    try:
+        command = [EXE] if EXE else [sys.executable, "-m", "console.cli"]
+        promote = subprocess.Popen([*command, "promote", service, "--force", "--yes", *common],
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _until(held, "the promote held and said so", 120, promote)
+        assert _holder(controlplane, service)  # the command drives: it holds the Lease
+        code, out, err = _stop(promote, signal.SIGTERM)
+        notes = _notes(controlplane, service)
+        assert code == 3 and "stopped by SIGTERM — promoting at 10%" in err, out + err
+        assert "promote of 2.1.0 held at 10%" in err, err  # the command said why it waits
+        assert not _holder(controlplane, service)  # released at once, not left to expire (30 s)
+        assert (notes[PREFIX + "state"], notes[PREFIX + "driver"]) == ("promoting", ""), notes
+        assert notes[PREFIX + "reason"].startswith("promote held: the stable Deployment plato was paused"), notes
+        warning = held()[0]
+        assert warning["type"] == "Warning" and "kubectl rollout pause" in warning["message"], warning
+        run = _run(controlplane, service, version, config)  # drives at once: nobody's Lease to wait out
+        _until(lambda: len(held()) == 2, "the next run holding the promote too", 60, run)
+    finally:
+        controlplane.kubectl("rollout", "resume", "deploy", service, "-n", NAMESPACE)
+    out, err = run.communicate(timeout=120)
+    image = json.loads(controlplane.kubectl("get", "deploy", service, "-n", NAMESPACE, "-o", "json").stdout)[
+        "spec"]["template"]["spec"]["containers"][0]["image"]
+    said = [(e["reason"], e["message"]) for e in _events(controlplane, service, but=earlier)]
+    assert run.returncode == 0 and f"{service}: promoted" in out, out + err
+    assert "holds the Lease" not in err, err
+    assert "promote of 2.1.0 held at 10%" in out and "the stable Deployment plato was resumed" in out, out
+    assert "did not complete within" not in out + err  # held for a person, never failed by the deadline
+    assert image.endswith(f":{version}")
+    assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
+    assert sum(r == "CanaryPromoteResumed" for r, _ in said) == 1, said

@@ -219,12 +219,13 @@ class KubeCluster:
                 driver=driver, driver_left=driver_left, problem=said, at=now, override=override,
                 problem_kind=(kind if said == problem else Problem.FAILED) if said else None,
                 router=described, canary_deployment=canary in by_deploy, canary_replicas=ko.replicas_of(
-                    by_deploy.get(canary)), weight_changed_by=state.changed_by, unread=tuple(sorted(read.failed)))
+                    by_deploy.get(canary)), weight_changed_by=state.changed_by, unread=tuple(sorted(read.failed)),
+                stable_paused=ko.paused(by_deploy.get(service)))
             kept: dict[str, Any] = {}
             if "deployments" in read.failed:
                 kept.update(stable_version=previous.stable_version, canary_version=previous.canary_version,
                             canary_deployment=previous.canary_deployment, canary_replicas=previous.canary_replicas,
-                            canary_exists=previous.canary_exists or state.exists)
+                            canary_exists=previous.canary_exists or state.exists, stable_paused=previous.stable_paused)
             if "pods" in read.failed:
                 kept["pods"] = previous.pods
             if "leases" in read.failed:
@@ -483,7 +484,9 @@ class KubeCluster:
             done, how = ko.rollout_progress(deploy)
             if done:
                 return
-            if clock.now() >= deadline:
+            if ko.paused(deploy):  # held by a person (`kubectl rollout pause`): their time, not the deadline's
+                deadline = max(deadline, clock.now() + self.kube.promote_deadline)  # the controller says so
+            elif clock.now() >= deadline:
                 raise ClusterError(f"the stable rollout of {service} did not complete within "
                                    f"{format_duration(self.kube.promote_deadline)}: {how}", retryable=True)
             await clock.sleep(PROMOTE_POLL)
@@ -545,7 +548,7 @@ class KubeCluster:
                  "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
                                     "namespace": self.namespace},
                  "reason": _camel(reason) or "CanaryConsole", "message": text,
-                 "type": "Warning" if re.search(r"(?i)rollback|rolled|fail|overrid|paused", reason) else "Normal",
+                 "type": "Warning" if re.search(r"(?i)rollback|rolled|fail|overrid|paused|held", reason) else "Normal",
                  "source": {"component": "canary-console"}, "reportingComponent": "canary-console",
                  "reportingInstance": socket.gethostname()[:128], "count": 1,
                  "firstTimestamp": ko.rfc3339(now), "lastTimestamp": ko.rfc3339(now)}

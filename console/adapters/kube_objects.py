@@ -64,6 +64,11 @@ def replicas_of(deploy: dict[str, Any] | None) -> int | None:
     return 1 if replicas is None else int(replicas)
 
 
+def paused(deploy: dict[str, Any] | None) -> bool:
+    """The Deployment's spec.paused: `kubectl rollout pause` holds its rollout until `kubectl rollout resume`."""
+    return bool(((deploy or {}).get("spec") or {}).get("paused"))
+
+
 def manager_of(obj: dict[str, Any] | None, annotation: str) -> str | None:
     """Who last wrote ``annotation`` on ``obj``, from its managedFields (e.g. "kubectl-annotate"), or None."""
     owners = []

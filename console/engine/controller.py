@@ -120,6 +120,7 @@ class RolloutController(Intents):
         self._adopted: RolloutRecord | None = None  # the driver's record last followed (when watching)
         self._said: set[tuple[int, str]] = set()  # "would …" already published per (phase, what)
         self._hold_key: tuple[str, str] | None = None
+        self._promote_held = False  # the stable Deployment was seen paused by a person while promoting
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -215,8 +216,10 @@ class RolloutController(Intents):
         if self.state is State.DEPLOYING:
             if acting:
                 await self._check_deploy(snapshot, now)
-        elif self.state is State.PROMOTING and not self.busy:
+        elif self.state is State.PROMOTING:
             if acting:
+                self._notice_held_promote(snapshot)
+            if acting and not self.busy:
                 self._spawn(self._promote_task("auto"))
         elif self.state in ACTIVE:
             if self._canary_vanished(snapshot):
@@ -249,6 +252,26 @@ class RolloutController(Intents):
             self._transition(State.PAUSED, f"{reason}: paused")
         else:
             self._stop_for_person(State.PAUSED, "override", f"{reason}: paused", "hold")
+
+    def _notice_held_promote(self, snapshot: ServiceSnapshot) -> None:
+        """A person paused the stable Deployment (`kubectl rollout pause`) while it is promoted: its rollout
+        cannot go on, so the promote is held for them, said once (status reason, Warning Event, a line),
+        never waited out against the deadline (the adapter's); it goes on when they `kubectl rollout resume`."""
+        if "deployments" in snapshot.unread or snapshot.stable_paused == self._promote_held:
+            return
+        self._promote_held = held = snapshot.stable_paused
+        if held:
+            self.reason = (f"promote held: the stable Deployment {self.service} was paused outside the console "
+                           f"(kubectl rollout pause); `kubectl rollout resume deploy/{self.service}` lets it go on")
+            self._announce("promote_held", "outside", self.weight, self.weight,
+                           f"promote of {self.version} held at {self.weight}%: the stable Deployment "
+                           f"{self.service} is paused (kubectl rollout pause); waiting for a person to resume it")
+        else:
+            self.reason = f"promoting {self.version} to stable (the stable Deployment was resumed)"
+            self._announce("promote_resumed", "outside", self.weight, self.weight,
+                           f"promote of {self.version} goes on: the stable Deployment {self.service} was resumed")
+        self._publish_status()  # the record takes the reason at its next save (the promote's write holds the
+        # lock until the stable rollout completes; an exit path saves after stopping it)
 
     async def _without_ready_canary(self, snapshot: ServiceSnapshot) -> bool:
         """Past the deploy phase a canary with no ready pod answers its share with 503s its own metrics never

@@ -15,7 +15,7 @@ from console.engine.model import Outcome, State
 class Exit(IntEnum):
     """What a command's exit status means, everywhere."""
 
-    OK = 0  # promoted, check passed, action done
+    OK = 0  # promoted (or already stable), check passed, action done
     FAILED = 1  # rolled back, or the check failed
     USAGE = 2  # usage or configuration error, or an action refused (the message says why)
     WAITING = 3  # inconclusive, awaiting approval, paused or stopped; a confirmation answered "n"
@@ -37,12 +37,14 @@ class RolloutOutcome(StrEnum):
     PAUSED = "paused"
     INCOMPLETE = "incomplete"  # the timeline (or the run) ended before anything above
     STOPPED = "stopped"  # a signal stopped the run; the record is saved and a later run resumes it
+    ALREADY_STABLE = "already_stable"  # `run` of the version that is stable already: nothing rolled out
 
 
 OUTCOME_EXIT: dict[RolloutOutcome, Exit] = {
     RolloutOutcome.PROMOTED: Exit.OK, RolloutOutcome.ROLLED_BACK: Exit.FAILED, RolloutOutcome.FAILED: Exit.FAILED,
     RolloutOutcome.AWAITING_APPROVAL: Exit.WAITING, RolloutOutcome.PAUSED: Exit.WAITING,
-    RolloutOutcome.INCOMPLETE: Exit.WAITING, RolloutOutcome.STOPPED: Exit.WAITING}
+    RolloutOutcome.INCOMPLETE: Exit.WAITING, RolloutOutcome.STOPPED: Exit.WAITING,
+    RolloutOutcome.ALREADY_STABLE: Exit.OK}
 
 VERDICT_EXIT: dict[Outcome, Exit] = {Outcome.PASS: Exit.OK, Outcome.FAIL: Exit.FAILED,
                                      Outcome.MANUAL_REVIEW: Exit.WAITING, Outcome.INCONCLUSIVE: Exit.WAITING}

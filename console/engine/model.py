@@ -243,6 +243,7 @@ class ServiceSnapshot:
     canary_replicas: int | None = None  # its spec.replicas (None: no Deployment, or not said)
     weight_changed_by: str | None = None  # who last set the live weight (managedFields), when known
     problem_kind: Problem | None = None  # what kind of problem ``problem`` is, when the port says
+    stable_paused: bool = False  # the stable Deployment's spec.paused (`kubectl rollout pause`): it cannot roll
 
     def pods_of(self, track: Track) -> tuple[Pod, ...]:
         return tuple(p for p in self.pods if p.track == track)

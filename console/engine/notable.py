@@ -21,7 +21,8 @@ stuck              STATE → paused because no usable data came for the progress
                    here, a rollout left DEPLOYING, PROMOTING or ROLLING_BACK for longer than the progress
                    deadline (a rollback write that keeps failing, a promotion that never lands)
 override           an ACTION ``override`` or any event with ``data["override"]`` (the driver saw a change it
-                   did not make), or a transition whose reason says the canary was removed outside this
+                   did not make), an ACTION ``promote_held`` (the stable Deployment paused by a person while
+                   promoting), or a transition whose reason says the canary was removed outside this
                    console
 would_roll_back    ACTION ``rollback`` with ``shadow`` (the judge would roll back; nothing was done)
 rolled_back        STATE → rolled_back; automatic or by whom comes from the rollback ACTION before it
@@ -151,7 +152,7 @@ class NotableRule:
     def _action(self, event: Event) -> Notice | None:
         data = event.data
         what, shadow = data.get("what"), bool(data.get("shadow"))
-        if data.get("override") or what == "override":
+        if data.get("override") or what in ("override", "promote_held"):
             return self._notice(Notable.OVERRIDE, event, f"{event.service}: {event.message}", needs_person=True)
         if what == "rollback":
             if shadow:

@@ -55,6 +55,7 @@ class Logged:
     path: str
     query: dict[str, str]
     content_type: str = ""
+    while_slow: int = 0  # requests held back by ``slow`` whose client still waited when this one came in
 
     @property
     def write(self) -> bool:
@@ -98,6 +99,7 @@ class KubeDouble:
         self._logs_open = True
         self._log_times: dict[tuple[str, str], list[float]] = {}
         self._log_generation = 0
+        self._stalled: list[web.Request] = []  # requests held back by the injected slowness now
 
     # --- life cycle ---------------------------------------------------------------------------------
     async def __aenter__(self) -> KubeDouble:
@@ -140,6 +142,12 @@ class KubeDouble:
     def deny(self, verb: str, resource: str) -> None:
         self.denied.add((verb, resource))
 
+    @property
+    def stalled(self) -> int:
+        """Requests held back by ``slow`` whose client still waits for the answer (one that gave up at its
+        time limit has closed its connection)."""
+        return sum(1 for r in self._stalled if r.transport is not None and not r.transport.is_closing())
+
     def writes(self) -> list[Logged]:
         return [r for r in self.requests if r.write]
 
@@ -170,7 +178,7 @@ class KubeDouble:
     # --- request handling -------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(Logged(request.method, request.path, dict(request.query),
-                                    request.headers.get("Content-Type", "")))
+                                    request.headers.get("Content-Type", ""), self.stalled))
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return st.status_response(401, "Unauthorized")
         route = self._route(request.path)
@@ -181,7 +189,11 @@ class KubeDouble:
             return st.forbidden(self.user, verb, route.full, route.group, route.namespace, route.name)
         for pattern, seconds in self.slow.items():
             if re.search(pattern, request.path) and request.query.get("watch") != "true":
-                await asyncio.sleep(seconds)  # the injected fault itself: the server is slow, the client waits
+                self._stalled.append(request)
+                try:
+                    await asyncio.sleep(seconds)  # the injected fault itself: the server is slow, the client waits
+                finally:
+                    self._stalled.remove(request)
         for fault in self.faults:
             if fault.times > 0 and re.search(fault.path, request.path) and fault.method in (None, request.method):
                 fault.times -= 1
