@@ -25,6 +25,7 @@ from console.engine.model import Event, EventKind, Outcome, Problem, RolloutStat
 from console.engine.notable import STOP_AT, Notable, NotableRule, Notice
 from console.engine.outage import OutageWatch
 from console.engine.ports import ClusterError, MetricsError
+from console.engine.protocols import Checked
 from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
 from console.engine.text import inert, inert_lines
 from console.engine.words import check_word, humane, outcome_word, result_word
@@ -253,10 +254,10 @@ async def _prepared(config: Config, options: Options, services: Sequence[str], *
     if world.demo:
         await warm_demo(world, services)
         return world
-    check = getattr(world.session.cluster, "check", None)
-    if check is not None:
+    cluster = world.session.cluster
+    if isinstance(cluster, Checked):
         try:
-            await check()
+            await cluster.check()
         except ClusterError as exc:
             await world.aclose()
             return cluster_exit(exc)
@@ -594,9 +595,9 @@ async def sandbox(config: Config, options: Options, port: int, *, start: bool) -
     if isinstance(world, int):
         return world
     session = world.session
-    sim_world = getattr(session.cluster, "world")
+    assert world.sim is not None, "options.demo opens a simulated world"
     try:
-        server, bound = start_exporter(sim_world, world.clock, port=port)
+        server, bound = start_exporter(world.sim, world.clock, port=port)
     except OSError as exc:
         _err(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
         return EXIT_USAGE

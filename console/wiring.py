@@ -28,6 +28,7 @@ from console.engine.protocols import identity_of
 if TYPE_CHECKING:  # the engine's session is imported when a world is opened: after the dashboard's first frame
     from console.engine.clock import Clock
     from console.engine.session import Session
+    from console.sim.world import SimWorld
 
 DEMO_VERSION = "1.2.4"
 
@@ -73,11 +74,13 @@ class World:
     clock: Clock
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     demo: bool = False
+    sim: SimWorld | None = None  # the demo's simulated world (its exporter serves it): None on a real cluster
 
     async def let_time_pass(self, seconds: float) -> None:
         """Wait ``seconds`` on the world's clock: a virtual clock is advanced, a real one slept on."""
-        advance = getattr(self.clock, "advance", None)
-        await (advance(seconds) if advance is not None else self.clock.sleep(seconds))
+        from console.engine.clock import VirtualClock
+
+        await (self.clock.advance(seconds) if isinstance(self.clock, VirtualClock) else self.clock.sleep(seconds))
 
     async def aclose(self, notify_grace: float = 5.0) -> None:
         try:  # first: the final record of every driven service, while the Leases are still ours
@@ -154,7 +157,7 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
         session.ephemeral = True
         if options.notify:
             add_notifications(session, config)
-        return World(session=session, clock=clock, closers=closers, demo=True)
+        return World(session=session, clock=clock, closers=closers, demo=True, sim=world)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
     kube = await asyncio.to_thread(importlib.import_module, "console.adapters.kube")
