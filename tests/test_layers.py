@@ -26,3 +26,20 @@ def test_the_engine_imports_without_textual() -> None:
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _private_reaches(path: Path) -> list[str]:
+    """Each ``obj._name`` in ``path`` whose object is not ``self`` or ``cls``."""
+    import ast
+
+    return [f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}"
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))]
+
+
+def test_the_commands_use_the_adapters_public_methods_only() -> None:
+    """The command rooms (console/*.py) ask the adapters through their public methods: migrate-router once
+    read resources and composed API paths with the Kubernetes adapter's private ``_get`` and ``_path``."""
+    found = [hit for path in sorted((ROOT / "console").glob("*.py")) for hit in _private_reaches(path)]
+    assert not found, found
