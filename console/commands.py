@@ -24,7 +24,7 @@ from console.engine.intent_table import BY_NAME
 from console.engine.model import Event, EventKind, Outcome, Problem, RolloutStatus, State, Track, Verdict
 from console.engine.notable import STOP_AT, Notable, NotableRule, Notice
 from console.engine.outage import OutageWatch
-from console.engine.ports import ClusterError, MetricsError
+from console.engine.ports import ClusterError, MetricsError, problem_of
 from console.engine.protocols import Checked
 from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
 from console.engine.text import inert, inert_lines
@@ -299,9 +299,11 @@ async def _probe_prometheus(config: Config, options: Options) -> int | None:
 
 
 def _prometheus_unreachable(exc: BaseException, fallback: str = "") -> str:
-    """`Prometheus unreachable: <why>`, said once even when the error already says it."""
+    """`Prometheus unreachable: <why>`, said once, chosen by the error's kind, not its words: the adapter words
+    what it could not ask (unreachable, timeout, 401/403) so already (console/adapters/prometheus_api.py);
+    any other kind (a rejected query, a warning, a bare timeout) gets the words in front."""
     text = str(exc) or fallback
-    return text if text.lower().startswith("prometheus unreachable") else f"Prometheus unreachable: {text}"
+    return text if problem_of(exc).not_asked else f"Prometheus unreachable: {text}"
 
 
 #: status exit code: the worst of the services (docs/contracts.md codes): failing or rolled back 1, waiting
