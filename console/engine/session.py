@@ -259,21 +259,22 @@ class Session:
     async def _serve_requests(self) -> None:
         """The driver's side: run the pending requests for the services this session drives, each through
         the same intent rules as a key, on behalf of the person who asked, and acknowledge each."""
-        if self.requests is None:
+        box = self.requests
+        if box is None:  # read-only: no request box, nothing to serve
             return
         mine = [name for name, c in self.controllers.items() if c.driving and c._acting()]
         if not mine:
             return
         try:
-            pending = await self.requests.pending(mine)
+            pending = await box.pending(mine)
         except Exception as exc:
             self.bus.publish(Event(EventKind.ERROR, "*", self.clock.now(), redact(f"reading requests failed: {exc}"),
                                    {"port": "cluster"}))
             return
         for request in pending:
-            await self._serve(request)
+            await self._serve(box, request)
 
-    async def _serve(self, request: Request) -> None:
+    async def _serve(self, box: RequestBox, request: Request) -> None:
         controller = self.controllers[request.service]
         problem = validate(request.action, request.args)
         if problem:
@@ -286,10 +287,8 @@ class Session:
             except Exception as exc:
                 ok, message = False, f"failed: {exc}"
         result_word = DONE if ok else REFUSED
-        if self.requests is None:  # only a session with a request box serves requests
-            return
         try:
-            await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
+            await box.acknowledge(request, result_word, redact(message), controller.actor)
         except Exception as exc:
             self.bus.publish(Event(EventKind.ERROR, request.service, self.clock.now(),
                                    redact(f"acknowledging request {request.name} failed: {exc}")))
