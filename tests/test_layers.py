@@ -43,3 +43,15 @@ def test_the_commands_use_the_adapters_public_methods_only() -> None:
     read resources and composed API paths with the Kubernetes adapter's private ``_get`` and ``_path``."""
     found = [hit for path in sorted((ROOT / "console").glob("*.py")) for hit in _private_reaches(path)]
     assert not found, found
+
+
+def test_the_vocabulary_widgets_may_read_imports_only_the_model() -> None:
+    """Widgets and screens may import the intent table and the words (docs/architecture.md says why: they are
+    names, not workings); that holds only while those two import nothing of the engine but the model."""
+    import ast
+
+    for name in ("intent_table", "words"):
+        tree = ast.parse((ROOT / "console" / "engine" / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert {m for m in imported if m.startswith("console")} == {"console.engine.model"}, (name, imported)
