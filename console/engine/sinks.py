@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from console.engine.audit import event_reason, redact
 from console.engine.bus import EventBus
@@ -36,6 +36,9 @@ from console.engine.model import Event, EventKind, RolloutStatus
 from console.engine.notable import Notable, Notice, NotableRule
 from console.engine.protocols import Closable
 from console.engine.requests import answer_reason
+
+if TYPE_CHECKING:
+    from console.engine.ports import Cluster
 
 FAILING_AFTER = 3
 
@@ -333,7 +336,7 @@ class KubeEventSink:
     name = "kubernetes-events"
     kind = "kubernetes"
 
-    def __init__(self, cluster: Any, bus: EventBus, clock: Any) -> None:
+    def __init__(self, cluster: Cluster, bus: EventBus, clock: Any) -> None:
         self.cluster, self.bus, self.clock = cluster, bus, clock
 
     def wants(self, delivery: Delivery) -> bool:
