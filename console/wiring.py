@@ -19,7 +19,7 @@ import getpass
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from console.engine.config import Config
 from console.engine.model import Problem, ServiceMetrics
@@ -139,7 +139,7 @@ async def open_world(config: Config, options: Options, *, drive: Any = (), actor
 
 async def _open(config: Config, options: Options, *, read_only: bool, drive: Any, actor_kind: str) -> World:
     from console.engine.clock import RealClock, ScaledClock, VirtualClock
-    from console.engine.ports import Cluster, ReadOnlyCluster
+    from console.engine.ports import ReadOnlyCluster
     from console.engine.session import Session
 
     actor = local_actor()
@@ -165,8 +165,8 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
                             context=options.context, namespace=options.namespace)
     metrics, closers = _metrics_for(config, options, NoMetrics())
     identity = identity_of(cluster) or actor
-    # the read-only port has no write method at all: typed as the Cluster the session never writes through
-    port = cast(Cluster, ReadOnlyCluster(cluster)) if read_only else cluster
+    # the read-only port has no write method at all: the session and its controllers take it as it is
+    port = ReadOnlyCluster(cluster) if read_only else cluster
     session = Session(config, port, metrics, RealClock(), actor=identity, read_only=read_only,
                       journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind,
                       requests=None if read_only else cluster.requests)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from console.engine.clock import Clock
     from console.engine.config import Config
     from console.engine.model import Decision, ServiceMetrics, ServiceSnapshot, Verdict
-    from console.engine.ports import Cluster
+    from console.engine.ports import Cluster, ReadOnlyCluster
     from console.engine.stable_window import StableBaseline
 
 __all__ = ["ACTIVE", "HANDLERS", "Intents"]
@@ -37,7 +37,7 @@ class Intents:
     if TYPE_CHECKING:  # what the intents use of RolloutController (console/engine/controller.py), for mypy
         service: str
         config: Config
-        cluster: Cluster
+        cluster: Cluster | ReadOnlyCluster
         clock: Clock
         bus: EventBus
         actor: str

@@ -30,7 +30,7 @@ from console.engine.journal_sink import JournalSink
 from console.engine.model import (Event, EventKind, IntentResult, Problem, RolloutStatus, ServiceMetrics,
                                   ServiceSnapshot, Track, Verdict)
 from console.engine.notable import NotableRule
-from console.engine.ports import Cluster, LogLine, Metrics
+from console.engine.ports import Cluster, LogLine, Metrics, ReadOnlyCluster
 from console.engine.report import ReportSink
 from console.engine.intent_table import BY_NAME, NAMES
 from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, UNANSWERED, Request, RequestBox,
@@ -39,7 +39,8 @@ from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
 
 
 class Session:
-    def __init__(self, config: Config, cluster: Cluster, metrics: Metrics, clock, *, bus: EventBus | None = None,
+    def __init__(self, config: Config, cluster: Cluster | ReadOnlyCluster, metrics: Metrics, clock, *,
+                 bus: EventBus | None = None,
                  actor: str = "console", read_only: bool = False, journal: Journal | None = None,
                  judge: Callable[..., Verdict] | None = None, drive: Any = (),
                  actor_kind: str = "key", requests: RequestBox | None = None) -> None:
@@ -70,7 +71,7 @@ class Session:
             self._journal_sink = JournalSink(journal)
             self.sinks.add_inline(self._journal_sink)
             self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
-        if not self.read_only:
+        if not self.read_only and not isinstance(cluster, ReadOnlyCluster):  # a read-only port records nothing
             self.sinks.add(KubeEventSink(cluster, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
 
     # ---- polling --------------------------------------------------------------------------------
