@@ -24,7 +24,8 @@ from console.engine.intent_table import BY_NAME
 from console.engine.model import Event, EventKind, Outcome, Problem, RolloutStatus, State, Track, Verdict
 from console.engine.notable import STOP_AT, Notable, NotableRule, Notice
 from console.engine.outage import OutageWatch
-from console.engine.ports import ClusterError, MetricsError
+from console.engine.ports import ClusterError, MetricsError, problem_of
+from console.engine.protocols import Checked
 from console.engine.requests import NO_DRIVER, REQUESTABLE, UNANSWERED
 from console.engine.text import inert, inert_lines
 from console.engine.words import check_word, humane, outcome_word, result_word
@@ -265,10 +266,10 @@ async def _prepared(config: Config, options: Options, services: Sequence[str], *
     if world.demo:
         await warm_demo(world, services)
         return world
-    check = getattr(world.session.cluster, "check", None)
-    if check is not None:
+    cluster = world.session.cluster
+    if isinstance(cluster, Checked):
         try:
-            await check()
+            await cluster.check()
         except ClusterError as exc:
             await world.aclose()
             return cluster_exit(exc)
@@ -310,9 +311,11 @@ async def _probe_prometheus(config: Config, options: Options) -> int | None:
 
 
 def _prometheus_unreachable(exc: BaseException, fallback: str = "") -> str:
-    """`Prometheus unreachable: <why>`, said once even when the error already says it."""
+    """`Prometheus unreachable: <why>`, said once, chosen by the error's kind, not its words: the adapter words
+    what it could not ask (unreachable, timeout, 401/403) so already (console/adapters/prometheus_api.py);
+    any other kind (a rejected query, a warning, a bare timeout) gets the words in front."""
     text = str(exc) or fallback
-    return text if text.lower().startswith("prometheus unreachable") else f"Prometheus unreachable: {text}"
+    return text if problem_of(exc).not_asked else f"Prometheus unreachable: {text}"
 
 
 #: status exit code: the worst of the services (docs/contracts.md codes): failing or rolled back 1, waiting
@@ -646,9 +649,9 @@ async def sandbox(config: Config, options: Options, port: int, *, start: bool) -
     if isinstance(world, int):
         return world
     session = world.session
-    sim_world = getattr(session.cluster, "world")
+    assert world.sim is not None, "options.demo opens a simulated world"
     try:
-        server, bound = start_exporter(sim_world, world.clock, port=port)
+        server, bound = start_exporter(world.sim, world.clock, port=port)
     except OSError as exc:
         _err(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}")
         return EXIT_USAGE

@@ -7,19 +7,19 @@ Exit 0 done, 2 refused (a rollout under way, no Ingress, an HTTPRoute already th
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import yaml
 
-from console.adapters import kube_record as kr
-from console.adapters.kube_api import NotFound
-from console.adapters.router import by_name
 from console.adapters.router_migrate import httproute_from_ingress
-from console.adapters.router_nginx import NginxRouter
 from console.engine.config import Config
 from console.engine.exits import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE
 from console.engine.model import Problem
 from console.engine.ports import ClusterError
 from console.output import say as _err
+
+if TYPE_CHECKING:
+    from console.adapters.kube import KubeCluster
 
 
 async def migrate_router(config: Config, service: str, *, to: str, gateway: str | None, apply: bool,
@@ -50,26 +50,20 @@ async def migrate_router(config: Config, service: str, *, to: str, gateway: str 
         await cluster.aclose()
 
 
-async def _migrate(cluster, service: str, name: str, gateway: str, apply: bool) -> int:
-    canary = cluster.kube.canary_name(service)
-    busy = [what for what, found in (
-        (f"Deployment {canary}", await cluster._get("deployments", canary)),
-        (f"Ingress {canary}", await cluster._get("ingresses", canary)),
-        (f"ConfigMap {kr.configmap_name(service)}", await cluster._get("configmaps", kr.configmap_name(service))))
-        if found is not None]
+async def _migrate(cluster: KubeCluster, service: str, name: str, gateway: str, apply: bool) -> int:
+    busy = await cluster.leftovers(service)
     if busy:
         _err(f"migrate-router: {service} has a rollout under way or not cleaned up ({', '.join(busy)}); "
              "migrate between rollouts only")
         return EXIT_USAGE
-    try:
-        routes = by_name(await cluster.api.call("GET", cluster._path("httproutes")))
-    except NotFound:
+    routes = await cluster.httproutes()
+    if routes is None:
         _err("migrate-router: the cluster serves no HTTPRoutes (install the Gateway API CRDs first)")
         return EXIT_USAGE
     if name in routes:
         _err(f"migrate-router: HTTPRoute {name} exists already; nothing to do")
         return EXIT_USAGE
-    ingress = await NginxRouter(cluster, service)._stable_ingress()
+    ingress = await cluster.stable_ingress(service)
     try:
         route = httproute_from_ingress(ingress, service, name=name, gateway=gateway, namespace=cluster.namespace)
     except ValueError as exc:
@@ -77,7 +71,7 @@ async def _migrate(cluster, service: str, name: str, gateway: str, apply: bool) 
         return EXIT_USAGE
     print(yaml.safe_dump(route, sort_keys=False), end="")
     if apply:
-        await cluster.api.call("POST", cluster._path("httproutes"), body=route)
+        await cluster.create_httproute(route)
         print(f"# created HTTPRoute {name}; set `router: gateway` for {service} once the Gateway carries its "
               "traffic", file=sys.stderr)
     return EXIT_OK

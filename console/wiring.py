@@ -19,7 +19,7 @@ import getpass
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from console.engine.config import Config
 from console.engine.model import Problem, ServiceMetrics
@@ -28,6 +28,7 @@ from console.engine.protocols import identity_of
 if TYPE_CHECKING:  # the engine's session is imported when a world is opened: after the dashboard's first frame
     from console.engine.clock import Clock
     from console.engine.session import Session
+    from console.sim.world import SimWorld
 
 DEMO_VERSION = "1.2.4"
 
@@ -73,11 +74,13 @@ class World:
     clock: Clock
     closers: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     demo: bool = False
+    sim: SimWorld | None = None  # the demo's simulated world (its exporter serves it): None on a real cluster
 
     async def let_time_pass(self, seconds: float) -> None:
         """Wait ``seconds`` on the world's clock: a virtual clock is advanced, a real one slept on."""
-        advance = getattr(self.clock, "advance", None)
-        await (advance(seconds) if advance is not None else self.clock.sleep(seconds))
+        from console.engine.clock import VirtualClock
+
+        await (self.clock.advance(seconds) if isinstance(self.clock, VirtualClock) else self.clock.sleep(seconds))
 
     async def aclose(self, notify_grace: float = 5.0) -> None:
         try:  # first: the final record of every driven service, while the Leases are still ours
@@ -136,7 +139,7 @@ async def open_world(config: Config, options: Options, *, drive: Any = (), actor
 
 async def _open(config: Config, options: Options, *, read_only: bool, drive: Any, actor_kind: str) -> World:
     from console.engine.clock import RealClock, ScaledClock, VirtualClock
-    from console.engine.ports import Cluster, ReadOnlyCluster
+    from console.engine.ports import ReadOnlyCluster
     from console.engine.session import Session
 
     actor = local_actor()
@@ -154,7 +157,7 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
         session.ephemeral = True
         if options.notify:
             add_notifications(session, config)
-        return World(session=session, clock=clock, closers=closers, demo=True)
+        return World(session=session, clock=clock, closers=closers, demo=True, sim=world)
 
     # kubernetes_asyncio takes ~0.4 s to import: in a thread, so the dashboard keeps drawing meanwhile
     kube = await asyncio.to_thread(importlib.import_module, "console.adapters.kube")
@@ -162,8 +165,8 @@ async def _open(config: Config, options: Options, *, read_only: bool, drive: Any
                             context=options.context, namespace=options.namespace)
     metrics, closers = _metrics_for(config, options, NoMetrics())
     identity = identity_of(cluster) or actor
-    # the read-only port has no write method at all: typed as the Cluster the session never writes through
-    port = cast(Cluster, ReadOnlyCluster(cluster)) if read_only else cluster
+    # the read-only port has no write method at all: the session and its controllers take it as it is
+    port = ReadOnlyCluster(cluster) if read_only else cluster
     session = Session(config, port, metrics, RealClock(), actor=identity, read_only=read_only,
                       journal=None if read_only else _journal(config), drive=drive, actor_kind=actor_kind,
                       requests=None if read_only else cluster.requests)

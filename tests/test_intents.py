@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.engine.model import EventKind, Outcome, State
+from console.engine.model import EventKind, Outcome, RolloutRecord, State
 from console.engine.ports import ClusterError
 from tests.driving import SERVICE, WEIGHTS, Rollout
 from tests.fakes import FakeCluster
@@ -522,3 +522,95 @@ async def test_resume_after_the_pod_is_ready_again_restores_the_phase_weight():
     assert (await rollout.intent("resume")).ok
     assert rollout.controller.weight == 25 and rollout.writes("set_weight")[-1] == 25
     assert rollout.controller.state is State.OBSERVING
+
+
+# ---------------------------------------------------------------- paths the mutation run found unwatched
+
+async def test_start_waits_for_a_ready_pod_and_rolls_back_at_the_progress_deadline():
+    """The deadline counts from the start, not from when the controller was made long before."""
+    rollout = Rollout(progress_deadline=600.0)
+    rollout.cluster.ready_after = 1e9  # the canary pod never becomes ready
+    await rollout.session.step()  # a console that has looked once, as every command and the dashboard do
+    await rollout.clock.advance(5000)
+    assert (await rollout.intent("start", version="1.2.4")).ok
+    assert rollout.controller.reason == "waiting for a ready canary pod before sending it traffic"
+    for seconds, state in ((10, State.DEPLOYING), (580, State.DEPLOYING), (20, State.ROLLED_BACK)):
+        await rollout.clock.advance(seconds)
+        await rollout.session.step()
+        await rollout.controller.drain()
+        assert rollout.controller.state is state, seconds
+    assert rollout.controller.reason.startswith("rolled back from 0%: no ready canary pod within 10m")
+
+
+async def test_resume_after_a_pause_while_deploying_gives_the_first_phase_its_weight_as_a_persons_write():
+    rollout = Rollout()
+    rollout.cluster.ready_after = 1e9
+    assert (await rollout.intent("start", version="1.2.4")).ok
+    assert (await rollout.intent("pause")).ok
+    rollout.cluster.ready_after = 0.0
+    await rollout.clock.advance(10)
+    await rollout.session.step()
+    assert (rollout.controller.state, rollout.controller.phase, rollout.controller.weight) == (State.PAUSED, 0, 0)
+    result = await rollout.intent("resume")
+    assert (result.ok, result.message) == (True, "perception: resume at 10%")
+    assert rollout.writes("set_weight") == [10] and rollout.controller.weight == 10
+    action = actions(rollout, "set_weight")[-1]
+    assert (action.data["why"], action.data["from_weight"], action.data["to_weight"]) == ("key", 0, 10)
+
+
+async def test_resume_of_a_paused_record_before_any_phase_writes_no_weight():
+    """A record paused before the first phase (phase −1) names no phase weight to restore."""
+    rollout = Rollout()
+    svc = rollout.cluster.services[SERVICE]
+    svc.canary_version, svc.canary_replicas, svc.canary_created_at = "1.2.4", 1, -5000.0
+    svc.weight, svc.weights = 0, [(float("-inf"), 0)]
+    svc.record = RolloutRecord(State.PAUSED, -1, 0, -100.0, 0.0, "1.2.4", mode="auto", driver="")
+    await rollout.session.step()
+    assert (rollout.controller.state, rollout.controller.phase) == (State.PAUSED, -1)
+    assert (await rollout.intent("resume")).ok
+    assert rollout.writes("set_weight") == [] and rollout.controller.weight == 0
+
+
+async def test_a_refused_resume_is_undone_to_the_reason_before():
+    rollout = Rollout()
+    await rollout.resume_at(State.PAUSED, 1)
+    reason = rollout.controller.reason
+    rollout.cluster.fail_next("save_record", error=ClusterError(FORBIDDEN, retryable=False, status=403))
+    result = await rollout.intent("resume")
+    assert not result.ok and result.failed
+    assert (rollout.controller.state, rollout.controller.reason) == (State.PAUSED, reason)
+    assert rollout.of(EventKind.STATE)[-1].data == {"from": "observing", "to": "paused", "reason": reason}
+
+
+async def test_a_failed_write_is_a_failure_and_a_refusal_is_not():
+    rollout = Rollout()
+    await rollout.resume_at(State.OBSERVING, 1)
+    refused = await rollout.intent("resume")
+    assert (refused.ok, refused.failed) == (False, False)
+    rollout.cluster.fail_next("set_weight")
+    failed = await rollout.intent("advance")
+    assert (failed.ok, failed.failed) == (False, True)
+    rollout.controller.write_failure = ""  # a write that failed without a word from the server
+    said = rollout.controller._failed("advance")
+    assert (said.ok, said.failed, said.message) == (False, True, "perception: advance failed: see the error")
+
+
+async def test_a_forced_promote_goes_ahead_while_no_canary_pod_is_ready():
+    rollout = await without_ready_pod()
+    result = await rollout.intent("promote", force=True)
+    assert (result.ok, result.message) == (True, "perception: promoting 1.2.4")
+    await rollout.controller.drain()
+    assert rollout.writes("promote") == ["1.2.4"]
+
+
+async def test_drive_makes_this_console_the_driver_unless_it_only_watches():
+    rollout = Rollout(drive=())
+    await rollout.resume_at(State.PAUSED, 1)
+    assert not rollout.controller.driving
+    result = await rollout.intent("drive")
+    assert (result.ok, result.message) == (True, "perception: this console drives it")
+    assert rollout.controller.driving
+    watcher = Rollout(read_only=True)
+    refused = await watcher.intent("drive")
+    assert (refused.ok, refused.message) == (False, "read-only: this console only watches; drive refused")
+    assert watcher.of(EventKind.REFUSED)[-1].message == refused.message

@@ -64,6 +64,19 @@ async def test_every_intent_of_the_table_is_dispatched_to_its_controller_method(
     assert ", ".join(BY_NAME) in unknown.message
 
 
+def test_the_intent_methods_are_the_rows_of_the_table_and_nothing_else():
+    """``Intents.act`` finds a row's method by the row's name (console/engine/intents.py ``HANDLERS``, built
+    once): a method with no row would be unreachable, and a row with no method fails at import."""
+    import inspect
+
+    from console.engine.intents import HANDLERS, Intents
+
+    methods = {name for name, member in vars(Intents).items()
+               if inspect.iscoroutinefunction(member) and not name.startswith("_")}
+    assert methods == set(BY_NAME) == set(HANDLERS)
+    assert all(HANDLERS[name] is vars(Intents)[name] for name in BY_NAME)
+
+
 def test_the_command_line_derives_its_actions_and_confirmations_from_the_table():
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices

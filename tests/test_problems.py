@@ -67,6 +67,18 @@ def test_an_untyped_exception_is_a_failure_and_metrics_errors_say_their_kind():
     assert MetricsError("x", problem=Problem.WARNED).problem is Problem.WARNED
 
 
+def test_the_prometheus_unreachable_line_is_worded_from_the_kind():
+    """Exit 4's line says "Prometheus unreachable" once: an error of a kind that could not ask is worded so by
+    the adapter; any other kind gets the words in front, even when its own text happens to start with them."""
+    from console.commands import _prometheus_unreachable
+
+    said = MetricsError("Prometheus unreachable: http://prom:9090: connection refused", problem=Problem.TIMEOUT)
+    assert _prometheus_unreachable(said) == str(said)
+    rejected = MetricsError("prometheus unreachable? the query's own error text", problem=Problem.REJECTED)
+    assert _prometheus_unreachable(rejected) == f"Prometheus unreachable: {rejected}"
+    assert _prometheus_unreachable(TimeoutError(), "no answer within 5s") == "Prometheus unreachable: no answer within 5s"
+
+
 @pytest.fixture
 async def double():
     started: list[PrometheusDouble] = []

@@ -183,3 +183,24 @@ async def test_a_missing_service_in_the_cluster_answer_is_a_problem_not_a_crash(
     await session.step()
     assert session.controllers["capsule"].status.snapshot.problem == "no snapshot for this service"
     assert session.controllers["perception"].status.stable_version == "1.2.3"
+
+
+async def test_a_session_over_the_read_only_port_records_no_events_and_its_controllers_cannot_write():
+    """The read-only port (ReadOnlyCluster) has no write method at all, and the session takes it as it is (it
+    was once cast to a Cluster): however the session is flagged, no Kubernetes-Event sink is made over it, and a
+    controller asked for its writer gets ReadOnlyError, not an AttributeError."""
+    import pytest
+
+    from console.engine.ports import ReadOnlyCluster, ReadOnlyError
+
+    config = Config()
+    clock = VirtualClock()
+    cluster = FakeCluster(clock, config.service_names)
+    session = Session(config, ReadOnlyCluster(cluster), FakeMetrics(cluster, rps=400.0), clock)
+    assert "kubernetes" not in {sink.kind for sink in session.sinks.sinks}
+    assert "kubernetes" in {sink.kind for sink in make()[0].sinks.sinks}
+    controller = session.controllers[config.service_names[0]]
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        controller._writer()
+    await session.step()
+    assert cluster.writes == []

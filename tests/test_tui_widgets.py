@@ -168,6 +168,23 @@ async def test_check_table_shows_every_check_with_threshold_and_reason():
         assert table.row_count == 2 and table.cell_updates == 0
 
 
+def test_check_cells_read_units_from_the_catalog_not_from_the_name():
+    """A service's own check whose name looks like a latency or a rate is a plain number, and the built-in
+    traffic share (a name with no unit word in it) is a percentage: units come from the catalog."""
+    from widgets.check_table import compared, number, threshold
+
+    lag = Check("p99_queue_depth", CheckResult.PASS, 1500.0, 200.0, 1000.0, "ok", value=1500.0)
+    assert (number(lag.name, lag.canary), compared(lag), threshold(lag)) == ("1500", "1500", "1000")
+    assert number("error_budget_burn", 0.5) == "0.5"
+    share = Check("traffic_share", CheckResult.PASS, 0.01, 0.25, 0.125, "short", value=0.01)
+    assert (number(share.name, share.canary), number(share.name, share.stable)) == ("1.00%", "25.00%")
+    assert (compared(share), threshold(share)) == ("1.00%", "12.50%")
+    restarts = Check("canary_restarts", CheckResult.FAIL, 2.0, None, 0.0, "restarted", value=2.0)
+    assert (number(restarts.name, restarts.canary), threshold(restarts)) == ("2", "≤ 0")
+    p99 = Check("p99_latency", CheckResult.PASS, 0.3, 0.25, 0.3, "ok", value=0.2)
+    assert (number(p99.name, p99.canary), compared(p99), threshold(p99)) == ("300ms", "+20.0%", "< +30%")
+
+
 def test_check_results_take_their_colours_from_the_theme():
     from console.engine.model import CheckResult
     from widgets.check_table import result_style

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from console.engine.model import Check, CheckResult, Verdict
+from console.engine.model import Check, CheckResult, Comparison, Unit, Verdict, check_spec, unit_of
 from widgets.keyed_table import KeyedTable
 from widgets.text import inert, millis, percent
 from widgets.words import check_word, humane, result_word
@@ -20,31 +20,38 @@ RESULT_STYLE = {CheckResult.PASS: ("ok", ""), CheckResult.FAIL: ("danger", "bold
 
 
 def number(name: str, value: float | None) -> str:
-    """Error and success rates as percentages, latencies in ms, anything else as a short number."""
+    """A check's value in its unit (console/engine/catalog.py): rates as percentages, latencies in ms,
+    counts whole, a service's own check as a short number. Never guessed from the name."""
     if value is None:
         return "—"
-    if "restart" in name:
+    unit = unit_of(name)
+    if unit is Unit.COUNT:
         return f"{value:.0f}"
-    if "error" in name or "success" in name:
+    if unit is Unit.FRACTION:
         return percent(value)
-    if "latency" in name or name.startswith("p9"):
+    if unit is Unit.SECONDS:
         return millis(value)
     return f"{value:.4g}"
 
 
+def _is_ratio(name: str) -> bool:
+    spec = check_spec(name)
+    return spec is not None and spec.comparison is Comparison.RATIO
+
+
 def compared(check: Check) -> str:
-    """The compared quantity: an increase for latency (+12%), points for error rate, else the value."""
+    """The compared quantity: an increase for a ratio (+12%), points for a difference, else the value."""
     if check.value is None:
         return "—"
-    if "latency" in check.name or check.name.startswith("p9"):
+    if _is_ratio(check.name):
         return f"{check.value * 100:+.1f}%"
     return number(check.name, check.value)
 
 
 def threshold(check: Check) -> str:
-    if "restart" in check.name:
+    if unit_of(check.name) is Unit.COUNT:
         return f"≤ {check.threshold:.0f}"
-    if "latency" in check.name or check.name.startswith("p9"):
+    if _is_ratio(check.name):
         return f"< +{check.threshold * 100:.0f}%"
     return number(check.name, check.threshold)
 

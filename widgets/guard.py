@@ -6,9 +6,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@runtime_checkable
+class ReportsUIErrors(Protocol):
+    """An app that reports a UI error instead of ending (console/app.py's CanaryApp). A plain Textual app of a
+    widget's unit test has no such method: there the error is raised, so the test sees it."""
+
+    def report_ui_error(self, where: str, error: BaseException) -> None: ...
 
 
 def guarded(where: str) -> Callable[[F], F]:
@@ -20,10 +28,9 @@ def guarded(where: str) -> Callable[[F], F]:
             try:
                 return method(self, *args, **kwargs)
             except Exception as exc:  # the boundary: report and go on
-                report = getattr(self.app, "report_ui_error", None)
-                if report is None:
+                if not isinstance(self.app, ReportsUIErrors):
                     raise
-                report(where, exc)
+                self.app.report_ui_error(where, exc)
                 return None
 
         return call  # type: ignore[return-value]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from time import monotonic
+from typing import Protocol, runtime_checkable
 
 from textual.content import Content
 from textual.reactive import reactive
@@ -28,6 +29,13 @@ STATE_STYLE = {State.OBSERVING: "$ok", State.PROMOTED: "$ok", State.PROMOTING: "
                State.AWAITING_APPROVAL: "$attention bold reverse"}
 VERDICT_ICON = {Outcome.PASS: ("✔", "$ok"), Outcome.FAIL: ("✘", "$danger"),
                 Outcome.MANUAL_REVIEW: ("?", "$attention"), Outcome.INCONCLUSIVE: ("…", "$muted")}
+
+
+@runtime_checkable
+class HoldsNumbers(Protocol):
+    """An app that holds back numbers-only statuses (console/app.py's CanaryApp): how many seconds."""
+
+    hold_numbers: float
 
 
 RIGHT_WIDTH = 24  # the countdown column: fixed, so the weight bar's phase marks never move as its text changes
@@ -131,9 +139,10 @@ class ServicePanel(Widget):
         """How long a numbers-only status may wait: the app's ``hold_numbers`` (the CLI's 3 s; 0 in tests
         that step a virtual clock, so every status is drawn)."""
         try:
-            return float(getattr(self.app, "hold_numbers", 0.0))
+            app = self.app
         except Exception:  # not mounted in an app (a unit test of render)
             return 0.0
+        return app.hold_numbers if isinstance(app, HoldsNumbers) else 0.0  # a plain test app draws every status
 
     def _meaning(self, status: RolloutStatus) -> tuple:
         verdict = status.verdict

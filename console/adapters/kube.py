@@ -155,6 +155,30 @@ class KubeCluster:
         obj = await self._get(router.resource, router.name)
         return router.read({obj["metadata"]["name"]: obj} if obj else {})
 
+    # ---- between rollouts: what `migrate-router` asks (console/migrate_command.py) ----------------------
+    async def leftovers(self, service: str) -> list[str]:
+        """The service's canary resources still in the cluster ("Deployment nexus-canary", …): a rollout under
+        way or not cleaned up. Empty between rollouts."""
+        canary, record = self.kube.canary_name(service), kr.configmap_name(service)
+        found = [(f"Deployment {canary}", await self._get("deployments", canary)),
+                 (f"Ingress {canary}", await self._get(INGRESSES, canary)),
+                 (f"ConfigMap {record}", await self._get("configmaps", record))]
+        return [what for what, obj in found if obj is not None]
+
+    async def httproutes(self) -> dict[str, dict[str, Any]] | None:
+        """The namespace's HTTPRoutes by name; None when the cluster serves none (no Gateway API CRDs)."""
+        try:
+            return by_name(await self.api.call("GET", self._path(HTTPROUTES)))
+        except NotFound:
+            return None
+
+    async def stable_ingress(self, service: str) -> dict[str, Any]:
+        """The service's stable Ingress (ClusterError when there is none)."""
+        return await NginxRouter(self, service).stable_ingress()
+
+    async def create_httproute(self, route: dict[str, Any]) -> None:
+        await self.api.call("POST", self._path(HTTPROUTES), body=route)
+
     # ---- reading ---------------------------------------------------------------------------------------
     async def snapshot_all(self, services: Sequence[str]) -> dict[str, ServiceSnapshot]:
         """Every service as the cluster shows it. A kind that cannot be listed is a problem on every service

@@ -45,14 +45,16 @@ class NginxRouter:
                           changed_by=ko.manager_of(ingress, ko.WEIGHT))
 
     async def create(self, weight: int) -> None:
-        stable = await self._stable_ingress()
+        stable = await self.stable_ingress()
         try:
             obj = ko.canary_ingress(stable, self.service, weight, self.cluster.kube)
         except ValueError as exc:
             raise ClusterError(str(exc), retryable=False) from None
         await self.cluster._create_or_patch(INGRESSES, obj)
 
-    async def _stable_ingress(self) -> dict[str, Any]:
+    async def stable_ingress(self) -> dict[str, Any]:
+        """The service's stable Ingress: the one named after it, else the one routing to its Service;
+        ClusterError (not retryable) when there is none."""
         named = await self.cluster._get(INGRESSES, self.service)
         if named is not None:
             return named

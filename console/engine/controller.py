@@ -48,7 +48,7 @@ from console.engine.outage import OutageClock
 from console.engine.outside import Expected
 from console.engine.model import (CheckResult, Decision, Event, EventKind, IntentResult, Outcome, Problem,
                                   RolloutRecord, RolloutStatus, ServiceMetrics, ServiceSnapshot, State, Track, Verdict)
-from console.engine.ports import Cluster, ReadOnlyError, problem_of
+from console.engine.ports import Cluster, ReadOnlyCluster, ReadOnlyError, problem_of
 from console.engine.protocols import Claims, console_id_of, identity_of
 from console.engine.sequential_judge import SequentialJudge
 from console.engine.stable_window import StableBaseline
@@ -74,7 +74,7 @@ def _retryable(exc: Exception) -> bool:
 
 
 class RolloutController(Intents):
-    def __init__(self, service: str, config: Config, cluster: Cluster, clock, bus: EventBus, *,
+    def __init__(self, service: str, config: Config, cluster: Cluster | ReadOnlyCluster, clock, bus: EventBus, *,
                  actor: str = "console", read_only: bool = False,
                  judge: Callable[..., Verdict] | None = None, drive: bool = False, actor_kind: str = "key") -> None:
         self.service, self.config, self.cluster, self.clock, self.bus = service, config, cluster, clock, bus
@@ -565,9 +565,15 @@ class RolloutController(Intents):
         self._announce(operation, why, from_weight, from_weight if to_weight is None else to_weight)
         return True
 
+    def _writer(self) -> Cluster:
+        """The cluster to write through: a read-only port (ReadOnlyCluster) has no write method at all."""
+        if isinstance(self.cluster, ReadOnlyCluster):
+            raise ReadOnlyError(f"read-only: this console only watches {self.service}")
+        return self.cluster
+
     def _operation(self, operation: str) -> Callable[..., Awaitable[None]]:
         """The Cluster port's write called ``operation`` (its name is also the audit's word for it)."""
-        cluster = self.cluster
+        cluster = self._writer()
         match operation:
             case "start_canary":
                 return cluster.start_canary
@@ -624,7 +630,7 @@ class RolloutController(Intents):
         async with self._lock:
             record = replace(self._record(), driver="")
             try:
-                await self.cluster.save_record(self.service, record)
+                await self._writer().save_record(self.service, record)
             except Exception as exc:
                 self._error(f"saving the final rollout record failed: {exc}", problem=problem_of(exc))
         self.driving = False
@@ -638,7 +644,7 @@ class RolloutController(Intents):
         async with self._lock:
             record = self._record()
             try:
-                await self.cluster.save_record(self.service, record)
+                await self._writer().save_record(self.service, record)
             except Exception as exc:
                 self._record_dirty = True
                 self.write_failure = f"saving the rollout record failed: {exc}"

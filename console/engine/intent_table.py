@@ -9,9 +9,10 @@ command line derives its action subcommands and confirmations from it; the sessi
 
 Pure vocabulary: it imports only the model, so widgets and screens may read it too.
 
-To add an intent: a row here; its method on the controller (console/engine/intents.py), gated by
-``self._gate(name)`` and listed in ``Intents.act``; and, only when its key must ask something first (a
-confirmation, a version), an ``_ask_<name>`` in console/app.py's ``_askers`` (docs/architecture.md).
+To add an intent: a row here; its method of the same name on the controller (console/engine/intents.py),
+gated by ``self._gate(name)`` (``Intents.act`` finds it by the row's name); and, only when its key must ask
+something first (a confirmation, a version), an ``_ask_<name>`` in console/app.py's ``_askers``
+(docs/architecture.md).
 """
 
 from __future__ import annotations

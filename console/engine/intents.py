@@ -25,10 +25,10 @@ if TYPE_CHECKING:
     from console.engine.clock import Clock
     from console.engine.config import Config
     from console.engine.model import Decision, ServiceMetrics, ServiceSnapshot, Verdict
-    from console.engine.ports import Cluster
+    from console.engine.ports import Cluster, ReadOnlyCluster
     from console.engine.stable_window import StableBaseline
 
-__all__ = ["ACTIVE", "Intents"]
+__all__ = ["ACTIVE", "HANDLERS", "Intents"]
 
 
 class Intents:
@@ -37,7 +37,7 @@ class Intents:
     if TYPE_CHECKING:  # what the intents use of RolloutController (console/engine/controller.py), for mypy
         service: str
         config: Config
-        cluster: Cluster
+        cluster: Cluster | ReadOnlyCluster
         clock: Clock
         bus: EventBus
         actor: str
@@ -84,12 +84,7 @@ class Intents:
     def act(self, intent: Intent, **kwargs: Any) -> Awaitable[IntentResult]:
         """Do ``intent`` (a row of console/engine/intent_table.py) with its arguments: the one dispatch of
         the session, a request and a test. A bad argument raises TypeError, as a call would."""
-        handlers: dict[str, Callable[..., Awaitable[IntentResult]]] = {
-            "start": self.start, "advance": self.advance, "pause": self.pause, "resume": self.resume,
-            "approve": self.approve, "rollback": self.rollback, "promote": self.promote,
-            "set_mode": self.set_mode, "delete_canary": self.delete_canary, "drive": self.drive,
-            "take_over": self.take_over}
-        return handlers[intent.name](**kwargs)
+        return HANDLERS[intent.name](self, **kwargs)
 
     def _refuse(self, message: str) -> IntentResult:
         self.bus.publish(Event(EventKind.REFUSED, self.service, self.clock.now(), message))
@@ -291,3 +286,8 @@ class Intents:
                        f"took over {self.service} from {driver or 'nobody'}")
         self._publish_status()
         return IntentResult(True, f"{self.service}: this console drives it now (was {driver or 'nobody'})")
+
+
+#: intent name → its method, built once from the intent table: a row's name is its method's name, so no second
+#: list repeats the intents, and a row without a method fails here, at import
+HANDLERS: dict[str, Callable[..., Awaitable[IntentResult]]] = {name: getattr(Intents, name) for name in BY_NAME}

@@ -224,10 +224,9 @@ def _error_check(ctx: _Context, name: str) -> tuple[Check, bool | None]:
     test = replace(test, rps=ctx.judged_canary.rps)
     result, verdict = test.judge(errors, requests)
     describe = _describe_increase if comparative else _describe_success
-    check = describe(ctx, requests, errors, threshold, result, verdict)
+    check, value = describe(ctx, requests, errors, threshold, result, verdict)
     if requests < test.min_requests and result is not CheckResult.FAIL:
         return check, None
-    value = check.value if check.value is not None else 0.0  # both describers set it
     return check, (value > threshold) if comparative else (value < threshold)
 
 
@@ -251,7 +250,8 @@ def _absolute_test(ctx: _Context, threshold: float) -> _ErrorTest:
 
 
 def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
-                       verdict: str) -> Check:
+                       verdict: str) -> tuple[Check, float]:
+    """The error_rate check and its compared value (canary − stable)."""
     n_s, k_s = counts(ctx.judged_stable.requests, ctx.judged_stable.errors)
     rate_c, rate_s = errors / requests, k_s / n_s
     increase = rate_c - rate_s
@@ -260,11 +260,12 @@ def _describe_increase(ctx: _Context, requests: int, errors: int, threshold: flo
         phase_value <= ctx.config.criteria.error_rate_increase else ""
     reason = (f"canary {_pct(rate_c)} ({errors}/{requests}) vs {ctx.stable_label} {_pct(rate_s)} ({k_s}/{n_s}): "
               f"{increase * 100:+.2f} pp, limit {threshold * 100:.2f} pp{tightened}; {verdict}")
-    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase)
+    return Check("error_rate", result, rate_c, rate_s, threshold, reason, Action.ROLLBACK, increase), increase
 
 
 def _describe_success(ctx: _Context, requests: int, errors: int, threshold: float, result: CheckResult,
-                      verdict: str) -> Check:
+                      verdict: str) -> tuple[Check, float]:
+    """The success_rate check and its compared value (the canary's success rate)."""
     success = 1.0 - errors / requests
     stable = ctx.judged_stable.success_rate if ctx.stable is not None else None
     phase_value = ctx.phase.max_error_rate
@@ -272,7 +273,7 @@ def _describe_success(ctx: _Context, requests: int, errors: int, threshold: floa
         1.0 - phase_value >= ctx.config.criteria.min_success_rate else ""
     reason = (f"canary success {success * 100:.2f} % ({errors} errors in {requests}), must stay above "
               f"{threshold * 100:.2f} %{tightened}; {verdict}")
-    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success)
+    return Check("success_rate", result, success, stable, threshold, reason, Action.ROLLBACK, success), success
 
 
 # ---------------------------------------------------------------- latency checks (persistence)

@@ -4,8 +4,9 @@ Cluster port.
 ``SessionView`` is the whole of what console/app.py asks of an engine Session (console/engine/session.py
 implements it): a reader or a type checker follows a key press from the app through ``intent`` to the
 controller. The capability protocols name what only some Cluster implementations have (the Kubernetes
-adapter has Leases and an identity; the simulated world has a world); the engine asks ``isinstance``
-instead of reaching for an attribute by name.
+adapter has Leases, an identity and a one-shot check); the engine and the commands ask ``isinstance``
+instead of reaching for an attribute by name (tests/test_types.py finds a ``getattr`` of a protocol's
+member). The demo's simulated world is the World's own (console/wiring.py), not asked of its cluster.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from console.engine.journal_sink import JournalSink
 from console.engine.model import (Event, EventKind, IntentResult, Problem, RolloutStatus, ServiceMetrics,
                                   ServiceSnapshot, Track, Verdict)
 from console.engine.notable import NotableRule
-from console.engine.ports import Cluster, LogLine, Metrics
+from console.engine.ports import Cluster, LogLine, Metrics, ReadOnlyCluster
 from console.engine.report import ReportSink
 from console.engine.intent_table import BY_NAME, NAMES
 from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, UNANSWERED, Request, RequestBox,
@@ -39,7 +39,8 @@ from console.engine.sinks import KubeEventSink, SinkHub, SinkPolicy, rollout_id
 
 
 class Session:
-    def __init__(self, config: Config, cluster: Cluster, metrics: Metrics, clock, *, bus: EventBus | None = None,
+    def __init__(self, config: Config, cluster: Cluster | ReadOnlyCluster, metrics: Metrics, clock, *,
+                 bus: EventBus | None = None,
                  actor: str = "console", read_only: bool = False, journal: Journal | None = None,
                  judge: Callable[..., Verdict] | None = None, drive: Any = (),
                  actor_kind: str = "key", requests: RequestBox | None = None) -> None:
@@ -70,7 +71,7 @@ class Session:
             self._journal_sink = JournalSink(journal)
             self.sinks.add_inline(self._journal_sink)
             self.sinks.add(ReportSink(journal.path, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
-        if not self.read_only:
+        if not self.read_only and not isinstance(cluster, ReadOnlyCluster):  # a read-only port records nothing
             self.sinks.add(KubeEventSink(cluster, self.bus, clock), SinkPolicy(retries=0, rate_per_minute=0))
 
     # ---- polling --------------------------------------------------------------------------------
@@ -259,21 +260,22 @@ class Session:
     async def _serve_requests(self) -> None:
         """The driver's side: run the pending requests for the services this session drives, each through
         the same intent rules as a key, on behalf of the person who asked, and acknowledge each."""
-        if self.requests is None:
+        box = self.requests
+        if box is None:  # read-only: no request box, nothing to serve
             return
         mine = [name for name, c in self.controllers.items() if c.driving and c._acting()]
         if not mine:
             return
         try:
-            pending = await self.requests.pending(mine)
+            pending = await box.pending(mine)
         except Exception as exc:
             self.bus.publish(Event(EventKind.ERROR, "*", self.clock.now(), redact(f"reading requests failed: {exc}"),
                                    {"port": "cluster"}))
             return
         for request in pending:
-            await self._serve(request)
+            await self._serve(box, request)
 
-    async def _serve(self, request: Request) -> None:
+    async def _serve(self, box: RequestBox, request: Request) -> None:
         controller = self.controllers[request.service]
         problem = validate(request.action, request.args)
         if problem:
@@ -286,10 +288,8 @@ class Session:
             except Exception as exc:
                 ok, message = False, f"failed: {exc}"
         result_word = DONE if ok else REFUSED
-        if self.requests is None:  # only a session with a request box serves requests
-            return
         try:
-            await self.requests.acknowledge(request, result_word, redact(message), controller.actor)
+            await box.acknowledge(request, result_word, redact(message), controller.actor)
         except Exception as exc:
             self.bus.publish(Event(EventKind.ERROR, request.service, self.clock.now(),
                                    redact(f"acknowledging request {request.name} failed: {exc}")))

@@ -28,13 +28,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from console.engine.audit import event_reason, redact
 from console.engine.bus import EventBus
 from console.engine.model import Event, EventKind, RolloutStatus
 from console.engine.notable import Notable, Notice, NotableRule
+from console.engine.protocols import Closable
 from console.engine.requests import answer_reason
+
+if TYPE_CHECKING:
+    from console.engine.ports import Cluster
 
 FAILING_AFTER = 3
 
@@ -74,6 +78,13 @@ class Sink(Protocol):
     def wants(self, delivery: Delivery) -> bool: ...
 
     async def send(self, delivery: Delivery) -> None: ...
+
+
+@runtime_checkable
+class DescribesErrors(Protocol):
+    """A sink that words its own failures (never with a URL or a key: console/adapters/notify.py)."""
+
+    def describe_error(self, exc: BaseException) -> str: ...
 
 
 @dataclass(slots=True)
@@ -172,7 +183,7 @@ class SinkHub:
             inline(delivery)
         if self._closed:
             return
-        if notice is not None and status is not None and not getattr(status, "driving", True) \
+        if notice is not None and status is not None and not status.driving \
                 and notice.kind is not Notable.STARTING:
             delivery = Delivery(event, None, status)  # a console that only watches tells nobody: its driver does
         elif notice is not None and self.rollout_of is not None:  # after the journal: a start names its rollout
@@ -288,10 +299,9 @@ class SinkHub:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         for lane in self._lanes:
-            close = getattr(lane.sink, "aclose", None)
-            if close is not None:
+            if isinstance(lane.sink, Closable):
                 try:
-                    await close()
+                    await lane.sink.aclose()
                 except Exception:  # closing is best effort
                     pass
 
@@ -311,9 +321,8 @@ def _wants(sink: Sink, delivery: Delivery) -> bool:
 
 
 def _describe(sink: Sink, exc: BaseException) -> str:
-    describe = getattr(sink, "describe_error", None)
-    if describe is not None:
-        text = describe(exc)
+    if isinstance(sink, DescribesErrors):
+        text = sink.describe_error(exc)
     else:
         text = str(exc) if isinstance(exc, SinkError) else f"{type(exc).__name__}: {exc}"
     return str(redact(text))[:300]
@@ -327,7 +336,7 @@ class KubeEventSink:
     name = "kubernetes-events"
     kind = "kubernetes"
 
-    def __init__(self, cluster: Any, bus: EventBus, clock: Any) -> None:
+    def __init__(self, cluster: Cluster, bus: EventBus, clock: Any) -> None:
         self.cluster, self.bus, self.clock = cluster, bus, clock
 
     def wants(self, delivery: Delivery) -> bool:
