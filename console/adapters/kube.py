@@ -195,7 +195,7 @@ class KubeCluster:
             router = self._resolve(service, listings)
             listing = listings.get(router.resource) if router else None
             cm = cm_by_name.get(kr.configmap_name(service))
-            driver, driver_left = self._driver(service, lease_by_name.get(LEASE_PREFIX + service))
+            driver, driver_left = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
             if router is None or listing is None:  # no live weight to read: the last good one, nothing reconciled
                 route_problem = (self.router_notes.get(service) if router is None
                                  else self._unlisted.get(router.resource) or problem)
@@ -254,9 +254,12 @@ class KubeCluster:
             await router.set_weight(stored.pending)
         await self._confirm(service, stored.pending)
 
-    def _driver(self, service: str, lease: dict[str, Any] | None) -> tuple[str | None, float | None]:
-        """(who drives ``service``, seconds its Lease has left unless renewed, by our own observation)."""
+    def _driver(self, service: str, lease: dict[str, Any] | None, at: float) -> tuple[str | None, float | None]:
+        """(who drives ``service``, seconds from ``at`` (the snapshot's time) its Lease has left unless
+        renewed, by our own observation): ``at`` plus that is the instant it runs out, which the session
+        arms a takeover for (judged now, after the reads, and counted back to ``at``)."""
         holder, left = self.leases.observed_holder(service, lease)
+        left += self.api.clock.now() - at
         if holder == self.console_id:
             return self.identity, left
         if holder:
