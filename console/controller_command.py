@@ -43,7 +43,8 @@ class ControllerMetrics:
                                  registry=self.registry)
         self.actions = Counter("canary_console_actions_total", "writes to the cluster", ["kind"],
                                registry=self.registry)
-        self.errors = Counter("canary_console_errors_total", "API and Prometheus errors", ["port"],
+        self.errors = Counter("canary_console_errors_total", "API and Prometheus errors (port: cluster, metrics, "
+                              "kubernetes-events: an audit Event not written, engine)", ["port"],
                               registry=self.registry)
         self.requests = Counter("canary_console_requests_total", "requests served", ["result"],
                                 registry=self.registry)
@@ -62,7 +63,7 @@ class ControllerMetrics:
         elif event.kind is EventKind.ACTION and not data.get("shadow"):
             self.actions.labels(str(data.get("what") or "action")).inc()
         elif event.kind is EventKind.ERROR:
-            self.errors.labels(str(data.get("port") or "engine")).inc()
+            self.errors.labels(str(data.get("port") or data.get("sink") or "engine")).inc()  # sink: an audit Event
         elif answer_reason(event):
             self.requests.labels(str(data.get("result"))).inc()
 

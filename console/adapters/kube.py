@@ -534,8 +534,10 @@ class KubeCluster:
                                 body={"data": data}, content_type=MERGE)
 
     async def record_event(self, service: str, reason: str, message: str) -> None:
-        """A core/v1 Event on the canary Deployment (whatever the router) naming the actor (best effort:
-        failures are kept in ``last_event_error``, never raised; nothing is sent in read-only mode)."""
+        """A core/v1 Event on the canary Deployment (whatever the router) naming the actor; nothing is sent
+        in read-only mode. A failure is raised as a ClusterError (and kept in ``last_event_error``), as the
+        in-memory cluster raises it, so the session's Event sink says it, the controller counts it in
+        /metrics and its log has it: an audit Event that could not be written is never silent."""
         if self.read_only:
             return
         now = self.api.clock.now()
@@ -557,6 +559,7 @@ class KubeCluster:
             self.last_event_error = None
         except ClusterError as exc:
             self.last_event_error = str(exc)
+            raise
 
     # ---- logs ----------------------------------------------------------------------------------------
     async def follow_logs(self, service: str, track: Track | None = None) -> AsyncIterator[LogLine]:
