@@ -84,6 +84,11 @@ class Session:
             await self._serve_requests()
             self.steps += 1
 
+    @property
+    def check(self) -> int:
+        """The number of the check under way (1 for the first); between checks, of the last one."""
+        return self.steps + (1 if self._stepping.locked() else 0)
+
     async def _snapshot(self, services: list[str]) -> dict[str, ServiceSnapshot]:
         now = self.clock.now()
         try:
