@@ -2,7 +2,8 @@
 
 ``step()`` asks the Cluster and the Metrics ports concurrently, turns port failures into problems on the
 snapshots/metrics plus ERROR events (never exceptions), then ticks every controller concurrently.
-``run()`` steps every check_interval on the session's clock without overlapping steps. ``intent()`` routes a
+``run()`` steps every check_interval on the session's clock without overlapping steps (and once more at the
+instant a dead driver's Lease runs out on a service it means to drive). ``intent()`` routes a
 person's or a script's intent to the right controller.
 
 Who drives: a session drives a service only when it was told to (``drive``: the names ``run SERVICE`` or a
