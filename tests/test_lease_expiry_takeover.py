@@ -1,7 +1,8 @@
 """Tests room: when a dead driver is replaced (issue 14), on the in-memory fakes and a VirtualClock. A session
 that means to drive a service another console holds takes its Lease at the instant the Lease runs out as
 this console observed it (the check that saw the last renewal, plus the Lease's duration), not at the first
-check after that; a Lease that is renewed is never taken; and the check at expiry is the only extra one.
+check after that; a Lease that is renewed is never taken; the check at expiry is the only extra one; and it
+asks the cluster to watch the Leases meanwhile (KubeCluster then sees each renewal when it happens).
 
 The Lease is judged as KubeCluster judges it (console/adapters/kube_lease.py): a record is alive until it
 has stood unchanged for its duration since this console first saw it, at a snapshot."""
@@ -31,6 +32,11 @@ class LeasedCluster(FakeCluster):
         self.seen: dict[str, tuple[float, float]] = {}  # service → (that renewal, when this console first saw it)
         self.claims: list[tuple[float, str]] = []
         self.snapshots: list[float] = []
+        self.watching: float | None = None  # since when the session asked to watch the Leases
+
+    def watch_leases(self) -> None:
+        if self.watching is None:
+            self.watching = self.clock.now()
 
     def renew(self, service: str, holder: str) -> None:
         self.services[service].driver = holder
@@ -92,6 +98,7 @@ async def test_a_dead_drivers_lease_is_taken_at_its_expiry_not_at_the_next_check
         assert cluster.claims == [], "a renewed Lease was taken"
         assert cluster.renewed["perception"] == 23.0  # its last renewal, one second before it died
         assert session.controllers["perception"].driven_elsewhere() == HOLDER
+        assert cluster.watching == 0.0  # waiting for the Lease from the first check: its renewals are watched
         await rig.until(45.0)
     finally:
         await rig.close()

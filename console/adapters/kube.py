@@ -54,6 +54,8 @@ class KubeCluster:
         names = ",".join(config.service_names)
         self.watcher = PodWatcher(api, namespace, f"{self.kube.name_label} in ({names})")
         self.leases = LeaseKeeper(api, namespace, self.console_id, self.kube.lease_seconds)
+        self.lease_watch = PodWatcher(api, namespace, "app.kubernetes.io/managed-by=canary-console",
+                                      path=self.leases.path(), on_object=self.leases.observe)
         self.requests = KubeRequestBox(api, namespace)  # asking the driver of a service driven elsewhere
         self.last_event_error: str | None = None
         self._last: dict[str, ServiceSnapshot] = {}
@@ -75,8 +77,16 @@ class KubeCluster:
         """Start the pod watch in the background (snapshot_all also starts it on first use)."""
         self.watcher.start()
 
+    def watch_leases(self) -> None:
+        """Watch the Leases from now on (a session waiting to take one over asks): each renewal is seen
+        when it happens, so a dead holder's Lease is judged expired a Lease after its last renewal rather
+        than a Lease after the first check that saw it. Needs watch on leases (the driver Role)."""
+        if not self.read_only and not self.lease_watch.running:
+            self.lease_watch.start()
+
     async def aclose(self) -> None:
         await self.watcher.stop()
+        await self.lease_watch.stop()
         if self._renewer:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)

@@ -33,6 +33,7 @@ from console.engine.model import (Event, EventKind, IntentResult, Problem, Rollo
 from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics
 from console.engine.report import ReportSink
+from console.engine.protocols import WatchesLeases
 from console.engine.intent_table import BY_NAME, NAMES
 from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, UNANSWERED, Request, RequestBox,
                                      intent_arguments, validate)
@@ -155,6 +156,8 @@ class Session:
                 self.bus.publish(Event(EventKind.ERROR, "session", self.clock.now(), redact(f"step failed: {exc}")))
             wake, at_expiry = next_check, False
             takeover = self.takeover_at()
+            if takeover is not None and isinstance(self.cluster, WatchesLeases):
+                self.cluster.watch_leases()  # waiting for a Lease: see its renewals when they happen
             if takeover is not None and takeover < next_check:  # a Lease we wait for runs out before then
                 wake, at_expiry = takeover, True
             await self._sleep_or_stop(max(0.0, wake - self.clock.now()), stop)
