@@ -43,7 +43,8 @@ class ControllerMetrics:
                                  registry=self.registry)
         self.actions = Counter("canary_console_actions_total", "writes to the cluster", ["kind"],
                                registry=self.registry)
-        self.errors = Counter("canary_console_errors_total", "API and Prometheus errors", ["port"],
+        self.errors = Counter("canary_console_errors_total", "API and Prometheus errors (port: cluster, metrics, "
+                              "kubernetes-events: an audit Event not written, engine)", ["port"],
                               registry=self.registry)
         self.requests = Counter("canary_console_requests_total", "requests served", ["result"],
                                 registry=self.registry)
@@ -62,7 +63,7 @@ class ControllerMetrics:
         elif event.kind is EventKind.ACTION and not data.get("shadow"):
             self.actions.labels(str(data.get("what") or "action")).inc()
         elif event.kind is EventKind.ERROR:
-            self.errors.labels(str(data.get("port") or "engine")).inc()
+            self.errors.labels(str(data.get("port") or data.get("sink") or "engine")).inc()  # sink: an audit Event
         elif answer_reason(event):
             self.requests.labels(str(data.get("result"))).inc()
 
@@ -81,11 +82,14 @@ class ControllerMetrics:
         return generate_latest(self.registry)
 
 
-def log_line(event: Event) -> str:
-    """One structured JSON line per engine event (escapes keep outside text inert)."""
+def log_line(event: Event, check: int | None = None) -> str:
+    """One structured JSON line per engine event (escapes keep outside text inert); ``check`` is the number
+    of the check it happened in (the count /metrics gives as canary_console_check_duration_seconds_count)."""
     level = {EventKind.ERROR: "error", EventKind.REFUSED: "warning"}.get(event.kind, "info")
     record: dict[str, Any] = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at)), "level": level,
                               "service": event.service, "kind": event.kind.value, "message": event.message}
+    if check is not None:
+        record["check"] = check
     record.update({k: v for k, v in event.data.items() if k not in record and k != "status"})
     return json.dumps(record, default=str, ensure_ascii=True)
 
@@ -160,7 +164,7 @@ async def controller(config: Config, options: Options, services: Sequence[str], 
     def on_event(event: Event) -> None:
         metrics.take(event)
         if event.kind is not EventKind.STATUS:
-            print(log_line(event), flush=True)
+            print(log_line(event, session.check), flush=True)
 
     session.bus.subscribe(on_event)
     steps = asyncio.ensure_future(_drive(session, health, metrics, stop))

@@ -156,6 +156,33 @@ async def test_record_round_trip_and_resume_at_fifty_percent(tmp_path):
             assert snap.weight == 50 and snap.record == record
 
 
+async def test_an_audit_event_the_server_refuses_is_said_and_counted_never_silent(tmp_path):
+    """A driver whose Role lacks create on events (issue 14): record_event raises, as the in-memory cluster's
+    does, so the session's Event sink says each Event that could not be written and the controller's
+    /metrics counts it (before, the failure was only kept in last_event_error, and nobody heard of it)."""
+    from console.controller_command import ControllerMetrics
+    from console.engine.model import EventKind
+    from console.engine.session import Session
+    from tests.test_kube_controller import SteadyMetrics
+
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock) as cluster:
+        double.deny("create", "events")
+        with pytest.raises(ClusterError, match="forbidden: cannot create events"):
+            await cluster.record_event("odyssey", "rollback", "rolled back")
+        assert cluster.last_event_error and "forbidden" in cluster.last_event_error
+        session = Session(cluster.config, cluster, SteadyMetrics({}), clock, actor=cluster.identity)
+        metrics, said = ControllerMetrics(), []
+        session.bus.subscribe(metrics.take)
+        session.bus.subscribe(lambda e: said.append(e.message) if e.kind is EventKind.ERROR else None)
+        assert (await session.intent("odyssey", "start", version="1.0.1")).ok
+        await session.drain()
+        failed = [m for m in said if m.startswith("recording the Kubernetes Event failed")]
+        assert len(failed) == 1 and "cannot create events" in failed[0], said  # the start's Event, said once
+        assert metrics.registry.get_sample_value("canary_console_errors_total", {"port": "kubernetes-events"}) == 1
+        assert double.store.list("events", "butterfly") == []
+
+
 async def test_events_name_the_actor_and_never_a_token(tmp_path):
     async with seeded_double() as double, console_on(double, tmp_path) as cluster:
         await cluster.start_canary("odyssey", "9.9.9", 10)

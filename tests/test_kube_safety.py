@@ -4,6 +4,8 @@ paths become states, retries or ClusterErrors that name what failed."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from console.engine.clock import VirtualClock
@@ -134,6 +136,27 @@ async def test_a_console_whose_clock_runs_ahead_cannot_take_a_live_lease(tmp_pat
             b_clock.advance(16)  # a stopped renewing: unchanged for a whole lease by b's own clock
             await b.set_weight("nexus", 25)
             assert double.obj("leases", "canary-console-nexus")["spec"]["holderIdentity"] == "b"
+
+
+async def test_a_watched_lease_is_judged_from_its_renewal_not_from_the_next_snapshot(tmp_path):
+    """A console waiting to take a Lease over watches the Leases (issue 14): a renewal the watch delivers
+    starts that record's clock when it happens, so a snapshot 4 s later gives the Lease its duration less
+    4 s. Without the watch the first snapshot to see it starts the clock (up to a check late)."""
+    clock = StepClock()
+    async with seeded_double() as double, console_on(double, tmp_path, clock=clock, name="a") as a, \
+            console_on(double, tmp_path, clock=clock, name="b") as b:
+        await a.start_canary("perception", "1.2.4", 10)
+        b.watch_leases()
+        clock.advance(60)
+        await a.leases.renew("perception")
+        renewed = double.obj("leases", "canary-console-perception")["spec"]["renewTime"]
+        seen = lambda: any(o["spec"].get("renewTime") == renewed for o in b.lease_watch.pods.values())  # noqa: E731
+        await asyncio.wait_for(b.lease_watch.wait_for(seen), 30)  # a bound against hanging
+        clock.advance(4)
+        snap = (await b.snapshot_all(["perception"]))["perception"]
+        assert snap.driver == "a"
+        assert snap.driver_left == pytest.approx(b.leases.seconds - 4)
+        assert any(r.query.get("watch") == "true" and r.path.endswith("/leases") for r in double.requests)
 
 
 async def test_read_only_sends_no_write_request(tmp_path):

@@ -2,7 +2,9 @@
 (issue 14): two `canary-console controller` processes with a pod's environment share perception's Lease;
 the one that drives is SIGKILLed at 25 % and the other takes the rollout over at 25 % and promotes it, with
 one of each action in the journals and the Events; and a dashboard (Pilot) opened with the requester Role
-pauses a rollout a controller drives, through a request, and shows it pending then done.
+pauses, or rolls back, a rollout a controller drives, through a request: it shows it pending then done, the
+controller serves it at the check under way or the next (its own check count, from /metrics and its log
+lines), and the Events name the person.
 
 Waiting is a bounded poll of the cluster, the processes or the screen, never a sleep for time to pass. The
 takeover time is measured (printed with -s) and bounded below by the Lease: the survivor may not take over
@@ -124,9 +126,18 @@ def test_a_sigkilled_replica_at_25_is_taken_over_by_the_other_and_nothing_is_rep
     assert all(e.get("count", 1) == 1 for e in events), [(e["reason"], e.get("count")) for e in events]
 
 
-async def _paused_from_the_dashboard(config_path: Path, kubeconfig: str) -> list[str]:
-    """A dashboard over a real kube session with the requester Role: press p on capsule, then check after
-    check until the answer is on screen; the notifications it showed."""
+def _checks_done(controller: Controller) -> int:
+    """How many checks the controller has completed (its /metrics: the check histogram's count)."""
+    found = re.search(r"^canary_console_check_duration_seconds_count (\S+)$", controller.get("/metrics").text, re.M)
+    assert found, "no check count in /metrics"
+    return int(float(found.group(1)))
+
+
+async def _asked_from_the_dashboard(config_path: Path, kubeconfig: str, keys: tuple[str, ...], done: str,
+                                    controller: Controller) -> tuple[list[str], int]:
+    """A dashboard over a real kube session with the requester Role: press ``keys`` on capsule, then check
+    after check until ``done`` is on screen; the notifications it showed, and how many checks the controller
+    had completed once the request was written (pending on screen)."""
     world = await open_world(load_config(config_path, env={}), Options(kubeconfig=kubeconfig, namespace=NAMESPACE))
     session = world.session
     app = CanaryApp(session, autorun=False)
@@ -141,39 +152,86 @@ async def _paused_from_the_dashboard(config_path: Path, kubeconfig: str) -> list
                 await asyncio.sleep(0.2)
             assert app.current_service == "capsule"
             assert app.check_action("pause", ()) and app.check_action("rollback", ())
-            await pilot.press("p")
-            await settle(app, pilot)
+            for key in keys:
+                await pilot.press(key)
+                await settle(app, pilot)
             assert any("pending" in m for m in shown()), shown()
+            written = _checks_done(controller)  # at least as many as when the request was written
             for _ in range(150):  # a bound against hanging, polling the screen
                 await session.step()
                 await settle(app, pilot)
-                if any("pause done" in m for m in shown()):
+                if any(done in m for m in shown()):
                     break
                 await asyncio.sleep(0.2)
-            return shown()
+            return shown(), written
     finally:
         await world.aclose()
 
 
+def _served_at_the_next_check(controller: Controller, action: str, written: int) -> dict[str, Any]:
+    """The controller's line that answered the person's ``action`` request; it was served by the check under
+    way when the request was written or the next one (the first to begin after it), never later: "within
+    one check interval", counted in the controller's own checks, not in wall time."""
+    served = controller.read_until(lambda line: line.get("request") and line.get("what") == action
+                                   and line.get("result") == "done", f"the controller serving the {action} request")
+    assert REQUESTER in served["actor"], served
+    print(f"\n{action}: {written} checks done once the request was written; served at check {served['check']}")
+    assert served["check"] <= written + 2, (served, written)
+    return served
+
+
+def _request_done_event(plane: ControlPlane, action: str) -> list[str]:
+    return [e["message"] for e in _events(plane, "capsule-canary") if e["reason"] == "CanaryRequestDone"
+            and action in e["message"] and REQUESTER in e["message"]]
+
+
+def _dashboard_case(plane: ControlPlane, prometheus: str, tmp_path: Path) -> tuple[Controller, Path, str]:
+    """capsule started through a request and driven at 10 % by a controller with the pod's environment."""
+    plane.reset(("capsule",))
+    config = short_config(tmp_path / "config.yaml", ["capsule"], phase_s=600.0, journal=str(tmp_path / "j.jsonl"))
+    controller = Controller(pod_environment(plane, tmp_path / "pod"), config, "capsule", prometheus)
+    person = str(plane.kubeconfigs[REQUESTER])
+    poll(lambda: controller.answers("/readyz") == 200, "/readyz 200")
+    asked = console("start", "capsule", "--version", "1.2.4", "--kubeconfig", person, "--namespace", NAMESPACE,
+                    "--config", str(config))
+    assert asked.returncode == 0, asked.stderr
+    controller.read_until(lambda line: line.get("what") == "set_weight" and line.get("to_weight") == 10,
+                          "capsule at 10 %")
+    return controller, config, person
+
+
 def test_a_dashboard_with_the_requester_role_pauses_a_rollout_the_controller_drives(
         deployed: ControlPlane, sim_prometheus: str, tmp_path: Path) -> None:
-    deployed.reset(("capsule",))
-    config = short_config(tmp_path / "config.yaml", ["capsule"], phase_s=600.0, journal=str(tmp_path / "j.jsonl"))
-    controller = Controller(pod_environment(deployed, tmp_path / "pod"), config, "capsule", sim_prometheus)
-    person = str(deployed.kubeconfigs[REQUESTER])
+    controller, config, person = _dashboard_case(deployed, sim_prometheus, tmp_path)
     try:
-        poll(lambda: controller.answers("/readyz") == 200, "/readyz 200")
-        asked = console("start", "capsule", "--version", "1.2.4", "--kubeconfig", person, "--namespace", NAMESPACE,
-                        "--config", str(config))
-        assert asked.returncode == 0, asked.stderr
-        controller.read_until(lambda line: line.get("what") == "set_weight" and line.get("to_weight") == 10,
-                              "capsule at 10 %")
-        shown = asyncio.run(_paused_from_the_dashboard(config, person))
+        shown, written = asyncio.run(_asked_from_the_dashboard(config, person, ("p",), "pause done", controller))
         assert any("pause done" in m for m in shown), shown
-        paused = controller.read_until(lambda line: line.get("kind") == "action" and line.get("what") == "pause",
-                                       "the controller pausing capsule")
-        assert REQUESTER in paused["actor"], paused
-        poll(lambda: any(e["reason"] == "CanaryRequestDone" and "pause" in e["message"] and REQUESTER in e["message"]
-                         for e in _events(deployed, "capsule-canary")), "the CanaryRequestDone Event naming the person")
+        served = _served_at_the_next_check(controller, "pause", written)
+        paused = next(line for line in controller.lines if line.get("kind") == "action" and line.get("what") == "pause")
+        assert REQUESTER in paused["actor"] and paused["check"] == served["check"], paused
+        poll(lambda: _request_done_event(deployed, "pause"), "the CanaryRequestDone Event naming the person")
+    finally:
+        assert controller.stop() == 0
+
+
+def test_a_dashboard_with_the_requester_role_rolls_back_a_rollout_the_controller_drives(
+        deployed: ControlPlane, sim_prometheus: str, tmp_path: Path) -> None:
+    """r, then y at the confirmation: the rollback is a request the controller serves at its next check, in
+    the person's name, with one CanaryRolledBack Event naming them (and the request's own answer)."""
+    controller, config, person = _dashboard_case(deployed, sim_prometheus, tmp_path)
+    before = {e["metadata"]["uid"] for e in _events(deployed, "capsule-canary")}
+    try:
+        shown, written = asyncio.run(_asked_from_the_dashboard(config, person, ("r", "y"), "rollback done",
+                                                               controller))
+        assert any("rollback done" in m for m in shown), shown
+        served = _served_at_the_next_check(controller, "rollback", written)
+        rolled = next(line for line in controller.lines if line.get("kind") == "action"
+                      and line.get("what") == "rollback")
+        assert REQUESTER in rolled["actor"] and rolled["to_weight"] == 0 and rolled["check"] == served["check"]
+        poll(lambda: _request_done_event(deployed, "rollback"), "the CanaryRequestDone Event naming the person")
+        rollbacks = [e for e in _events(deployed, "capsule-canary") if e["metadata"]["uid"] not in before
+                     and e["reason"] == "CanaryRolledBack"]
+        assert len(rollbacks) == 1 and REQUESTER in rollbacks[0]["message"], [e["message"] for e in rollbacks]
+        assert rollbacks[0].get("count", 1) == 1
     finally:
         assert controller.stop() == 0

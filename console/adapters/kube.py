@@ -54,6 +54,8 @@ class KubeCluster:
         names = ",".join(config.service_names)
         self.watcher = PodWatcher(api, namespace, f"{self.kube.name_label} in ({names})")
         self.leases = LeaseKeeper(api, namespace, self.console_id, self.kube.lease_seconds)
+        self.lease_watch = PodWatcher(api, namespace, "app.kubernetes.io/managed-by=canary-console",
+                                      path=self.leases.path(), on_object=self.leases.observe)
         self.requests = KubeRequestBox(api, namespace)  # asking the driver of a service driven elsewhere
         self.last_event_error: str | None = None
         self._last: dict[str, ServiceSnapshot] = {}
@@ -75,8 +77,16 @@ class KubeCluster:
         """Start the pod watch in the background (snapshot_all also starts it on first use)."""
         self.watcher.start()
 
+    def watch_leases(self) -> None:
+        """Watch the Leases from now on (a session waiting to take one over asks): each renewal is seen
+        when it happens, so a dead holder's Lease is judged expired a Lease after its last renewal rather
+        than a Lease after the first check that saw it. Needs watch on leases (the driver Role)."""
+        if not self.read_only and not self.lease_watch.running:
+            self.lease_watch.start()
+
     async def aclose(self) -> None:
         await self.watcher.stop()
+        await self.lease_watch.stop()
         if self._renewer:
             self._renewer.cancel()
             await asyncio.gather(self._renewer, return_exceptions=True)
@@ -219,7 +229,7 @@ class KubeCluster:
             router = self._resolve(service, listings)
             listing = listings.get(router.resource) if router else None
             cm = cm_by_name.get(kr.configmap_name(service))
-            driver, driver_left = self._driver(service, lease_by_name.get(LEASE_PREFIX + service))
+            driver, driver_left = self._driver(service, lease_by_name.get(LEASE_PREFIX + service), now)
             if router is None or listing is None:  # no live weight to read: the last good one, nothing reconciled
                 route_problem = (self.router_notes.get(service) if router is None
                                  else self._unlisted.get(router.resource) or problem)
@@ -279,9 +289,12 @@ class KubeCluster:
             await router.set_weight(stored.pending)
         await self._confirm(service, stored.pending)
 
-    def _driver(self, service: str, lease: dict[str, Any] | None) -> tuple[str | None, float | None]:
-        """(who drives ``service``, seconds its Lease has left unless renewed, by our own observation)."""
+    def _driver(self, service: str, lease: dict[str, Any] | None, at: float) -> tuple[str | None, float | None]:
+        """(who drives ``service``, seconds from ``at`` (the snapshot's time) its Lease has left unless
+        renewed, by our own observation): ``at`` plus that is the instant it runs out, which the session
+        arms a takeover for (judged now, after the reads, and counted back to ``at``)."""
         holder, left = self.leases.observed_holder(service, lease)
+        left += self.api.clock.now() - at
         if holder == self.console_id:
             return self.identity, left
         if holder:
@@ -558,8 +571,10 @@ class KubeCluster:
                                 body={"data": data}, content_type=MERGE)
 
     async def record_event(self, service: str, reason: str, message: str) -> None:
-        """A core/v1 Event on the canary Deployment (whatever the router) naming the actor (best effort:
-        failures are kept in ``last_event_error``, never raised; nothing is sent in read-only mode)."""
+        """A core/v1 Event on the canary Deployment (whatever the router) naming the actor; nothing is sent
+        in read-only mode. A failure is raised as a ClusterError (and kept in ``last_event_error``), as the
+        in-memory cluster raises it, so the session's Event sink says it, the controller counts it in
+        /metrics and its log has it: an audit Event that could not be written is never silent."""
         if self.read_only:
             return
         now = self.api.clock.now()
@@ -581,6 +596,7 @@ class KubeCluster:
             self.last_event_error = None
         except ClusterError as exc:
             self.last_event_error = str(exc)
+            raise
 
     # ---- logs ----------------------------------------------------------------------------------------
     async def follow_logs(self, service: str, track: Track | None = None) -> AsyncIterator[LogLine]:

@@ -6,7 +6,8 @@ lease from another console. Conflicts (409) re-read the Lease and try again.
 
 Expiry is judged by locally observed time, as client-go's leader election does: a lease record (holder,
 renewTime, acquireTime, transitions, duration) is expired only when it has not changed for its duration by
-this console's own monotonic clock since this console first saw it so. A console whose clock runs ahead
+this console's own monotonic clock since this console first saw it so (a console waiting to take a Lease over
+watches the Leases, so it sees each renewal when it happens, not at its next check). A console whose clock runs ahead
 therefore cannot take a live lease (issue 13 found two consoles both writing weight 25 with 30 s of skew).
 One exception keeps a new console from waiting a whole lease on a long-dead holder: a record renewed more
 than its duration plus ``SKEW_TOLERANCE`` (5 minutes) ago by our wall clock is expired at once, so only
@@ -81,6 +82,13 @@ class LeaseKeeper:
         if renewed is not None and renewed + duration + SKEW_TOLERANCE < self.api.clock.now():
             left = 0.0  # renewed so long ago that no plausible clock skew keeps it alive: no need to wait
         return (holder, left) if left > 0 or holder == self.identity else (None, 0.0)
+
+    def observe(self, lease: dict[str, Any]) -> None:
+        """A Lease as the Lease watch delivers it, the moment it changes: its record's local clock starts
+        now, not at the next snapshot (up to a check later), so its expiry is judged from its renewal."""
+        name = str(((lease or {}).get("metadata") or {}).get("name") or "")
+        if name.startswith(LEASE_PREFIX):
+            self.observed_holder(name[len(LEASE_PREFIX):], lease)
 
     def name(self, service: str) -> str:
         return LEASE_PREFIX + service

@@ -1,6 +1,8 @@
 """One pod watch per namespace, kept in memory for every service: list, then watch from the list's
 resourceVersion; re-list on 410 Gone; reconnect with backoff when the stream breaks or the server fails.
-``problem`` says when the picture may be stale; ``changed`` wakes whoever waits for the next change.
+``problem`` says when the picture may be stale; ``changed`` wakes whoever waits for the next change. The
+same watcher, given another collection's ``path`` and an ``on_object`` callback, follows the console's
+Leases (kube.py ``watch_leases``): each object listed or changed is handed over the moment it is seen.
 
 List, then watch: the list alone makes the picture usable (``synced``, and waiters are woken), so the first
 snapshot never waits on the watch stream's response headers (a proxy that buffers the watch would hang it).
@@ -38,11 +40,14 @@ def backoff(attempt: int) -> float:
 
 
 class PodWatcher:
-    def __init__(self, api: KubeApi, namespace: str, selector: str) -> None:
+    def __init__(self, api: KubeApi, namespace: str, selector: str, *, path: str = "",
+                 on_object: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.api = api
         self.namespace = namespace
         self.selector = selector
-        self.pods: dict[str, dict[str, Any]] = {}  # uid → pod object
+        self._path = path or f"/api/v1/namespaces/{namespace}/pods"
+        self.on_object = on_object  # called with each object listed, added or modified, when it is seen
+        self.pods: dict[str, dict[str, Any]] = {}  # uid → pod (or the watched collection's) object
         self.resource_version = ""
         self.synced = False
         self.problem: str | None = None
@@ -56,7 +61,7 @@ class PodWatcher:
 
     @property
     def path(self) -> str:
-        return f"/api/v1/namespaces/{self.namespace}/pods"
+        return self._path
 
     @property
     def running(self) -> bool:
@@ -64,7 +69,7 @@ class PodWatcher:
 
     def start(self) -> None:
         if not self.running:
-            self._task = asyncio.create_task(self._run(), name=f"pod-watch-{self.namespace}")
+            self._task = asyncio.create_task(self._run(), name=f"watch-{self.path}")
 
     async def stop(self) -> None:
         if self._task:
@@ -87,6 +92,8 @@ class PodWatcher:
         await self._notify()
         data = await self.api.call("GET", self.path, query={"labelSelector": self.selector}, retries=0)
         self.pods = {p["metadata"]["uid"]: p for p in data.get("items", [])}
+        for obj in self.pods.values():
+            self._hand_over(obj)
         self.resource_version = str(data.get("metadata", {}).get("resourceVersion", ""))
         self.lists += 1
         self.synced = True
@@ -136,6 +143,10 @@ class PodWatcher:
         finally:
             response.release()
 
+    def _hand_over(self, obj: dict[str, Any]) -> None:
+        if self.on_object is not None:
+            self.on_object(obj)
+
     @staticmethod
     async def _readline(response: aiohttp.ClientResponse) -> bytes:
         try:
@@ -151,6 +162,7 @@ class PodWatcher:
         meta = obj.get("metadata") or {}
         if kind in ("ADDED", "MODIFIED"):
             self.pods[meta["uid"]] = obj
+            self._hand_over(obj)
         elif kind == "DELETED":
             self.pods.pop(meta.get("uid", ""), None)
         if meta.get("resourceVersion"):

@@ -230,7 +230,7 @@ class ServiceSnapshot:
     pods: tuple[Pod, ...] = ()
     record: RolloutRecord | None = None
     driver: str | None = None  # who holds this service's lease, if anyone
-    driver_left: float | None = None  # seconds that Lease has left unless renewed, as this console saw it
+    driver_left: float | None = None  # seconds from ``at`` that Lease has left unless renewed, as this console saw it
     problem: str | None = None  # e.g. "API server unreachable; retrying"
     at: float = 0.0
     unread: tuple[str, ...] = ()  # kinds that could not be read this time ("deployments"): their fields are old

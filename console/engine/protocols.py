@@ -72,6 +72,13 @@ class Claims(Protocol):
 
 
 @runtime_checkable
+class WatchesLeases(Protocol):
+    """A cluster that can follow its Leases as they change (so a takeover waits for no check to see them)."""
+
+    def watch_leases(self) -> None: ...
+
+
+@runtime_checkable
 class TakesOver(Protocol):
     """A cluster where a console may take another console's Lease (after a person confirmed)."""
 

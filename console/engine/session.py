@@ -2,7 +2,8 @@
 
 ``step()`` asks the Cluster and the Metrics ports concurrently, turns port failures into problems on the
 snapshots/metrics plus ERROR events (never exceptions), then ticks every controller concurrently.
-``run()`` steps every check_interval on the session's clock without overlapping steps. ``intent()`` routes a
+``run()`` steps every check_interval on the session's clock without overlapping steps (and once more at the
+instant a dead driver's Lease runs out on a service it means to drive). ``intent()`` routes a
 person's or a script's intent to the right controller.
 
 Who drives: a session drives a service only when it was told to (``drive``: the names ``run SERVICE`` or a
@@ -32,6 +33,7 @@ from console.engine.model import (Event, EventKind, IntentResult, Problem, Rollo
 from console.engine.notable import NotableRule
 from console.engine.ports import Cluster, LogLine, Metrics, ReadOnlyCluster
 from console.engine.report import ReportSink
+from console.engine.protocols import WatchesLeases
 from console.engine.intent_table import BY_NAME, NAMES
 from console.engine.requests import (DONE, NO_DRIVER, PENDING, REFUSED, UNANSWERED, Request, RequestBox,
                                      intent_arguments, validate)
@@ -85,6 +87,11 @@ class Session:
             await self._serve_requests()
             self.steps += 1
 
+    @property
+    def check(self) -> int:
+        """The number of the check under way (1 for the first); between checks, of the last one."""
+        return self.steps + (1 if self._stepping.locked() else 0)
+
     async def _snapshot(self, services: list[str]) -> dict[str, ServiceSnapshot]:
         now = self.clock.now()
         try:
@@ -132,19 +139,39 @@ class Session:
 
     async def run(self, stop: asyncio.Event | None = None,
                   after_step: Callable[[float], Awaitable[None]] | None = None) -> None:
-        """Step every check_interval on the clock until ``stop`` is set. Steps never overlap.
+        """Step every check_interval on the clock until ``stop`` is set, and at the instant a dead driver's
+        Lease runs out on a service this session means to drive (``takeover_at``). Steps never overlap.
         ``after_step(started)`` runs after each step (the controller's health and housekeeping)."""
         stop = stop or asyncio.Event()
         interval = self.config.check_interval
+        next_check, at_expiry = self.clock.now(), False
         while not stop.is_set():
             started = self.clock.now()
+            if not at_expiry:  # a check at a Lease's expiry is extra: the checks keep their own cadence
+                next_check = started + interval
             try:
                 await self.step()
                 if after_step is not None:
                     await after_step(started)
             except Exception as exc:  # step never raises by design; this is the last fence
                 self.bus.publish(Event(EventKind.ERROR, "session", self.clock.now(), redact(f"step failed: {exc}")))
-            await self._sleep_or_stop(max(0.0, interval - (self.clock.now() - started)), stop)
+            wake, at_expiry = next_check, False
+            takeover = self.takeover_at()
+            if takeover is not None and isinstance(self.cluster, WatchesLeases):
+                self.cluster.watch_leases()  # waiting for a Lease: see its renewals when they happen
+            if takeover is not None and takeover < next_check:  # a Lease we wait for runs out before then
+                wake, at_expiry = takeover, True
+            await self._sleep_or_stop(max(0.0, wake - self.clock.now()), stop)
+
+    def takeover_at(self) -> float | None:
+        """The earliest instant at which another console's Lease on a service this session means to drive
+        runs out unless renewed (as this console observed it), or None. ``run`` checks then as well, so a
+        dead driver is replaced at its Lease's expiry, not at the first check after it; a renewal seen
+        at that check keeps the Lease alive and nothing is taken."""
+        instants = [c.snapshot.at + c.snapshot.driver_left for c in self.controllers.values()
+                    if c.driving and c.snapshot is not None and c.snapshot.driver_left is not None
+                    and "leases" not in c.snapshot.unread and c.driven_elsewhere()]
+        return min(instants, default=None)
 
     async def _sleep_or_stop(self, seconds: float, stop: asyncio.Event) -> None:
         sleeper = asyncio.ensure_future(self.clock.sleep(seconds))

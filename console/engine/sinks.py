@@ -350,5 +350,5 @@ class KubeEventSink:
             await self.cluster.record_event(event.service, reason, redact(event.message))
         except Exception as exc:  # said once here; not retried (no duplicate Events in the cluster)
             message = redact(f"recording the Kubernetes Event failed: {exc}")
-            self.bus.publish(Event(EventKind.ERROR, event.service, self.clock.now(), message))
+            self.bus.publish(Event(EventKind.ERROR, event.service, self.clock.now(), message, {"sink": self.name}))
             raise SinkError(message, retryable=False) from None
