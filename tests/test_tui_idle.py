@@ -1,10 +1,14 @@
-"""Test room: issue 17's idle CPU, as behaviour (Pilot): a panel that comes to need a person recolours its
-left edge without a layout of the whole screen. What it costs in CPU is measured by benchmarks/idle_cpu.py, not here (tests never time anything)."""
+"""Test room: issue 17's idle CPU, as behaviour (Pilot): a panel's redraw turns only its changed lines into
+strips, and a panel that comes to need a person recolours its left edge without a layout of the whole
+screen. What it costs in CPU is measured by benchmarks/idle_cpu.py, not here (tests never time anything)."""
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from dataclasses import replace
+
+from textual.content import Content
+from textual.visual import Visual
 
 from console.app import CanaryApp
 from console.engine.model import State
@@ -22,6 +26,56 @@ async def watching(size: tuple[int, int] = (120, 40)):
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         yield app, pilot
+
+
+def segments(strips) -> list[list[tuple[str, object]]]:
+    return [[(segment.text, segment.style) for segment in strip] for strip in strips]
+
+
+async def test_a_redraw_turns_only_the_lines_that_changed_into_strips(monkeypatch):
+    """The countdown moved: the first line is drawn anew, the versions / verdict and why lines keep their
+    strips, and what is drawn is exactly what Textual's whole-panel render draws."""
+    async with watching() as (app, pilot):
+        panel = app.screen.query_one("#panel-perception", ServicePanel)
+        panel._render_content()
+        before = list(panel._render_cache.lines)
+        assert len(before) == 5  # 120x40: five lines a panel (the P99 and why lines included)
+        converted: list[Content] = []
+        original = Visual.to_strips
+
+        def counting(widget, visual, *args, **kwargs):
+            converted.append(visual)
+            return original(widget, visual, *args, **kwargs)
+
+        monkeypatch.setattr(Visual, "to_strips", staticmethod(counting))
+        status = panel.status
+        panel.show(replace(status, phase_elapsed=status.phase_elapsed + 60, at=status.at + 60))
+        panel._render_content()
+        after = list(panel._render_cache.lines)
+        assert len(converted) == 1, converted
+        drawn = converted[0].plain.split("\n")
+        changed = [y for y, (old, new) in enumerate(zip(before, after)) if old.text != new.text]
+        assert changed == [0]  # only the countdown moved
+        assert [y for y, line in enumerate(drawn) if line] == [0]  # and only its line was drawn anew
+        assert all(after[y] is before[y] for y in range(1, 5))  # the others: kept as drawn
+        monkeypatch.undo()
+        whole = original(panel, panel.render(), *panel.size, panel.visual_style)
+        assert segments(after) == segments(whole)  # the same segments and styles as a whole render
+
+
+async def test_a_new_background_or_width_draws_every_line_again():
+    """Selected or not (another background), the panel's strips are not reused across it."""
+    async with watching() as (app, pilot):
+        panel = app.screen.query_one("#panel-capsule", ServicePanel)
+        panel._render_content()
+        before = list(panel._render_cache.lines)
+        panel.selected = True
+        await pilot.pause()
+        panel._render_content()
+        after = panel._render_cache.lines
+        assert not any(new is old for new, old in zip(after, before))
+        assert segments(after) == segments(Visual.to_strips(panel, panel.render(), *panel.size,
+                                                                                  panel.visual_style))
 
 
 async def test_a_panel_that_comes_to_need_a_person_recolours_its_edge_without_a_layout():

@@ -10,7 +10,9 @@ from time import monotonic
 
 from textual.content import Content
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widget import Widget, _RenderCache
 
 from console.engine.model import Outcome, RolloutStatus, State, Track
 from widgets.history import MetricHistory
@@ -87,6 +89,8 @@ class ServicePanel(Widget):
         self._drawn_key: tuple | None = None
         self._drawn_at = float("-inf")
         self.held = False  # a status that only moved the numbers waits for redraw_held()
+        self._strips: dict[tuple, Strip] = {}  # the drawn lines, by what they say (see _render_content)
+        self._strips_context: tuple | None = None
 
     def show_waiting(self, text: str) -> None:
         """What the panel says before its first status ("connecting…", why the connection failed)."""
@@ -155,17 +159,43 @@ class ServicePanel(Widget):
 
     # ---------------------------------------------------------------- drawing
     def render(self) -> Content:
+        return Content("\n").join(self._lines())
+
+    def _lines(self) -> list[Content]:
+        """The panel's lines, at most as many as it has rows."""
         # every edge (padding or a coloured border) takes the same two columns (themes/console.tcss), so the
         # weight bar of every panel is as wide as the others and its phase marks line up
         width = max(20, self.content_region.width or self.size.width)
         height = max(1, self.content_region.height or self.size.height)
         if self.status is None:
-            return Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))
+            return [Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))]
         if height >= 8:
             lines = self._roomy(width, height)
         else:
             lines = self._compact(width, height)
-        return Content("\n").join(lines[:height])
+        return lines[:height]
+
+    def _render_content(self) -> None:
+        """Textual's whole-widget render, but a line that says what it said last time (the same text in
+        the same styles, on the same row) keeps its drawn strip: turning styled text into strips is most of
+        a redraw, and the versions / verdict and why lines seldom change (issue 17, idle CPU). Changed lines
+        go through Textual's own path, in place, so they come out exactly as a full render draws them."""
+        width, height = self.size
+        context = (width, height, self.visual_style, self.app.theme, self.text_selection)
+        if context != self._strips_context:  # another size, background, theme or selection: all new
+            self._strips, self._strips_context = {}, context
+        lines = self._lines()[:height]
+        keys = [(y, line.plain, tuple(line.spans)) for y, line in enumerate(lines)]
+        drawn = self._strips
+        missing = {y for y, key in enumerate(keys) if key not in drawn}
+        if missing:
+            changed = Content("\n").join(line if y in missing else Content("") for y, line in enumerate(lines))
+            strips = Visual.to_strips(self, changed, width, height, self.visual_style)
+            for y in missing:
+                drawn[keys[y]] = strips[y] if y < len(strips) else Strip.blank(width)
+        self._strips = {key: drawn[key] for key in keys}  # only the lines on screen stay
+        self._render_cache = _RenderCache(self.size, [drawn[key] for key in keys])
+        self._dirty_regions.clear()
 
     @staticmethod
     def _versions(status: RolloutStatus) -> str:
