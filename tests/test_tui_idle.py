@@ -100,3 +100,29 @@ async def test_a_panel_that_comes_to_need_a_person_recolours_its_edge_without_a_
         assert layouts == []
         assert (panel.region, panel.content_region) == (region, content)  # the text did not move
         assert app.screen._compositor.render_strips()[region.y].text[region.x] == "█"  # the edge is painted
+
+
+async def test_a_redraw_repaints_only_the_rows_that_changed_and_the_screen_is_what_a_full_repaint_shows():
+    """The countdown moved: only its row is handed to Textual to restyle and send to the terminal, and the
+    screen then reads exactly as after repainting the whole panel."""
+    from tests.test_tui_support import screen_text
+
+    async with watching() as (app, pilot):
+        panel = app.screen.query_one("#panel-perception", ServicePanel)
+        await pilot.pause()
+        status = panel.status
+        panel.show(replace(status, phase_elapsed=status.phase_elapsed + 60, at=status.at + 60))
+        top = panel.content_offset.y
+        assert {y - top for y in panel._styles_cache._dirty_lines} == {0}
+        await pilot.pause()
+        partial = screen_text(app)
+        assert clock_text(status.time_left - 60) in partial.splitlines()[panel.region.y]
+        panel.refresh()
+        await pilot.pause()
+        assert screen_text(app) == partial
+
+
+def clock_text(seconds: float) -> str:
+    from widgets.text import clock
+
+    return clock(seconds)

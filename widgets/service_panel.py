@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from time import monotonic
 
 from textual.content import Content
+from textual.geometry import Region
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.visual import Visual
@@ -91,6 +92,7 @@ class ServicePanel(Widget):
         self.held = False  # a status that only moved the numbers waits for redraw_held()
         self._strips: dict[tuple, Strip] = {}  # the drawn lines, by what they say (see _render_content)
         self._strips_context: tuple | None = None
+        self._pending: list[Content] | None = None  # the lines a redraw found, until they are drawn
 
     def show_waiting(self, text: str) -> None:
         """What the panel says before its first status ("connecting…", why the connection failed)."""
@@ -147,7 +149,31 @@ class ServicePanel(Widget):
 
     def _redraw(self, key: tuple, now: float) -> None:
         self._drawn_key, self._drawn_at, self.held = key, now, False
-        self.refresh()
+        self._repaint_changed_lines()
+
+    def _repaint_changed_lines(self) -> None:
+        """Repaint only the rows whose line changed since it was drawn: Textual then restyles and sends only
+        those rows to the terminal. Anything else (nothing drawn yet, another size, background or number of
+        lines) repaints the whole panel."""
+        width, height = self.size
+        if not self.is_mounted or not self._strips or self._drawing_context() != self._strips_context:
+            self.refresh()
+            return
+        lines = self._lines()[:height]
+        drawn = list(self._strips)  # by row
+        keys = self._keys(lines)
+        if len(keys) != len(drawn):
+            self.refresh()
+            return
+        changed = [y for y, (key, old) in enumerate(zip(keys, drawn)) if key != old]
+        if changed:
+            self._pending = lines  # drawn as found now, so the rows repainted are the rows that changed
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def refresh(self, *regions: Region, **kwargs) -> ServicePanel:
+        if not regions:  # the whole panel (Textual's own refreshes too): drawn from what it holds now
+            self._pending = None
+        return super().refresh(*regions, **kwargs)
 
     def watch_selected(self, selected: bool) -> None:
         self.set_class(selected, "-selected")
@@ -181,11 +207,11 @@ class ServicePanel(Widget):
         a redraw, and the versions / verdict and why lines seldom change (issue 17, idle CPU). Changed lines
         go through Textual's own path, in place, so they come out exactly as a full render draws them."""
         width, height = self.size
-        context = (width, height, self.visual_style, self.app.theme, self.text_selection)
+        context = self._drawing_context()
         if context != self._strips_context:  # another size, background, theme or selection: all new
             self._strips, self._strips_context = {}, context
-        lines = self._lines()[:height]
-        keys = [(y, line.plain, tuple(line.spans)) for y, line in enumerate(lines)]
+        lines, self._pending = (self._pending or self._lines())[:height], None
+        keys = self._keys(lines)
         drawn = self._strips
         missing = {y for y, key in enumerate(keys) if key not in drawn}
         if missing:
@@ -196,6 +222,15 @@ class ServicePanel(Widget):
         self._strips = {key: drawn[key] for key in keys}  # only the lines on screen stay
         self._render_cache = _RenderCache(self.size, [drawn[key] for key in keys])
         self._dirty_regions.clear()
+
+    def _drawing_context(self) -> tuple:
+        """What every drawn line depends on besides its own text and styles."""
+        return self.size, self.visual_style, self.app.theme, self.text_selection
+
+    @staticmethod
+    def _keys(lines: list[Content]) -> list[tuple]:
+        """Each line by what it says: its row, its text and its styles."""
+        return [(y, line.plain, tuple(line.spans)) for y, line in enumerate(lines)]
 
     @staticmethod
     def _versions(status: RolloutStatus) -> str:
