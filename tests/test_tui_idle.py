@@ -1,31 +1,22 @@
 """Test room: issue 17's idle CPU, as behaviour (Pilot): a panel's redraw turns only its changed lines into
-strips, and a panel that comes to need a person recolours its left edge without a layout of the whole
-screen. What it costs in CPU is measured by benchmarks/idle_cpu.py, not here (tests never time anything)."""
+strips and repaints only their rows, and a panel that comes to need a person recolours its left edge
+without a layout of the whole screen. What it costs in CPU is measured by benchmarks/idle_cpu.py, not here (tests never time anything)."""
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from textual.content import Content
 from textual.visual import Visual
 
-from console.app import CanaryApp
 from console.engine.model import State
-from tests.test_tui_support import fake_session, run_for, settle, start_all
+from tests.test_tui import observed
 from widgets.service_panel import ServicePanel
 
 
-@asynccontextmanager
-async def watching(size: tuple[int, int] = (120, 40)):
-    """The fake world after 60 s under the app (every status drawn as it comes): yields (app, pilot)."""
-    session, clock, _cluster = fake_session()
-    await start_all(session)
-    await run_for(session, clock, 60)
-    app = CanaryApp(session, autorun=False)
-    async with app.run_test(size=size) as pilot:
-        await settle(app, pilot)
-        yield app, pilot
+def watching(size: tuple[int, int] = (120, 40)):
+    """The fake world after 60 s under the app (every status drawn as it comes), at 120x40."""
+    return observed(size)
 
 
 def segments(strips) -> list[list[tuple[str, object]]]:
@@ -35,7 +26,7 @@ def segments(strips) -> list[list[tuple[str, object]]]:
 async def test_a_redraw_turns_only_the_lines_that_changed_into_strips(monkeypatch):
     """The countdown moved: the first line is drawn anew, the versions / verdict and why lines keep their
     strips, and what is drawn is exactly what Textual's whole-panel render draws."""
-    async with watching() as (app, pilot):
+    async with watching() as (app, pilot, *_):
         panel = app.screen.query_one("#panel-perception", ServicePanel)
         panel._render_content()
         before = list(panel._render_cache.lines)
@@ -65,7 +56,7 @@ async def test_a_redraw_turns_only_the_lines_that_changed_into_strips(monkeypatc
 
 async def test_a_new_background_or_width_draws_every_line_again():
     """Selected or not (another background), the panel's strips are not reused across it."""
-    async with watching() as (app, pilot):
+    async with watching() as (app, pilot, *_):
         panel = app.screen.query_one("#panel-capsule", ServicePanel)
         panel._render_content()
         before = list(panel._render_cache.lines)
@@ -81,7 +72,7 @@ async def test_a_new_background_or_width_draws_every_line_again():
 async def test_a_panel_that_comes_to_need_a_person_recolours_its_edge_without_a_layout():
     """The left edge is always there (blank while the service is fine): a state that needs a person paints
     it instead of changing the padding, which laid out the whole screen on every such change."""
-    async with watching() as (app, pilot):
+    async with watching() as (app, pilot, *_):
         screen = app.screen
         panel = screen.query_one("#panel-plato", ServicePanel)
         region, content = panel.region, panel.content_region
@@ -107,7 +98,7 @@ async def test_a_redraw_repaints_only_the_rows_that_changed_and_the_screen_is_wh
     screen then reads exactly as after repainting the whole panel."""
     from tests.test_tui_support import screen_text
 
-    async with watching() as (app, pilot):
+    async with watching() as (app, pilot, *_):
         panel = app.screen.query_one("#panel-perception", ServicePanel)
         await pilot.pause()
         status = panel.status
