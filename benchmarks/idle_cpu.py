@@ -1,17 +1,22 @@
 """Benchmarks room: CPU used by `canary-console --demo` left alone in a real terminal (tmux) for 60 s,
 read from /proc/PID/stat (utime + stime), next to a bare Textual app measured the same way, and the
 resident memory (VmRSS) of each at the end. At --speed 10 with the 10 s check interval each of the six
-services gets one status a second. Usage:
-    python -m benchmarks.idle_cpu [--seconds 60] [--size 120x40] [--speed 10]
+services gets one status a second. With ``--beside TREE`` the demo of another checkout of the console (a
+source tree: ``git worktree add ../before main``) runs at the same time, over the same seconds, so a change is
+measured against the code before it under the same load (a shared machine's load moves the figures far more
+than most changes do). Usage:
+    python -m benchmarks.idle_cpu [--seconds 60] [--size 120x40] [--speed 10] [--beside TREE]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from benchmarks.first_frame import BARE_APP, SERVICES, Pane, demo_command
@@ -31,15 +36,22 @@ def rss_mb(pid: int) -> float:
 
 def measure(command: str, words: tuple[str, ...], size: tuple[int, int], seconds: float) -> tuple[float, float]:
     """(percent of one core, MB resident at the end)."""
-    with Pane(command, size) as pane:
-        pane.seconds_until(words)
+    return measure_together([(command, words)], size, seconds)[0]
+
+
+def measure_together(commands: list[tuple[str, tuple[str, ...]]], size: tuple[int, int],
+                     seconds: float) -> list[tuple[float, float]]:
+    """Each command in its own pane, all over the same seconds: [(percent of one core, MB resident), …]."""
+    with ExitStack() as stack:
+        panes = [stack.enter_context(Pane(command, size)) for command, _words in commands]
+        for pane, (_command, words) in zip(panes, commands):
+            pane.seconds_until(words)
         time.sleep(2)  # past start-up
-        pid = pane.pid
-        before, wall = cpu_seconds(pid), time.perf_counter()
+        pids = [pane.pid for pane in panes]
+        before, wall = [cpu_seconds(pid) for pid in pids], time.perf_counter()
         time.sleep(seconds)
-        used, elapsed = cpu_seconds(pid) - before, time.perf_counter() - wall
-        rss = rss_mb(pid)
-    return 100.0 * used / elapsed, rss
+        elapsed = time.perf_counter() - wall
+        return [(100.0 * (cpu_seconds(pid) - used) / elapsed, rss_mb(pid)) for pid, used in zip(pids, before)]
 
 
 def main() -> None:
@@ -47,14 +59,24 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--size", default="120x40")
     parser.add_argument("--speed", type=float, default=10.0)
+    parser.add_argument("--beside", metavar="TREE", help="another checkout whose demo runs at the same time")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     bare_file = Path(tempfile.mkdtemp()) / "bare_app.py"
     bare_file.write_text(BARE_APP)
     bare, bare_rss = measure(f"{sys.executable} {bare_file}", ("bare textual ready",), size, args.seconds)
-    demo, demo_rss = measure(f"{demo_command()} --speed {args.speed:g}", SERVICES, size, args.seconds)
+    demo = f"{demo_command()} --speed {args.speed:g}"
+    if not args.beside:
+        demo_cpu, demo_rss = measure(demo, SERVICES, size, args.seconds)
+    else:
+        beside = f"env PYTHONPATH={shlex.quote(str(Path(args.beside).resolve()))} {demo}"
+        (demo_cpu, demo_rss), (other_cpu, other_rss) = measure_together([(demo, SERVICES), (beside, SERVICES)],
+                                                                         size, args.seconds)
     print(f"idle CPU over {args.seconds:.0f} s at {args.size}: bare Textual {bare:.1f} %, "
-          f"canary-console --demo --speed {args.speed:g} {demo:.1f} % of one core (target <= 2 %)")
+          f"canary-console --demo --speed {args.speed:g} {demo_cpu:.1f} % of one core (target <= 2 %)")
+    if args.beside:
+        print(f"  the same seconds, {args.beside}: {other_cpu:.2f} %; this code: {demo_cpu:.2f} % "
+              f"(ratio {demo_cpu / other_cpu:.2f}; load average {os.getloadavg()[0]:.1f})")
     print(f"RSS at the end: bare Textual {bare_rss:.0f} MB, canary-console --demo {demo_rss:.0f} MB")
 
 

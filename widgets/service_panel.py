@@ -10,8 +10,11 @@ from time import monotonic
 from typing import Protocol, runtime_checkable
 
 from textual.content import Content
+from textual.geometry import Region
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.strip import Strip
+from textual.visual import Visual
+from textual.widget import Widget, _RenderCache
 
 from console.engine.model import Outcome, RolloutStatus, State, Track
 from widgets.history import MetricHistory
@@ -95,6 +98,9 @@ class ServicePanel(Widget):
         self._drawn_key: tuple | None = None
         self._drawn_at = float("-inf")
         self.held = False  # a status that only moved the numbers waits for redraw_held()
+        self._strips: dict[tuple, Strip] = {}  # the drawn lines, by what they say (see _render_content)
+        self._strips_context: tuple | None = None
+        self._pending: list[Content] | None = None  # the lines a redraw found, until they are drawn
 
     def show_waiting(self, text: str) -> None:
         """What the panel says before its first status ("connecting…", why the connection failed)."""
@@ -152,7 +158,31 @@ class ServicePanel(Widget):
 
     def _redraw(self, key: tuple, now: float) -> None:
         self._drawn_key, self._drawn_at, self.held = key, now, False
-        self.refresh()
+        self._repaint_changed_lines()
+
+    def _repaint_changed_lines(self) -> None:
+        """Repaint only the rows whose line changed since it was drawn: Textual then restyles and sends only
+        those rows to the terminal. Anything else (nothing drawn yet, another size, background or number of
+        lines) repaints the whole panel."""
+        width, height = self.size
+        if not self.is_mounted or not self._strips or self._drawing_context() != self._strips_context:
+            self.refresh()
+            return
+        lines = self._lines()[:height]
+        drawn = list(self._strips)  # by row
+        keys = self._keys(lines)
+        if len(keys) != len(drawn):
+            self.refresh()
+            return
+        changed = [y for y, (key, old) in enumerate(zip(keys, drawn)) if key != old]
+        if changed:
+            self._pending = lines  # drawn as found now, so the rows repainted are the rows that changed
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def refresh(self, *regions: Region, **kwargs) -> ServicePanel:
+        if not regions:  # the whole panel (Textual's own refreshes too): drawn from what it holds now
+            self._pending = None
+        return super().refresh(*regions, **kwargs)
 
     def watch_selected(self, selected: bool) -> None:
         self.set_class(selected, "-selected")
@@ -164,17 +194,52 @@ class ServicePanel(Widget):
 
     # ---------------------------------------------------------------- drawing
     def render(self) -> Content:
+        return Content("\n").join(self._lines())
+
+    def _lines(self) -> list[Content]:
+        """The panel's lines, at most as many as it has rows."""
         # every edge (padding or a coloured border) takes the same two columns (themes/console.tcss), so the
         # weight bar of every panel is as wide as the others and its phase marks line up
         width = max(20, self.content_region.width or self.size.width)
         height = max(1, self.content_region.height or self.size.height)
         if self.status is None:
-            return Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))
+            return [Content.assemble((self.service, "bold"), (f"  {self.waiting}", "$muted"))]
         if height >= 8:
             lines = self._roomy(width, height)
         else:
             lines = self._compact(width, height)
-        return Content("\n").join(lines[:height])
+        return lines[:height]
+
+    def _render_content(self) -> None:
+        """Textual's whole-widget render, but a line that says what it said last time (the same text in
+        the same styles, on the same row) keeps its drawn strip: turning styled text into strips is most of
+        a redraw, and the versions / verdict and why lines seldom change (issue 17, idle CPU). Changed lines
+        go through Textual's own path, in place, so they come out exactly as a full render draws them."""
+        width, height = self.size
+        context = self._drawing_context()
+        if context != self._strips_context:  # another size, background, theme or selection: all new
+            self._strips, self._strips_context = {}, context
+        lines, self._pending = (self._pending or self._lines())[:height], None
+        keys = self._keys(lines)
+        drawn = self._strips
+        missing = {y for y, key in enumerate(keys) if key not in drawn}
+        if missing:
+            changed = Content("\n").join(line if y in missing else Content("") for y, line in enumerate(lines))
+            strips = Visual.to_strips(self, changed, width, height, self.visual_style)
+            for y in missing:
+                drawn[keys[y]] = strips[y] if y < len(strips) else Strip.blank(width)
+        self._strips = {key: drawn[key] for key in keys}  # only the lines on screen stay
+        self._render_cache = _RenderCache(self.size, [drawn[key] for key in keys])
+        self._dirty_regions.clear()
+
+    def _drawing_context(self) -> tuple:
+        """What every drawn line depends on besides its own text and styles."""
+        return self.size, self.visual_style, self.app.theme, self.text_selection
+
+    @staticmethod
+    def _keys(lines: list[Content]) -> list[tuple]:
+        """Each line by what it says: its row, its text and its styles."""
+        return [(y, line.plain, tuple(line.spans)) for y, line in enumerate(lines)]
 
     @staticmethod
     def _versions(status: RolloutStatus) -> str:
