@@ -326,7 +326,7 @@ class CanaryApp(App[int]):
 
     def on_noticed(self, message: Noticed) -> None:
         """What needs a person, by the one rule (console.engine.notable): bell and toast."""
-        self.alert(inert(message.notice.summary, 300))
+        self.alert(humane(inert(message.notice.summary, 300)))
 
     def report_ui_error(self, where: str, error: BaseException) -> None:
         """The UI's error boundary: a failed update is journalled with its traceback and shown once per

@@ -351,6 +351,25 @@ async def test_the_dashboard_alerts_by_the_same_rule_and_shows_a_failing_sink():
         assert "notifications to slack keep failing: HTTP 500" in [n.message for n in app._notifications]
 
 
+async def test_the_dashboards_alert_speaks_the_peoples_words_not_the_engines_identifiers():
+    """An approval notice's summary carries the judge's reason (`manual review: p99_latency: …`); the toast
+    says `needs review: P99 latency: …` like every other line on screen (seen in the demo as raw words)."""
+    from console.app import CanaryApp
+    from tests.test_tui_support import fake_session, settle
+
+    session, clock, _cluster = fake_session()
+    app = CanaryApp(session, autorun=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        session.bus.publish(Event(EventKind.STATE, "nexus", clock.now(), "observing → awaiting approval",
+                                  {"from": "observing", "to": "awaiting_approval",
+                                   "reason": "manual review: p99_latency: canary P99 0.235 s vs stable 0.135 s"}))
+        await settle(app, pilot)
+        alerts = [n.message for n in app._notifications if n.message.startswith("nexus")]
+        assert alerts and all("p99_latency" not in m and "manual review" not in m for m in alerts), alerts
+        assert any("P99 latency" in m for m in alerts), alerts
+
+
 async def test_a_console_that_resumes_a_rollout_resolves_the_incident_its_predecessor_opened(
         tmp_path, monkeypatch, receivers):
     slack, pagerduty, webhook = receivers

@@ -374,7 +374,7 @@ class ServicePanel(Widget):
             lines.extend(self._chart(title, metric, fmt, width, rows))
         lines.append(self._verdict(status, width))
         if status.reason and status.verdict is not None:
-            lines.append(Content.assemble(("why: ", "$muted"), (clip(inert(status.reason), width - 5), "$muted")))
+            lines.append(Content.assemble(("why: ", "$muted"), (clip(humane(inert(status.reason)), width - 5), "$muted")))
         return lines
 
     def _chart(self, title: str, metric: str, fmt, width: int, rows: int) -> list[Content]:

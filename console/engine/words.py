@@ -19,7 +19,7 @@ CHECK_WORDS = {"error_rate": "error rate", "p95_latency": "P95 latency", "p99_la
                "success_rate": "success rate", "canary_restarts": "canary restarts"}
 
 _RAW = {**{state.value: state.label for state in State if "_" in state.value},
-        "manual_review": "needs review", "insufficient_data": "too little data", "no_data": "no data",
+        "manual_review": "needs review", "manual review": "needs review", "insufficient_data": "too little data", "no_data": "no data",
         "await_approval": "wait for approval", **CHECK_WORDS}
 _RAW_WORD = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _RAW), key=len, reverse=True)) + r")\b")
 _DOUBLED = re.compile(r"\b(needs review|manual review): (needs review|manual review):? ?", re.IGNORECASE)
