@@ -59,6 +59,7 @@ class Run:
     decisions: tuple[tuple[float, str, int], ...] = ()  # (t, action, weight after it)
     end: float = 0.0
     closed: bool = False  # replayed in a closed loop: the traffic followed the policy's weight
+    why: str = ""  # the first rollback's or review's weight and reason
 
     def kept_up_until(self, sc: Scenario) -> float:
         """When the replayed weight fell behind the recording's for longer than FELL_BEHIND (inf: never).
@@ -106,7 +107,9 @@ def replay_one(sc: Scenario, method: str | None, closed: bool = False) -> Run:
                        int(d.values.get("to_weight", d.weight))) for d in result.decisions
                       if d.action in ("advance", "rollback", "await_approval", "promote")
                       or d.reason.startswith("no usable data"))
-    return Run(sc.name, result.outcome, acted, spent, decisions, result.end, closed)
+    why = next((f"at {d.weight} %: {d.reason}" for d in result.decisions if d.action in ("rollback", "await_approval")),
+               "")
+    return Run(sc.name, result.outcome, acted, spent, decisions, result.end, closed, why)
 
 
 def replay_many(scenarios: list[Scenario], method: str | None, jobs: int, closed: bool = False) -> list[Run]:
@@ -170,6 +173,10 @@ def null_summary(count: int, method: str | None, jobs: int, step: float = 10.0, 
                      f"{counted['awaiting_approval']} | {counted['paused'] + counted['incomplete']} | "
                      f"{counted['fell behind']} | {late['rolled_back']}, {late['awaiting_approval']} |")
     lines.append(f"\n{count} healthy rollouts replayed in {spent:.0f} s")
+    for sc, run in zip(scenarios, runs):  # the wrong ones by name, so each can be replayed and read
+        outcome, at = run.graded(sc)
+        if outcome in ("rolled_back", "awaiting_approval"):
+            lines.append(f"- {sc.name} ({sc.rps:g} rps): {outcome} at {at or 0:.0f} s {run.why}")
     return lines
 
 
