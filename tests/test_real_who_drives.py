@@ -480,3 +480,40 @@ def test_a_canary_scaled_to_0_whose_pods_still_terminate_has_its_traffic_taken_a
     assert "no ready canary pod (0/1)" in notes[PREFIX + "reason"], notes  # the terminating pod counted, not ready
     assert advance.returncode == 2 and "cannot advance: no ready canary pod (0/0)" in advance.stderr, \
         advance.stdout + advance.stderr
+
+
+def test_a_deleted_canary_deployment_whose_pods_are_not_collected_yet_has_its_traffic_taken_away(
+        controlplane: ControlPlane, tmp_path: Path) -> None:
+    """`kubectl delete deploy odyssey-canary` as a busy cluster shows it: the Deployment is gone at once, its
+    ReplicaSet and Ready pods only once the garbage collector gets to them (held here by a finalizer on the
+    ReplicaSet). The pods are going away with nobody to bring them back: the run names the deletion and takes
+    the traffic away in the check that sees it, not pause at 10 % and exit before the pods go."""
+    service = "odyssey"
+    controlplane.reset((service,))  # the plane is shared
+    config = _config(tmp_path)
+    run = _driving_run(controlplane, service, "2.0.0", config)
+    sets = json.loads(controlplane.kubectl("get", "replicasets", "-n", NAMESPACE, "-l",
+                                           f"app.kubernetes.io/name={service},track=canary", "-o", "json").stdout)
+    names = [s["metadata"]["name"] for s in sets["items"]]
+    assert names and _canary_pods(controlplane, service)
+    try:
+        for name in names:
+            controlplane.kubectl("patch", "replicaset", name, "-n", NAMESPACE, "--type=merge", "-p",
+                                 json.dumps({"metadata": {"finalizers": [GRACE]}}))
+        controlplane.kubectl("delete", "deploy", f"{service}-canary", "-n", NAMESPACE)
+        out, err = run.communicate(timeout=90)  # a paused rollout ends a headless run
+        notes = _notes(controlplane, service)
+        pods = _canary_pods(controlplane, service)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for name in names:
+            controlplane.kubectl("patch", "replicaset", name, "-n", NAMESPACE, "--type=merge", "-p",
+                                 json.dumps({"metadata": {"finalizers": None}}), check=False)
+    _until(lambda: not _canary_pods(controlplane, service), f"{service}'s canary pods gone")
+    assert run.returncode == 3, out + err
+    assert pods and all(not p["metadata"].get("deletionTimestamp") for p in pods)  # still there, still Ready
+    assert "canary Deployment odyssey-canary was deleted outside the console" in out, out
+    assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
+    assert "canary pods going away with their deleted Deployment (1/1 ready)" in notes[PREFIX + "reason"], notes
