@@ -5,7 +5,12 @@ the weight stays 0 and an Event CanaryOverridden names it; SIGTERM, SIGHUP and S
 10 %, at 25 % and during promote (the stable rollout held by `kubectl rollout pause`) leave what the next
 `run` resumes at the same phase and weight; a one-shot `promote` stopped by SIGTERM in flight saves and
 releases its Lease at once; a person's `kubectl rollout pause` of the stable Deployment holds a promote, said
-(reason, Warning Event, the headless line), until their `kubectl rollout resume`.
+(reason, Warning Event, the headless line), until their `kubectl rollout resume`. A person's `kubectl scale
+deploy … --replicas=0` or `kubectl delete deploy …-canary` mid-phase: the run takes the traffic away
+(weight 0), pauses naming PODS 0/0 or the deletion, and a plain `advance --yes` is refused while the canary
+has no pod; also as a busy cluster shows them (a pod terminating through its grace period, a ReplicaSet not
+collected yet, each held by a finalizer). The emergency stop on a dashboard (Pilot) that drives nexus: the
+panel and the detail say "weight set to 0 outside the console", the weight stays 0, one CanaryOverridden.
 
 No Prometheus is configured: every verdict is "no data", so nothing advances by itself and the weights move
 only where the test moves them (a forced advance, a forced promote)."""
