@@ -9,7 +9,8 @@ import asyncio
 import kubernetes_validate
 import pytest
 
-from console.adapters.kube_objects import WEIGHT
+from console.adapters.kube_objects import WEIGHT, pod_of
+from console.engine.config import Kube
 from console.engine.model import RolloutRecord, State, Track
 from console.engine.ports import Cluster, ClusterError
 from tests.kubedouble.harness import SERVICES, console_on, seeded_double
@@ -33,6 +34,19 @@ async def test_snapshot_reads_pods_versions_and_no_canary(tmp_path):
         # one pod LIST for the whole namespace, all services in one selector
         pod_lists = [r for r in double.requests if r.path.endswith("/pods") and r.query.get("watch") != "true"]
         assert len(pod_lists) == 1 and "perception" in pod_lists[0].query["labelSelector"]
+
+
+def test_a_terminating_pod_whose_status_still_says_ready_is_not_ready():
+    """A kubelet keeps a deleted pod's Ready condition True through its grace period, but the pod is no
+    endpoint any more (EndpointSlice: not ready once terminating): it serves no share of traffic."""
+    pod = {"metadata": {"name": "perception-canary-x", "labels": {"app.kubernetes.io/name": "perception",
+                                                                   "track": "canary"}},
+           "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}}
+    serving = pod_of(pod, Kube())
+    terminating = pod_of({**pod, "metadata": {**pod["metadata"], "deletionTimestamp": "2026-12-01T04:50:00Z"}},
+                         Kube())
+    assert serving is not None and serving[1].ready and serving[1].track is Track.CANARY
+    assert terminating is not None and not terminating[1].ready and terminating[1].reason == "Terminating"
 
 
 async def test_start_advance_rollback_then_delete(tmp_path):

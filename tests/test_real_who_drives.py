@@ -5,7 +5,12 @@ the weight stays 0 and an Event CanaryOverridden names it; SIGTERM, SIGHUP and S
 10 %, at 25 % and during promote (the stable rollout held by `kubectl rollout pause`) leave what the next
 `run` resumes at the same phase and weight; a one-shot `promote` stopped by SIGTERM in flight saves and
 releases its Lease at once; a person's `kubectl rollout pause` of the stable Deployment holds a promote, said
-(reason, Warning Event, the headless line), until their `kubectl rollout resume`.
+(reason, Warning Event, the headless line), until their `kubectl rollout resume`. A person's `kubectl scale
+deploy … --replicas=0` or `kubectl delete deploy …-canary` mid-phase: the run takes the traffic away
+(weight 0), pauses naming PODS 0/0 or the deletion, and a plain `advance --yes` is refused while the canary
+has no pod; also as a busy cluster shows them (a pod terminating through its grace period, a ReplicaSet not
+collected yet, each held by a finalizer). The emergency stop on a dashboard (Pilot) that drives nexus: the
+panel and the detail say "weight set to 0 outside the console", the weight stays 0, one CanaryOverridden.
 
 No Prometheus is configured: every verdict is "no data", so nothing advances by itself and the weights move
 only where the test moves them (a forced advance, a forced promote)."""
@@ -23,10 +28,13 @@ from pathlib import Path
 import pytest
 
 from console.adapters.kube_objects import PREFIX, WEIGHT
+from console.app import CanaryApp
 from console.engine.config import load_config
-from console.wiring import Options
+from console.engine.model import State
+from console.wiring import Options, open_world
 from tests.controlplane.console_run import EXE, by_user, console, service_account, short_config, writes
 from tests.controlplane.launcher import NAMESPACE, SERVICES, ControlPlane
+from tests.test_tui_support import screen_text, settle
 from tests.test_tui_who_drives import every_key_on_the_read_only_dashboard
 
 pytestmark = pytest.mark.controlplane
@@ -301,3 +309,216 @@ def test_a_promote_held_by_a_paused_stable_is_said_and_a_sigterm_releases_it_at_
     assert image.endswith(f":{version}")
     assert sum(r == "CanaryPromoted" for r, _ in said) == 1, said
     assert sum(r == "CanaryPromoteResumed" for r, _ in said) == 1, said
+
+
+def _canary_pods(plane: ControlPlane, service: str) -> list[dict]:
+    done = plane.kubectl("get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={service},track=canary",
+                         "-o", "json")
+    return json.loads(done.stdout)["items"]
+
+
+GRACE = "canary-console.test/grace-period"  # a finalizer standing in for a kubelet's termination grace period
+
+
+def _hold_pods(plane: ControlPlane, service: str, held: bool) -> None:
+    """Hold (or let go) the canary's pods as a real kubelet does while their containers stop: the plane's node
+    emulator removes a deleted pod at once, a kubelet only after its grace period, the pod's status still
+    Ready meanwhile (only its deletionTimestamp says it is terminating)."""
+    patch = json.dumps({"metadata": {"finalizers": [GRACE] if held else None}})
+    for pod in _canary_pods(plane, service):
+        plane.kubectl("patch", "pod", pod["metadata"]["name"], "-n", NAMESPACE, "--type=merge", "-p", patch)
+
+
+def _without_pods_mid_phase(plane: ControlPlane, tmp_path: Path, service: str, person: tuple[str, ...],
+                            graceful: bool = False) -> tuple[str, dict[str, str], subprocess.CompletedProcess[str],
+                                                             list[dict]]:
+    """``service`` driven by a `run` at 10 %, observing; the person's ``person`` kubectl command takes its
+    canary pods away mid-phase (``graceful``: each pod stays, terminating, as under a kubelet); the run stops
+    on it (paused, exit 3), and once the pods are gone a plain `advance --yes` is asked. (The run's stdout,
+    the notes as the run left them, the advance, the Events.)"""
+    plane.reset((service,))  # the plane is shared
+    earlier = _event_names(plane, service)
+    config = _config(tmp_path)
+    common = ("--config", str(config), "--kubeconfig", str(plane.kubeconfigs[DRIVER]), "--namespace", NAMESPACE)
+    run = _driving_run(plane, service, "2.0.0", config)
+    assert _notes(plane, service)[WEIGHT] == "10" and _canary_pods(plane, service)
+    try:
+        _hold_pods(plane, service, graceful)
+        plane.kubectl(*person, "-n", NAMESPACE)
+        out, err = run.communicate(timeout=90)  # a paused rollout ends a headless run
+        notes = _notes(plane, service)
+        assert run.returncode == 3, out + err
+        assert not graceful or all(p["metadata"].get("deletionTimestamp") for p in _canary_pods(plane, service))
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        _hold_pods(plane, service, False)
+    _until(lambda: not _canary_pods(plane, service), f"{service}'s canary pods gone")
+    advance = console("advance", service, "--yes", *common)
+    return out, notes, advance, _events(plane, service, but=earlier)
+
+
+def test_a_person_scaling_the_canary_to_0_mid_phase_takes_its_traffic_away(controlplane: ControlPlane,
+                                                                          tmp_path: Path) -> None:
+    """`kubectl scale deploy capsule-canary --replicas=0` while observing at 10 %: the run never advances; it
+    takes the canary's traffic away (weight 0: nginx would answer that share with 503s), pauses naming
+    PODS 0/0 and the person's scale as the reason, writes nothing over their replicas, and a plain
+    `advance --yes` afterwards is refused with that reason."""
+    out, notes, advance, events = _without_pods_mid_phase(
+        controlplane, tmp_path, "capsule", ("scale", "deploy", "capsule-canary", "--replicas=0"))
+    replicas = json.loads(controlplane.kubectl("get", "deploy", "capsule-canary", "-n", NAMESPACE, "-o", "json")
+                          .stdout)["spec"]["replicas"]
+    assert "canary scaled to 0 replicas outside the console (was 1)" in out, out
+    assert "no ready canary pod (0/0)" in out, out
+    assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
+    assert "no ready canary pod (0/0)" in notes[PREFIX + "reason"], notes
+    assert replicas == 0  # theirs, not written over
+    assert advance.returncode == 2 and "cannot advance: no ready canary pod (0/0)" in advance.stderr, \
+        advance.stdout + advance.stderr
+    assert _notes(controlplane, "capsule")[WEIGHT] == "0"  # the refused advance moved nothing
+    reasons = [e["reason"] for e in events]
+    assert "CanaryOverridden" in reasons and "CanaryPaused" in reasons, reasons
+    assert not any(e["reason"] == "CanaryWeightChanged" and "→ 25%" in e["message"] for e in events), events
+
+
+def test_a_person_deleting_the_canary_deployment_mid_phase_is_named(controlplane: ControlPlane,
+                                                                   tmp_path: Path) -> None:
+    """`kubectl delete deploy odyssey-canary` while observing at 10 %: the run never advances; it names the
+    deleted Deployment, takes the traffic away (weight 0), pauses, and a plain `advance --yes` is refused
+    while the canary has no pod."""
+    out, notes, advance, events = _without_pods_mid_phase(
+        controlplane, tmp_path, "odyssey", ("delete", "deploy", "odyssey-canary"))
+    gone = controlplane.kubectl("get", "deploy", "odyssey-canary", "-n", NAMESPACE, check=False)
+    assert "canary Deployment odyssey-canary was deleted outside the console" in out, out
+    assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
+    assert "odyssey-canary was deleted outside the console" in notes[PREFIX + "reason"], notes
+    assert gone.returncode != 0  # not made again behind the person's back
+    assert advance.returncode == 2 and "cannot advance: no ready canary pod (0/0)" in advance.stderr, \
+        advance.stdout + advance.stderr
+    assert _notes(controlplane, "odyssey")[WEIGHT] == "0"
+    reasons = [e["reason"] for e in events]
+    assert "CanaryOverridden" in reasons, reasons
+    assert not any(e["reason"] == "CanaryWeightChanged" and "→ 25%" in e["message"] for e in events), events
+
+
+async def _checks_until(session, app, pilot, condition, what: str, tries: int = 300) -> int:
+    """Check after check (each repainted) until ``condition()``; how many checks it took (bounded: fails
+    rather than hangs; the short sleep only lets the cluster's watch deliver between checks)."""
+    for done in range(1, tries + 1):
+        await session.step()
+        await settle(app, pilot)
+        if condition():
+            return done
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"never saw {what}")
+
+
+async def _dashboard_overridden(plane: ControlPlane, config_path: Path, service: str) -> dict[str, object]:
+    """A dashboard (Pilot) over a real kube session that drives ``service``: started from it and observing
+    at 10 %, then a person's `kubectl annotate … canary-weight=0 --overwrite`. What it showed, and when."""
+    options = Options(kubeconfig=str(plane.kubeconfigs[DRIVER]), namespace=NAMESPACE)
+    world = await open_world(load_config(config_path, env={}), options, drive=(service,))
+    session, seen = world.session, {}
+    controller = session.controllers[service]
+    app = CanaryApp(session, autorun=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            started = await session.intent(service, "start", version="1.2.4")
+            assert started.ok, started.message
+            await _checks_until(session, app, pilot, lambda: (controller.state, controller.weight)
+                                == (State.OBSERVING, 10), f"{service} observing at 10%")
+            seen["mark"] = plane.audit_mark()
+            await asyncio.to_thread(plane.kubectl, "annotate", "ingress", f"{service}-canary", "-n", NAMESPACE,
+                                    f"{WEIGHT}=0", "--overwrite")
+            # the first check whose snapshot shows the person's 0 is the one that must pause
+            await _checks_until(session, app, pilot, lambda: controller.snapshot.weight == 0, "the weight 0 seen")
+            seen["state"], seen["panel"] = controller.state, screen_text(app)
+            await pilot.press("enter")
+            await settle(app, pilot)
+            seen["detail"] = screen_text(app)
+            for _ in range(5):  # further checks: nothing writes the weight back
+                await session.step()
+                await settle(app, pilot)
+            seen["after"] = (controller.state, controller.weight, screen_text(app))
+    finally:
+        await world.aclose()
+    return seen
+
+
+def test_a_person_setting_weight_0_mid_phase_is_shown_on_the_dashboard_that_drives(controlplane: ControlPlane,
+                                                                                  tmp_path: Path) -> None:
+    """The runbook's emergency stop while a dashboard drives nexus: the first check that sees it pauses; the
+    panel and the detail say "weight set to 0 outside the console (was 10%)"; through five further checks the
+    weight stays 0 (no write to the Ingress in the audit log) and one CanaryOverridden Event names it."""
+    service = "nexus"
+    controlplane.reset((service,))  # the plane is shared
+    earlier = _event_names(controlplane, service)
+    config = short_config(tmp_path / "config.yaml", [service], phase_s=600.0, progress_deadline="1h",
+                          kube={"lease_seconds": "5s"})
+    seen = asyncio.run(_dashboard_overridden(controlplane, config, service))
+    said = "weight set to 0 outside the console (was 10%"
+    ingress_writes = [e for e in writes(by_user(controlplane.audit_events(seen["mark"]), service_account(DRIVER)))
+                      if (e.get("objectRef") or {}).get("resource") == "ingresses"]
+    overridden = [e for e in _events(controlplane, service, but=earlier) if e["reason"] == "CanaryOverridden"]
+    state, weight, after = seen["after"]
+    assert seen["state"] is State.PAUSED
+    assert said in seen["panel"] and "paused" in seen["panel"], seen["panel"]
+    assert said in seen["detail"] and "overridden at 10%" in seen["detail"], seen["detail"]
+    assert (state, weight) == (State.PAUSED, 0) and said in after, after
+    assert _notes(controlplane, service)[WEIGHT] == "0"
+    assert ingress_writes == [], [(e["verb"], e["objectRef"]) for e in ingress_writes]
+    assert len(overridden) == 1 and overridden[0]["type"] == "Warning", overridden
+    assert overridden[0].get("count", 1) == 1 and "10%" in overridden[0]["message"], overridden
+
+
+def test_a_canary_scaled_to_0_whose_pods_still_terminate_has_its_traffic_taken_away(controlplane: ControlPlane,
+                                                                                   tmp_path: Path) -> None:
+    """The same scale to 0 as a real cluster shows it: the pod stays a while, terminating, its status still
+    Ready (a kubelet's grace period). A terminating pod is no endpoint (EndpointSlice: not ready once
+    terminating), so nginx answers the canary's share with 503s at once: the run must take the traffic
+    away then, not pause at 10 % and exit, leaving 10 % of users on a canary with no pod and no driver."""
+    out, notes, advance, _events = _without_pods_mid_phase(
+        controlplane, tmp_path, "capsule", ("scale", "deploy", "capsule-canary", "--replicas=0"), graceful=True)
+    assert "canary scaled to 0 replicas outside the console (was 1)" in out, out
+    assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
+    assert "no ready canary pod (0/1)" in notes[PREFIX + "reason"], notes  # the terminating pod counted, not ready
+    assert advance.returncode == 2 and "cannot advance: no ready canary pod (0/0)" in advance.stderr, \
+        advance.stdout + advance.stderr
+
+
+def test_a_deleted_canary_deployment_whose_pods_are_not_collected_yet_has_its_traffic_taken_away(
+        controlplane: ControlPlane, tmp_path: Path) -> None:
+    """`kubectl delete deploy odyssey-canary` as a busy cluster shows it: the Deployment is gone at once, its
+    ReplicaSet and Ready pods only once the garbage collector gets to them (held here by a finalizer on the
+    ReplicaSet). The pods are going away with nobody to bring them back: the run names the deletion and takes
+    the traffic away in the check that sees it, not pause at 10 % and exit before the pods go."""
+    service = "odyssey"
+    controlplane.reset((service,))  # the plane is shared
+    config = _config(tmp_path)
+    run = _driving_run(controlplane, service, "2.0.0", config)
+    sets = json.loads(controlplane.kubectl("get", "replicasets", "-n", NAMESPACE, "-l",
+                                           f"app.kubernetes.io/name={service},track=canary", "-o", "json").stdout)
+    names = [s["metadata"]["name"] for s in sets["items"]]
+    assert names and _canary_pods(controlplane, service)
+    try:
+        for name in names:
+            controlplane.kubectl("patch", "replicaset", name, "-n", NAMESPACE, "--type=merge", "-p",
+                                 json.dumps({"metadata": {"finalizers": [GRACE]}}))
+        controlplane.kubectl("delete", "deploy", f"{service}-canary", "-n", NAMESPACE)
+        out, err = run.communicate(timeout=90)  # a paused rollout ends a headless run
+        notes = _notes(controlplane, service)
+        pods = _canary_pods(controlplane, service)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        for name in names:
+            controlplane.kubectl("patch", "replicaset", name, "-n", NAMESPACE, "--type=merge", "-p",
+                                 json.dumps({"metadata": {"finalizers": None}}), check=False)
+    _until(lambda: not _canary_pods(controlplane, service), f"{service}'s canary pods gone")
+    assert run.returncode == 3, out + err
+    assert pods and all(not p["metadata"].get("deletionTimestamp") for p in pods)  # still there, still Ready
+    assert "canary Deployment odyssey-canary was deleted outside the console" in out, out
+    assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
+    assert "canary pods going away with their deleted Deployment (1/1 ready)" in notes[PREFIX + "reason"], notes

@@ -217,7 +217,10 @@ def pod_of(obj: dict[str, Any], kube: Kube) -> tuple[str, Pod] | None:
     if not service:
         return None
     track = Track.CANARY if labels.get(kube.track_label) == Track.CANARY.value else Track.STABLE
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    # a terminating pod serves no new request (its EndpointSlice entry is not ready once terminating) though
+    # its status still says Ready until the kubelet's grace period ends: it counts as not ready
+    ready = not meta.get("deletionTimestamp") and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
     containers = status.get("containerStatuses") or []
     reason = next((c["state"]["waiting"].get("reason", "") for c in containers
                    if (c.get("state") or {}).get("waiting")), "") or status.get("reason", "")

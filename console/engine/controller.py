@@ -55,6 +55,7 @@ from console.engine.stable_window import StableBaseline
 from console.engine.traffic_share import ShareTracker
 
 SAVE_EVERY = 60.0  # seconds of counted phase progress between periodic record saves
+TAKEN_AWAY = "its traffic taken away (weight 0)"  # said once in a reason, however many checks see it
 # (controller, actor) of the intent running in this task (and the tasks it spawns), set by on_behalf
 _ON_BEHALF: contextvars.ContextVar[tuple[Any, str] | None] = contextvars.ContextVar("on_behalf", default=None)
 
@@ -275,16 +276,21 @@ class RolloutController(Intents):
 
     async def _without_ready_canary(self, snapshot: ServiceSnapshot) -> bool:
         """Past the deploy phase a canary with no ready pod answers its share with 503s its own metrics never
-        see: take the traffic away (weight 0) at once and pause with the reason. True when that is so."""
+        see: take the traffic away (weight 0) at once and pause with the reason. So does a canary whose
+        Deployment was deleted: its pods are going away (the garbage collector's, in its own time) and
+        nothing will bring them back. True when that is so."""
         if not self._acting() or snapshot.problem is not None or not snapshot.canary_exists:
             return False
         ready, total = snapshot.ready_count(Track.CANARY)
-        if ready:
+        deleted = snapshot.canary_deployment is False
+        if ready and not deleted:
             return False
-        why = f"no ready canary pod ({ready}/{total}); its traffic taken away (weight 0)"
+        pods = (f"canary pods going away with their deleted Deployment ({ready}/{total} ready)" if ready
+                else f"no ready canary pod ({ready}/{total})")
+        why = f"{pods}; {TAKEN_AWAY}"
         if self.state is not State.PAUSED:
             self._stop_for_person(State.PAUSED, "no_ready_canary", why, "hold")
-        elif "no ready canary pod" not in self.reason:
+        elif TAKEN_AWAY not in self.reason:
             self._transition(State.PAUSED, f"{self.reason}; {why}")
         if self.weight > 0 and await self._write("set_weight", 0, why="auto", to_weight=0):
             self.weight = 0
