@@ -197,6 +197,37 @@ def test_the_detail_follows_pod_logs_with_the_driver_role(controlplane: ControlP
     assert line.track is Track.STABLE and line.pod.startswith("perception-") and line.text
 
 
+async def _watch_leases_as_the_driver(plane: ControlPlane) -> str:
+    """Open the Lease watch as the driver, wait until the server answered it (or a bound), close it; the
+    watcher's state then ("watching" once the server accepted the watch)."""
+    cluster = await connect(Config(), read_only=False, kubeconfig=str(plane.kubeconfigs[DRIVER]), namespace=NAMESPACE)
+    try:
+        cluster.watch_leases()
+        for _ in range(600):  # a bound against hanging (60 s), not a speed assertion
+            if cluster.lease_watch.state == "watching":
+                break
+            await asyncio.sleep(0.1)
+        return cluster.lease_watch.state
+    finally:
+        await cluster.aclose()  # the watch ends: the audit log has its entry (stage ResponseComplete)
+
+
+def test_a_console_waiting_to_take_over_watches_the_leases_with_the_driver_role(controlplane: ControlPlane) -> None:
+    """The console's one watch of Leases (a console waiting to take a dead driver's Lease over, issue 14), as the
+    driver through the real apiserver: allowed by the Role, and seen by the Role test below."""
+    mark = controlplane.audit_mark()
+    state = asyncio.run(_watch_leases_as_the_driver(controlplane))
+    assert state == "watching", f"the Lease watch as the driver never opened: {state}"
+    watches: list[dict] = []
+    for _ in range(600):  # the audit entry is written when the closed watch completes (a bound, 60 s)
+        watches = [e for e in by_user(controlplane.audit_events(mark), service_account(DRIVER))
+                   if verb_resource(e) == ("watch", "coordination.k8s.io", "leases")]
+        if watches:
+            break
+        time.sleep(0.1)
+    assert watches and all((e.get("responseStatus") or {}).get("code", 200) < 400 for e in watches), watches
+
+
 def _granted(role: str) -> set[tuple[str, str, str]]:
     rules = next(d for d in yaml.safe_load_all(RBAC.read_text()) if d and d["kind"] == "Role"
                  and d["metadata"]["name"] == role)["rules"]
