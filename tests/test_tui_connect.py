@@ -83,11 +83,8 @@ async def test_the_charts_are_back_filled_before_any_step():
             assert app.screen.panel(service).history is history
 
 
-async def test_enter_while_connecting_opens_the_detail_once_connected():
-    """The notice says "the detail opens once connected": it must, for the service selected then (the
-    tmux test of issue 19 pressed Enter twice while connecting and waited for a detail that never came)."""
-    from screens.detail import ServiceDetailScreen
-
+def _held_connection():
+    """An app whose connect() waits until the test sets the returned event; and its session."""
     session, _clock, _cluster = fake_session()
     release = asyncio.Event()
 
@@ -95,7 +92,15 @@ async def test_enter_while_connecting_opens_the_detail_once_connected():
         await release.wait()
         return session
 
-    app = CanaryApp(config=session.config, connect=connect, autorun=False)
+    return CanaryApp(config=session.config, connect=connect, autorun=False), session, release
+
+
+async def test_enter_while_connecting_opens_the_detail_once_connected():
+    """The notice says "the detail opens once connected": it must, for the service selected then (the
+    tmux test of issue 19 pressed Enter twice while connecting and waited for a detail that never came)."""
+    from screens.detail import ServiceDetailScreen
+
+    app, session, release = _held_connection()
     async with app.run_test(size=(120, 40)) as pilot:
         await _until(pilot, lambda: "connecting…" in screen_text(app))
         await pilot.press("j", "enter")
@@ -110,14 +115,7 @@ async def test_a_detail_asked_for_while_connecting_is_not_opened_over_another_sc
     """Enter, then `?` while still connecting: once connected the help stays; the detail does not jump in."""
     from screens.detail import ServiceDetailScreen
 
-    session, _clock, _cluster = fake_session()
-    release = asyncio.Event()
-
-    async def connect():
-        await release.wait()
-        return session
-
-    app = CanaryApp(config=session.config, connect=connect, autorun=False)
+    app, session, release = _held_connection()
     async with app.run_test(size=(120, 40)) as pilot:
         await _until(pilot, lambda: "connecting…" in screen_text(app))
         await pilot.press("enter", "question_mark")
