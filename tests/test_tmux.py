@@ -71,7 +71,14 @@ class Terminal:
             if check(text):
                 return text
             time.sleep(POLL_SECONDS)
-        raise AssertionError(f"never saw {what}; the {self.size_now()} screen was:\n{text}")
+        raise AssertionError(f"never saw {what}; {self.liveness(text)}; the {self.size_now()} screen was:\n{text}")
+
+    def liveness(self, text: str) -> str:
+        """Whether the program still draws (a lost key) or stands still (a hang), for a failure's message."""
+        command = self.tmux("display-message", "-p", "-t", "t", "#{pane_current_command}").strip()
+        time.sleep(1.5)  # a diagnosis after the failure, not a wait for the test: does the screen still change?
+        moving = self.screen() != text
+        return f"the pane runs {command!r}, its screen {'still changes' if moving else 'stood still for 1.5 s'}"
 
     def row_of(self, service: str, text: str | None = None) -> str:
         text = self.screen() if text is None else text
