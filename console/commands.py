@@ -446,9 +446,11 @@ async def action(config: Config, options: Options, name: str, service: str, *, y
     signals = _Stop()
     restore_signals = handle_signals(signals)  # killed in flight, it saves and releases as `run` does
     work = asyncio.create_task(_act(world, service, name, kwargs, errors, signals.event))
+    signalled = asyncio.create_task(signals.event.wait())
     try:
-        await asyncio.wait([work, asyncio.create_task(signals.event.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([work, signalled], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        signalled.cancel()  # the action ended first: nothing waits for a signal any more
         restore_signals()
         unsubscribe()
         unsubscribe_held()
