@@ -31,6 +31,7 @@ class FakeService:
     canary_deployment: bool = True  # False: someone deleted the canary Deployment but not its route
     record: RolloutRecord | None = None
     driver: str | None = None
+    stable_paused: bool = False  # `kubectl rollout pause` on the stable Deployment: a promote waits for it
     weights: list[tuple[float, int]] = field(default_factory=lambda: [(float("-inf"), 0)])
 
 
@@ -102,7 +103,7 @@ class FakeCluster:
                                weight=svc.weight, pods=tuple(pods), record=svc.record, driver=svc.driver,
                                canary_deployment=svc.canary_version is not None and svc.canary_deployment,
                                canary_replicas=svc.canary_replicas if svc.canary_version is not None
-                               and svc.canary_deployment else None, at=now)
+                               and svc.canary_deployment else None, stable_paused=svc.stable_paused, at=now)
 
     async def start_canary(self, service: str, version: str, weight: int) -> None:
         svc = self._write("start_canary", service, (version, weight))
@@ -120,6 +121,8 @@ class FakeCluster:
 
     async def promote(self, service: str, version: str) -> None:
         svc = self._write("promote", service, version)
+        while svc.stable_paused:  # like the adapter: a paused stable Deployment cannot roll, so the promote waits
+            await self.clock.sleep(1.0)
         svc.stable_version, svc.canary_version, svc.canary_replicas = version, None, 0
         self._set_weight(svc, 0)
 

@@ -526,3 +526,27 @@ async def test_a_watching_console_follows_the_drivers_phase_in_its_reason():
     await rig.close()
     assert f"phase {second.name} ({second.weight}%)" in controller.reason, controller.reason
     assert controller.status.phase == 1 and cluster.writes == []
+
+
+async def test_a_held_promote_that_ended_leaves_no_held_flag_to_the_next_rollouts_promote():
+    """The stable Deployment paused (`kubectl rollout pause`) holds a promote; the person resumes it and the promote
+    ends before the next check sees the resume. The next rollout's promote, retried once, must not announce that
+    "the stable Deployment was resumed": nobody paused it."""
+    session, cluster, _metrics, _clock, events, rig = await started(120.0)
+    stable = cluster.services["perception"]
+    stable.stable_paused = True
+    assert (await session.intent("perception", "promote", force=True)).ok
+    await rig.until(200.0)
+    assert any("held at" in e.message for e in of(events, EventKind.ACTION)), "the held promote was not said"
+    stable.stable_paused = False
+    await rig.until(260.0)
+    assert session.controllers["perception"].state is State.PROMOTED
+    assert (await session.intent("perception", "start", version="1.2.5")).ok
+    await rig.until(400.0)
+    cluster.fail_next("promote")  # the write fails once: the promote stays in PROMOTING over a check
+    assert (await session.intent("perception", "promote", force=True)).ok
+    await rig.until(500.0)
+    assert session.controllers["perception"].state is State.PROMOTED
+    said = [e.message for e in of(events, EventKind.ACTION) if "1.2.5" in e.message]
+    assert not any("resumed" in m or "held" in m for m in said), said
+    await rig.close()

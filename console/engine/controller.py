@@ -668,6 +668,8 @@ class RolloutController(Intents):
             return  # nothing overrides a rollback in flight
         before, self.state, self.reason = self.state, to, reason
         self._hold_key = None
+        if to is not State.PROMOTING:
+            self._promote_held = False  # a held promote that ended says nothing to the next rollout's promote
         self.bus.publish(Event(EventKind.STATE, self.service, self.clock.now(),
                                f"{before.value} → {to.value}: {reason}",
                                {"from": before.value, "to": to.value, "reason": reason}))
