@@ -61,3 +61,14 @@ def test_a_seeded_sample_of_the_closed_loop_null_set_has_no_rollback_and_no_revi
     for sc in null_set(4, seed=7, duration=30 * 60):
         result = asyncio.run(closed_loop_async(enforcing(), sc.service, sc.times(), sc.feed()))
         assert result.outcome not in ("rolled_back", "awaiting_approval"), (sc, result.table())
+
+
+def test_the_healthy_canaries_the_fixed_window_absolute_rule_rolled_back_are_held_not_rolled_back():
+    """The closed-loop null set (30 s steps) rolled back null-0-593 (60 rps) and null-0-803 (7.5 rps) in their first
+    minutes: one window's success rate read p < 0.01 against the absolute 99 % at a true 0.5 % error rate, and the
+    anytime-valid test on the same data did not confirm. Such a breach now holds the phase instead."""
+    healthy = null_set(804, step=30.0)
+    for sc in (healthy[593], healthy[803]):
+        sc = dataclasses.replace(sc, duration=8 * 60)  # both were rolled back by 210 s
+        result = asyncio.run(closed_loop_async(enforcing(), sc.service, sc.times(), sc.feed()))
+        assert result.outcome != "rolled_back", (sc.name, result.table())

@@ -137,6 +137,31 @@ def test_an_absolute_breach_on_both_tracks_holds_with_a_named_problem_instead_of
     assert clean_stable.outcome is Outcome.FAIL and not clean_stable.problems
 
 
+def test_an_absolute_breach_of_one_window_rolls_back_only_once_the_sequential_test_confirms_it():
+    """Read at every check, a window's p < alpha_fail is no budget over a rollout (the closed-loop null set rolled
+    back two healthy canaries on it): with the sequential method the absolute rule holds until its stream shows
+    the breach, and then fails."""
+    from console.engine.sequential_judge import UNCONFIRMED, SequentialJudge
+
+    config, initial = enforcing(), phase(enforcing(), "initial")
+    stable, canary = window(9000, 0.005), window(964, 18 / 964)  # null-0-593's window: p = 0.0099
+    fixed = evaluate(config, SERVICE, initial, stable, canary)
+    assert fixed.check("success_rate").result is CheckResult.FAIL and fixed.outcome is Outcome.FAIL
+    unconfirmed = SequentialJudge(config)
+    for i in range(6):  # the same healthy-looking increments on both tracks: the stream shows no breach
+        unconfirmed.offer(10.0 * i, initial, window(100, 0.01, seconds=10), window(900, 0.005, seconds=10), None)
+    held = unconfirmed.apply(fixed, initial, stable, canary, stable_live=True)
+    assert held.check("success_rate").result is CheckResult.INSUFFICIENT_DATA, held.check("success_rate")
+    assert UNCONFIRMED in held.check("success_rate").reason and "p=0.0099" in held.check("success_rate").reason
+    assert held.outcome is not Outcome.FAIL
+    confirmed = SequentialJudge(config)
+    for i in range(12):  # a canary at 5 % errors beside a clean stable: the stream confirms
+        confirmed.offer(10.0 * i, initial, window(250, 0.05, seconds=10), window(750, 0.005, seconds=10), None)
+    failed = confirmed.apply(evaluate(config, SERVICE, initial, stable, window(3000, 0.05)), initial, stable,
+                             window(3000, 0.05), stable_live=True)
+    assert failed.check("success_rate").result is CheckResult.FAIL and failed.outcome is Outcome.FAIL
+
+
 def test_a_canary_short_of_its_share_holds_and_is_named_and_a_quiet_one_is_not_called_short():
     config = Config()
     short = evaluate(config, SERVICE, phase(config, "early"), window(27000, 0.005), window(300, 0.005),

@@ -5,9 +5,12 @@ With ``analysis.method: sequential`` the controller feeds each check's increment
 and p99_latency a breach the sequential test shows (anytime-valid, budget per rollout) fails (or asks for a
 person, by the check's action; latency after ``latency_persistence`` checks in a row) even where the window
 does not yet show it; the fixed window's own breach still stands (thin streams at low traffic are slower than
-one window — measured, docs/judging.md). Passes stay the fixed test's (a pass only lets the phase clock run).
-A check whose stream has nothing to test yet (no increments from the source, no stable traffic at weight
-100) keeps the fixed verdict. The shared-incident rule applies to the streams too.
+one window — measured, docs/judging.md), except the absolute success_rate rule: its window breach holds
+the phase until the stream confirms it (one window's p < alpha_fail at every check is no budget over a
+rollout: the closed-loop null set rolled back 2 healthy canaries of 1,000 on it). Passes stay the fixed
+test's (a pass only lets the phase clock run). A check whose stream has nothing to test yet (no increments
+from the source, no stable traffic at weight 100) keeps the fixed verdict. The shared-incident
+rule applies to the streams too.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from console.engine.model import Action, Check, CheckResult, TrackWindow, Verdic
 from console.engine.sequential import Finding, SequentialMonitor
 
 JUDGED = ("error_rate", "p95_latency", "p99_latency", "success_rate")
+UNCONFIRMED = "one window's breach, held until the sequential test confirms it"
 
 
 class SequentialJudge:
@@ -81,6 +85,11 @@ class SequentialJudge:
         if finding.incident and check.result is not CheckResult.FAIL:
             problems.append(finding.reason.removeprefix("sequential: "))
             return replace(check, result=CheckResult.INSUFFICIENT_DATA, reason=f"{values}; {finding.reason}"), True
+        if not finding.breach and check.name == "success_rate" and check.result is CheckResult.FAIL:
+            # one window's p < alpha_fail, read at every check, is not a budget over a rollout: the absolute
+            # rule rolls back only when the anytime-valid test confirms it; until then it holds the phase
+            return replace(check, result=CheckResult.INSUFFICIENT_DATA,
+                           reason=f"{check.reason}; {UNCONFIRMED}; {finding.reason}"), True
         if not finding.breach:  # the fixed window's own breach, if any, stands (docs/judging.md: why both)
             return replace(check, reason=f"{check.reason}; {finding.reason}"), False
         if check.name.endswith("latency"):
