@@ -70,7 +70,7 @@ async def test_start_advance_rollback_then_delete(tmp_path):
         assert service["spec"]["selector"] == {"app.kubernetes.io/name": "perception", "track": "canary"}
 
         await cluster.watcher.wait_for(lambda: any("perception-canary" in p["metadata"]["name"]
-                                                   for p in cluster.watcher.pods.values()))
+                                                   for p in cluster.watcher.objects.values()))
         snap = (await cluster.snapshot_all(["perception"]))["perception"]
         assert snap.canary_exists and snap.canary_version == "1.2.4" and snap.weight == 10
         assert snap.ready_count(Track.CANARY) == (1, 1)
@@ -85,7 +85,7 @@ async def test_start_advance_rollback_then_delete(tmp_path):
         assert double.obj("deployments", "perception-canary")["spec"]["replicas"] == 0
         assert any(r.path.endswith("/deployments/perception-canary/scale") for r in double.writes())
         await cluster.watcher.wait_for(lambda: not any("perception-canary" in p["metadata"]["name"]
-                                                       for p in cluster.watcher.pods.values()))
+                                                       for p in cluster.watcher.objects.values()))
         snap = (await cluster.snapshot_all(["perception"]))["perception"]
         assert snap.weight == 0 and snap.pods_of(Track.CANARY) == () and snap.canary_exists
 
@@ -216,8 +216,8 @@ async def test_follow_logs_streams_lines_of_the_track_as_data(tmp_path):
         await cluster.start_canary("synapse", "4.0.0", 10)
         await cluster.snapshot_all(["synapse"])
         await cluster.watcher.wait_for(lambda: any("synapse-canary" in p["metadata"]["name"]
-                                                   for p in cluster.watcher.pods.values()))
-        pod = next(p["metadata"]["name"] for p in cluster.watcher.pods.values()
+                                                   for p in cluster.watcher.objects.values()))
+        pod = next(p["metadata"]["name"] for p in cluster.watcher.objects.values()
                    if "synapse-canary" in p["metadata"]["name"])
         await double.log(pod, "started \x1b[31mred\x1b[0m")
         lines = cluster.follow_logs("synapse", Track.CANARY)
@@ -238,8 +238,8 @@ async def test_follow_logs_reconnects_when_the_server_closes_the_stream(tmp_path
     async with seeded_double() as double, console_on(double, tmp_path) as cluster:
         await cluster.snapshot_all(["plato"])
         await cluster.watcher.wait_for(lambda: any("plato" in p["metadata"]["name"]
-                                                   for p in cluster.watcher.pods.values()))
-        pod = next(p["metadata"]["name"] for p in cluster.watcher.pods.values() if "plato" in p["metadata"]["name"])
+                                                   for p in cluster.watcher.objects.values()))
+        pod = next(p["metadata"]["name"] for p in cluster.watcher.objects.values() if "plato" in p["metadata"]["name"])
         lines = cluster.follow_logs("plato", Track.STABLE)
         await double.log(pod, "before the break")
         assert (await anext(lines)).text == "before the break"

@@ -150,7 +150,7 @@ async def test_a_watched_lease_is_judged_from_its_renewal_not_from_the_next_snap
         clock.advance(60)
         await a.leases.renew("perception")
         renewed = double.obj("leases", "canary-console-perception")["spec"]["renewTime"]
-        seen = lambda: any(o["spec"].get("renewTime") == renewed for o in b.lease_watch.pods.values())  # noqa: E731
+        seen = lambda: any(o["spec"].get("renewTime") == renewed for o in b.lease_watch.objects.values())  # noqa: E731
         await asyncio.wait_for(b.lease_watch.wait_for(seen), 30)  # a bound against hanging
         clock.advance(4)
         snap = (await b.snapshot_all(["perception"]))["perception"]
@@ -260,7 +260,7 @@ async def test_watch_relists_on_410_and_reconnects_after_failures(tmp_path):
         double.store.end_watches()  # the stream breaks; the next watch and list fail twice
         await cluster.start_canary("perception", "1.2.4", 10)
         await cluster.watcher.wait_for(lambda: any("perception-canary" in p["metadata"]["name"]
-                                                   for p in cluster.watcher.pods.values()))
+                                                   for p in cluster.watcher.objects.values()))
         waits = [s for s in clock.slept if s > 0][:3]  # the stream's end, then two failures: jittered backoff
         assert 0.5 <= waits[0] < 1.0 <= waits[1] < 2.0 <= waits[2] < 4.0, clock.slept
         assert cluster.watcher.problem is None

@@ -25,7 +25,7 @@ from console.adapters.kube_lease import LEASE_PREFIX, LeaseKeeper
 from console.adapters.kube_logs import PodLogFollower
 from console.adapters.kube_reads import read_kinds
 from console.adapters.kube_requests import KubeRequestBox
-from console.adapters.kube_watch import PodWatcher
+from console.adapters.kube_watch import Watcher
 from console.adapters.router import HTTPROUTES, INGRESSES, RouteState, TrafficRouter, by_name, detect
 from console.adapters.router_gateway import GatewayRouter
 from console.adapters.router_nginx import NginxRouter
@@ -52,9 +52,9 @@ class KubeCluster:
         self.identity = f"{_local_user()} as {kube_user}"
         self.console_id = console_id or f"{self.identity} on {socket.gethostname()}:{os.getpid()}-{secrets.token_hex(2)}"
         names = ",".join(config.service_names)
-        self.watcher = PodWatcher(api, namespace, f"{self.kube.name_label} in ({names})")
+        self.watcher = Watcher(api, namespace, f"{self.kube.name_label} in ({names})")
         self.leases = LeaseKeeper(api, namespace, self.console_id, self.kube.lease_seconds)
-        self.lease_watch = PodWatcher(api, namespace, "app.kubernetes.io/managed-by=canary-console",
+        self.lease_watch = Watcher(api, namespace, "app.kubernetes.io/managed-by=canary-console",
                                       path=self.leases.path(), on_object=self.leases.observe)
         self.requests = KubeRequestBox(api, namespace)  # asking the driver of a service driven elsewhere
         self.last_event_error: str | None = None
@@ -309,7 +309,7 @@ class KubeCluster:
         if not self.watcher.synced:
             raise ClusterError(self.watcher.problem or "pods not listed yet")
         grouped: dict[str, list[Pod]] = {}
-        for obj in self.watcher.pods.values():
+        for obj in self.watcher.objects.values():
             if found := ko.pod_of(obj, self.kube):
                 grouped.setdefault(found[0], []).append(found[1])
         for pods in grouped.values():
@@ -605,7 +605,7 @@ class KubeCluster:
         followers: dict[str, asyncio.Task[None]] = {}
 
         def wanted() -> list[tuple[dict[str, Any], Pod]]:
-            found = [(obj, ko.pod_of(obj, self.kube)) for obj in self.watcher.pods.values()]
+            found = [(obj, ko.pod_of(obj, self.kube)) for obj in self.watcher.objects.values()]
             return [(obj, hit[1]) for obj, hit in found
                     if hit and hit[0] == service and (track is None or hit[1].track == track)
                     and hit[1].name not in followers]
@@ -630,7 +630,7 @@ class KubeCluster:
         container = ko.main_container(obj.get("spec") or {}, service) or {}
         uid = (obj.get("metadata") or {}).get("uid")
         follower = PodLogFollower(self.api, self._path("pods", pod.name) + "/log", pod, container.get("name"),
-                                  queue, alive=lambda: uid in self.watcher.pods)
+                                  queue, alive=lambda: uid in self.watcher.objects)
         await follower.run()
 
 

@@ -1,8 +1,9 @@
-"""One pod watch per namespace, kept in memory for every service: list, then watch from the list's
+"""One watch of a collection per namespace, kept in memory: the pods of every service, or (given another
+``path`` and an ``on_object`` callback) the console's Leases. List, then watch from the list's
 resourceVersion; re-list on 410 Gone; reconnect with backoff when the stream breaks or the server fails.
-``problem`` says when the picture may be stale; ``changed`` wakes whoever waits for the next change. The
-same watcher, given another collection's ``path`` and an ``on_object`` callback, follows the console's
-Leases (kube.py ``watch_leases``): each object listed or changed is handed over the moment it is seen.
+``problem`` says when the picture may be stale; ``changed`` wakes whoever waits for the next change. On
+the Lease watch (kube.py ``watch_leases``) each object listed or changed is handed to ``on_object`` the
+moment it is seen.
 
 List, then watch: the list alone makes the picture usable (``synced``, and waiters are woken), so the first
 snapshot never waits on the watch stream's response headers (a proxy that buffers the watch would hang it).
@@ -39,7 +40,7 @@ def backoff(attempt: int) -> float:
     return step * (0.5 + _jitter.random() / 2)
 
 
-class PodWatcher:
+class Watcher:
     def __init__(self, api: KubeApi, namespace: str, selector: str, *, path: str = "",
                  on_object: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.api = api
@@ -47,7 +48,7 @@ class PodWatcher:
         self.selector = selector
         self._path = path or f"/api/v1/namespaces/{namespace}/pods"
         self.on_object = on_object  # called with each object listed, added or modified, when it is seen
-        self.pods: dict[str, dict[str, Any]] = {}  # uid → pod (or the watched collection's) object
+        self.objects: dict[str, dict[str, Any]] = {}  # uid → object (a pod, or a Lease on the Lease watch)
         self.resource_version = ""
         self.synced = False
         self.problem: str | None = None
@@ -91,8 +92,8 @@ class PodWatcher:
         self.state = "listing"
         await self._notify()
         data = await self.api.call("GET", self.path, query={"labelSelector": self.selector}, retries=0)
-        self.pods = {p["metadata"]["uid"]: p for p in data.get("items", [])}
-        for obj in self.pods.values():
+        self.objects = {o["metadata"]["uid"]: o for o in data.get("items", [])}
+        for obj in self.objects.values():
             self._hand_over(obj)
         self.resource_version = str(data.get("metadata", {}).get("resourceVersion", ""))
         self.lists += 1
@@ -161,10 +162,10 @@ class PodWatcher:
             raise error_for(int(obj.get("code", 500)), json.dumps(obj), "GET", self.path, watch=True)
         meta = obj.get("metadata") or {}
         if kind in ("ADDED", "MODIFIED"):
-            self.pods[meta["uid"]] = obj
+            self.objects[meta["uid"]] = obj
             self._hand_over(obj)
         elif kind == "DELETED":
-            self.pods.pop(meta.get("uid", ""), None)
+            self.objects.pop(meta.get("uid", ""), None)
         if meta.get("resourceVersion"):
             self.resource_version = str(meta["resourceVersion"])
         await self._notify()
