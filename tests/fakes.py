@@ -32,6 +32,7 @@ class FakeService:
     record: RolloutRecord | None = None
     driver: str | None = None
     stable_paused: bool = False  # `kubectl rollout pause` on the stable Deployment: a promote waits for it
+    pods_linger: bool = False  # a canary scaled to 0 keeps its Ready pod (a busy ReplicaSet controller)
     weights: list[tuple[float, int]] = field(default_factory=lambda: [(float("-inf"), 0)])
 
 
@@ -94,7 +95,7 @@ class FakeCluster:
     def _snapshot(self, name: str, now: float) -> ServiceSnapshot:
         svc = self.services[name]
         pods = [Pod(f"{name}-stable-{i}", Track.STABLE, True) for i in range(3)]
-        if svc.canary_replicas and svc.canary_created_at is not None and svc.canary_deployment:
+        if (svc.canary_replicas or svc.pods_linger) and svc.canary_created_at is not None and svc.canary_deployment:
             ready = now - svc.canary_created_at >= self.ready_after
             pods.append(Pod(f"{name}-canary-0", Track.CANARY, ready, "Running" if ready else "Pending",
                             restarts=svc.canary_restarts))

@@ -329,6 +329,13 @@ def _hold_pods(plane: ControlPlane, service: str, held: bool) -> None:
         plane.kubectl("patch", "pod", pod["metadata"]["name"], "-n", NAMESPACE, "--type=merge", "-p", patch)
 
 
+def _pods_going(counted: str) -> tuple[str, str]:
+    """What a run says of a canary scaled to 0: its pods ``counted`` ready, or, when the check that saw the
+    scale came before the ReplicaSet controller deleted the pod (a busy machine: CI's run of e4d1e8f), the
+    pod still Ready and going away. Either way the traffic is taken away in that check."""
+    return (f"no ready canary pod ({counted})", "canary pods going away with their Deployment scaled to 0 (1/1 ready)")
+
+
 def _without_pods_mid_phase(plane: ControlPlane, tmp_path: Path, service: str, person: tuple[str, ...],
                             graceful: bool = False) -> tuple[str, dict[str, str], subprocess.CompletedProcess[str],
                                                              list[dict]]:
@@ -363,16 +370,16 @@ def test_a_person_scaling_the_canary_to_0_mid_phase_takes_its_traffic_away(contr
                                                                           tmp_path: Path) -> None:
     """`kubectl scale deploy capsule-canary --replicas=0` while observing at 10 %: the run never advances; it
     takes the canary's traffic away (weight 0: nginx would answer that share with 503s), pauses naming
-    PODS 0/0 and the person's scale as the reason, writes nothing over their replicas, and a plain
-    `advance --yes` afterwards is refused with that reason."""
+    PODS 0/0 (or its pods going away) and the person's scale as the reason, writes nothing over their
+    replicas, and a plain `advance --yes` afterwards is refused with that reason."""
     out, notes, advance, events = _without_pods_mid_phase(
         controlplane, tmp_path, "capsule", ("scale", "deploy", "capsule-canary", "--replicas=0"))
     replicas = json.loads(controlplane.kubectl("get", "deploy", "capsule-canary", "-n", NAMESPACE, "-o", "json")
                           .stdout)["spec"]["replicas"]
     assert "canary scaled to 0 replicas outside the console (was 1)" in out, out
-    assert "no ready canary pod (0/0)" in out, out
+    assert any(said in out for said in _pods_going("0/0")), out
     assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
-    assert "no ready canary pod (0/0)" in notes[PREFIX + "reason"], notes
+    assert any(said in notes[PREFIX + "reason"] for said in _pods_going("0/0")), notes
     assert replicas == 0  # theirs, not written over
     assert advance.returncode == 2 and "cannot advance: no ready canary pod (0/0)" in advance.stderr, \
         advance.stdout + advance.stderr
@@ -482,7 +489,8 @@ def test_a_canary_scaled_to_0_whose_pods_still_terminate_has_its_traffic_taken_a
         controlplane, tmp_path, "capsule", ("scale", "deploy", "capsule-canary", "--replicas=0"), graceful=True)
     assert "canary scaled to 0 replicas outside the console (was 1)" in out, out
     assert (notes[WEIGHT], notes[PREFIX + "weight"], notes[PREFIX + "state"]) == ("0", "0", "paused"), notes
-    assert "no ready canary pod (0/1)" in notes[PREFIX + "reason"], notes  # the terminating pod counted, not ready
+    # the terminating pod counted, not ready (or, seen before the ReplicaSet controller deleted it, going away)
+    assert any(said in notes[PREFIX + "reason"] for said in _pods_going("0/1")), notes
     assert advance.returncode == 2 and "cannot advance: no ready canary pod (0/0)" in advance.stderr, \
         advance.stdout + advance.stderr
 

@@ -12,7 +12,7 @@ from typing import Any
 from console.engine.audit import EVENT_REASONS
 from console.engine.clock import VirtualClock
 from console.engine.config import Config, Service
-from console.engine.model import Event, EventKind, RolloutRecord, State
+from console.engine.model import Event, EventKind, RolloutRecord, State, Track
 from console.engine.session import Session
 from tests.fakes import FakeCluster, FakeMetrics, Rig, Traffic
 
@@ -137,6 +137,22 @@ async def test_a_canary_scaled_to_0_loses_its_traffic_at_once_and_never_advances
     await rig.close()
     assert [w for _t, w in cluster.writes_of("set_weight")] == [10, 0]
     assert cluster.writes_of("rollback") == []
+
+
+async def test_a_canary_scaled_to_0_whose_pod_is_still_ready_loses_its_traffic_in_the_check_that_sees_it():
+    """The ReplicaSet controller of a busy cluster deletes the pod after the check that sees replicas 0 (CI's
+    clean-clone run of e4d1e8f: paused at 10 % with the traffic still on, and a headless run ends there)."""
+    session, cluster, clock, _events = make()
+    rig = await started(session, clock, 300)
+    cluster.services["perception"].pods_linger = True
+    cluster.services["perception"].canary_replicas = 0
+    await rig.until(310)  # the next check, the pod still Ready
+    controller = session.controllers["perception"]
+    assert controller.snapshot.ready_count(Track.CANARY) == (1, 1)
+    assert controller.state is State.PAUSED and cluster.services["perception"].weight == 0
+    assert "scaled to 0 replicas outside the console" in controller.reason
+    assert "canary pods going away with their Deployment scaled to 0 (1/1 ready)" in controller.reason
+    await rig.close()
 
 
 async def test_a_deleted_canary_deployment_is_named_and_its_traffic_taken_away():

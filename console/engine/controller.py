@@ -277,15 +277,17 @@ class RolloutController(Intents):
     async def _without_ready_canary(self, snapshot: ServiceSnapshot) -> bool:
         """Past the deploy phase a canary with no ready pod answers its share with 503s its own metrics never
         see: take the traffic away (weight 0) at once and pause with the reason. So does a canary whose
-        Deployment was deleted: its pods are going away (the garbage collector's, in its own time) and
-        nothing will bring them back. True when that is so."""
+        Deployment was deleted or scaled to 0: its pods are going away (the garbage collector's or the
+        ReplicaSet controller's, in their own time, Ready meanwhile) and nothing will bring them back. True
+        when that is so."""
         if not self._acting() or snapshot.problem is not None or not snapshot.canary_exists:
             return False
         ready, total = snapshot.ready_count(Track.CANARY)
-        deleted = snapshot.canary_deployment is False
-        if ready and not deleted:
+        going = ("with their deleted Deployment" if snapshot.canary_deployment is False
+                 else "with their Deployment scaled to 0" if snapshot.canary_replicas == 0 else None)
+        if ready and going is None:
             return False
-        pods = (f"canary pods going away with their deleted Deployment ({ready}/{total} ready)" if ready
+        pods = (f"canary pods going away {going} ({ready}/{total} ready)" if ready
                 else f"no ready canary pod ({ready}/{total})")
         why = f"{pods}; {TAKEN_AWAY}"
         if self.state is not State.PAUSED:
