@@ -25,13 +25,26 @@ def _unfreeze_gc():
     gc.unfreeze()  # the dashboard freezes the collector's generations once attached, as the CLI wants
 
 
-async def driving_perception():
-    """A session that started perception's canary and drove it to 10 % (observing), not saved since."""
+DRIVEN = ("perception", "capsule")
+
+
+async def driving_two():
+    """A session that started two canaries and drove them to 10 % (observing), neither record saved since."""
     session, cluster, clock, _events = make()
+    assert (await session.intent("capsule", "start", version="1.2.4")).ok
     rig = await started(session, clock, 300)
     await rig.close()
-    assert cluster.services["perception"].record.updated_at < clock.now()  # the final save is still to come
+    for service in DRIVEN:  # the final save is still to come
+        assert cluster.services[service].record.updated_at < clock.now(), service
     return session, cluster, clock
+
+
+def assert_saved_final(cluster, clock) -> None:
+    """Each driven service's record: where it stood, the driver cleared, saved at the exit."""
+    for service in DRIVEN:
+        record = cluster.services[service].record
+        assert record.state is State.OBSERVING and record.weight == 10, service
+        assert record.driver == "" and record.last_driver == "me@here" and record.updated_at == clock.now(), service
 
 
 def dashboard_over(session, clock, monkeypatch, then):
@@ -43,8 +56,12 @@ def dashboard_over(session, clock, monkeypatch, then):
 
     async def headless(app: CanaryApp, **_kwargs) -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            while app.session is None:  # the connect worker attaches the session after the first frame
+            for _ in range(1000):  # the connect worker attaches the session after the first frame
+                if app.session is not None:
+                    break
                 await pilot.pause()
+            else:
+                pytest.fail("the dashboard never attached the session")
             await then(app, pilot)
 
     monkeypatch.setattr(CanaryApp, "run_async", headless)
@@ -53,7 +70,7 @@ def dashboard_over(session, clock, monkeypatch, then):
 
 
 async def test_an_engine_that_raised_leaves_the_dashboard_up_and_quitting_saves_every_driven_record(monkeypatch):
-    session, cluster, clock = await driving_perception()
+    session, cluster, clock = await driving_two()
     raised = asyncio.Event()
 
     async def broken_run(_stop) -> None:
@@ -68,7 +85,7 @@ async def test_an_engine_that_raised_leaves_the_dashboard_up_and_quitting_saves_
         await pilot.pause()
         seen["toasts"] = [n.message for n in app._notifications]
         seen["running"] = app.is_running
-        await pilot.press("q")  # it drives perception, so the console asks first
+        await pilot.press("q")  # it drives two rollouts, so the console asks first
         await pilot.pause()
         await pilot.press("y")
         await pilot.pause()
@@ -77,19 +94,15 @@ async def test_an_engine_that_raised_leaves_the_dashboard_up_and_quitting_saves_
     code = await dashboard_over(session, clock, monkeypatch, then)
     assert seen["running"] and any("engine stopped: engine bug" in t for t in seen["toasts"])  # type: ignore[union-attr]
     assert seen["quit"] == 0 and code == 0
-    record = cluster.services["perception"].record
-    assert record.state is State.OBSERVING and record.weight == 10
-    assert record.driver == "" and record.last_driver == "me@here" and record.updated_at == clock.now()
+    assert_saved_final(cluster, clock)
 
 
 async def test_an_exception_out_of_the_app_still_saves_every_driven_record_first(monkeypatch):
-    session, cluster, clock = await driving_perception()
+    session, cluster, clock = await driving_two()
 
     async def then(_app: CanaryApp, _pilot) -> None:
         raise RuntimeError("app bug")
 
     with pytest.raises(RuntimeError, match="app bug"):  # the CLI's crash reporter says it in one line
         await dashboard_over(session, clock, monkeypatch, then)
-    record = cluster.services["perception"].record
-    assert record.state is State.OBSERVING and record.weight == 10
-    assert record.driver == "" and record.updated_at == clock.now()
+    assert_saved_final(cluster, clock)
