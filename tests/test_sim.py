@@ -362,6 +362,35 @@ async def test_poll_counts_queries_like_prometheus_and_fills_extras():
     assert metrics.queries == 8 + 4
 
 
+async def test_a_poll_says_its_queries_as_explain_does_and_works_them_out_once(monkeypatch):
+    """The queries a poll reports are explain()'s, every poll; the same service, window and checks are
+    worked out once (the demo polls six services every second), and a caller's change to the dict it got
+    changes nothing the next poll says."""
+    clock = VirtualClock(T0)
+    world, cluster, metrics = build_demo(Config(), 7, "healthy", clock)
+    await cluster.start_canary("perception", "1.2.4", 25)
+    await clock.advance(2 * MIN)
+    extras = {"perception": {"kafka_consumer_lag": "sum(lag)"}}
+    asked: list[str] = []
+    original = SimMetrics.explain
+
+    def counting(self, service, window_s, extras=None):
+        asked.append(service)
+        return original(self, service, window_s, extras)
+
+    monkeypatch.setattr(SimMetrics, "explain", counting)
+    first = await metrics.poll(world.services, 300, extras)
+    first["perception"].queries["error_rate"] = "changed by a caller"
+    await clock.advance(10)
+    second = await metrics.poll(world.services, 300, extras)
+    third = await metrics.poll(world.services, 60, extras)
+    assert sorted(asked) == sorted(world.services * 2)  # the 300 s and the 60 s windows, each once
+    for polled, window in ((second, 300), (third, 60)):
+        for service in world.services:
+            assert polled[service].queries == original(metrics, service, window, extras.get(service))
+    assert "kafka_consumer_lag" in second["perception"].queries
+
+
 async def test_history_gives_a_window_every_step():
     clock = VirtualClock(T0)
     world, cluster, metrics = build_demo(Config(), 7, "healthy", clock)

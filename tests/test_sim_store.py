@@ -5,6 +5,9 @@ length, across the ring buffer's wrap; and a window one second later reads only 
 from __future__ import annotations
 
 import random
+from dataclasses import replace
+
+import pytest
 
 from console.sim.store import NB, Totals, TrackStore
 
@@ -74,3 +77,43 @@ def test_a_window_one_second_later_reads_only_the_second_that_came_and_the_one_t
     got = store.sum(store.end - 300, store.end)
     assert read == [(store.end - 1, store.end), (store.end - 301, store.end - 300)]
     assert got == by_hand(store, rows, store.end - 300, store.end)
+
+
+def test_folds_of_changing_lengths_leave_the_polls_window_sliding(monkeypatch):
+    """A fold sums the seconds since the last one; its length changes from fold to fold (a poll advances the
+    world by about ten seconds at --speed 10). Those lengths must not push the 5-minute window out of the
+    store's memory: the next poll still reads only the seconds that came and left, and the totals agree."""
+    store, rows = filled(retention=7200, seconds=900)
+    store.fold()
+    store.sum(store.end - 300, store.end)
+    rng = random.Random(11)
+    for length in (9, 10, 11, 12, 13):  # more lengths than the store remembers
+        for _ in range(length):
+            row = (rng.randrange(500), rng.randrange(9), rng.randrange(4), 1, rng.random() * 40,
+                   [rng.randrange(900) for _ in range(NB)])
+            store.put(*row)
+            rows.append(row)
+        store.fold()
+    read: list[tuple[int, int]] = []
+    original = TrackStore._span_counts
+
+    def spying(self, start, end):
+        read.append((start, end))
+        return original(self, start, end)
+
+    monkeypatch.setattr(TrackStore, "_span_counts", spying)
+    got = store.sum(store.end - 300, store.end)
+    came = sum((9, 10, 11, 12, 13))
+    assert read == [(store.end - came, store.end), (store.end - 300 - came, store.end - 300)]
+    assert got == by_hand(store, rows, store.end - 300, store.end)
+    monkeypatch.undo()
+    whole = by_hand(store, rows, store.origin, store.end)  # every second folded in once (the latency sum
+    assert replace(store.total, latency_sum=0.0) == replace(whole, latency_sum=0.0)  # added fold by fold)
+    assert store.total.latency_sum == pytest.approx(whole.latency_sum, rel=1e-12)
+
+
+def test_counts_are_the_windows_totals_without_the_latency_sum():
+    store, rows = filled(retention=400, seconds=700)
+    for start, end in ((store.end - 300, store.end), (store.end - 1, store.end), (0, 10**9), (5, 4)):
+        totals = by_hand(store, rows, start, end)
+        assert store.counts(start, end) == [totals.ok, totals.e500, totals.e503, totals.present, *totals.buckets]

@@ -30,10 +30,22 @@ class SimMetrics:
         self.queries = 0
         self.polls = 0
         self.unreachable: str | None = None  # e.g. "connection refused": every poll reports it
+        self._queries: dict[tuple, dict[str, str]] = {}
 
     def _at(self, service: str, t: float, window_s: float, checks: Sequence[str],
             extras: dict[str, str] | None = None) -> ServiceMetrics:
-        return replace(self._measured(service, t, window_s, checks), queries=self.explain(service, window_s, extras))
+        return replace(self._measured(service, t, window_s, checks), queries=self._explained(service, window_s, extras))
+
+    def _explained(self, service: str, window_s: float, extras: dict[str, str] | None) -> dict[str, str]:
+        """``explain``, remembered: the same service, window and checks give the same queries at every poll
+        (the configuration does not change under a running world). A copy each time, as ``explain`` gives."""
+        key = (id(self.config), service, window_s, tuple((extras or {}).items()))
+        queries = self._queries.get(key)
+        if queries is None:
+            if len(self._queries) >= 256:
+                self._queries.clear()
+            queries = self._queries[key] = self.explain(service, window_s, extras)
+        return dict(queries)
 
     def _measured(self, service: str, t: float, window_s: float, checks: Sequence[str]) -> ServiceMetrics:
         if self.unreachable:

@@ -81,8 +81,12 @@ class TrackStore:
         self.end += 1
 
     def fold(self) -> None:
-        """Add the seconds written since the last fold to the running totals (before they can wrap)."""
-        self.total.add(self.sum(self._folded, self.end))
+        """Add the seconds written since the last fold to the running totals (before they can wrap). Summed
+        afresh, not through the sliding windows: a fold's length changes from one fold to the next, and
+        remembering it would push the 5-minute window the polls slide out of their memory."""
+        start, end = max(self._folded, self.origin, self.end - self.rows), self.end
+        if end > start:
+            self.total.add(self._totals(start, end, self._span_counts(start, end)))
         self._folded = self.end
 
     def sum(self, start: int, end: int) -> Totals:
@@ -92,13 +96,24 @@ class TrackStore:
         totals = Totals()
         if end <= start:
             return totals
-        counts = self._counts(start, end)
+        totals.add(self._totals(start, end, self._counts(start, end)))
+        return totals
+
+    def counts(self, start: int, end: int) -> list[int]:
+        """[ok, e500, e503, present, *buckets] over seconds [start, end), clipped to what is held: a window
+        as a poll reads it (no latency sum, which only the exporter's running totals serve)."""
+        start = max(start, self.origin, self.end - self.rows)
+        end = min(end, self.end)
+        if end <= start:
+            return [0] * (4 + NB)
+        return list(self._counts(start, end))
+
+    def _totals(self, start: int, end: int, counts: list[int]) -> Totals:
         latency = 0.0
         for a, b in self._spans(start, end):
             latency += sum(self.latency_sum[a:b])
-        totals.add(Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]), latency,
-                          [float(c) for c in counts[4:]]))
-        return totals
+        return Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]), latency,
+                      [float(c) for c in counts[4:]])
 
     def _counts(self, start: int, end: int) -> list[int]:
         """[ok, e500, e503, present, *buckets] over seconds [start, end), all held. Whole numbers, so a window

@@ -126,11 +126,12 @@ class SimWorld:
         store = self._svc(service).stores[Track(track)]
         end = math.floor(t_end)
         begin = max(math.floor(t_end - seconds), store.origin, store.end - store.rows)
-        totals = store.sum(begin, end)
-        if totals.present == 0 and totals.requests == 0:
+        ok, e500, e503, present, *counts = store.counts(begin, end)
+        requests = float(ok) + float(e500) + float(e503)
+        if present == 0 and requests == 0:
             return None
-        buckets = list(zip(BUCKETS, totals.buckets))
-        return TrackWindow(requests=totals.requests, errors=totals.e500 + totals.e503,
+        buckets = list(zip(BUCKETS, map(float, counts)))
+        return TrackWindow(requests=requests, errors=float(e500) + float(e503),
                            p95=histogram_quantile(0.95, buckets), p99=histogram_quantile(0.99, buckets),
                            seconds=float(max(1, end - begin)))
 
