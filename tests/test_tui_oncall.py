@@ -437,6 +437,34 @@ async def test_a_numbers_only_status_waits_but_a_change_of_state_is_drawn_at_onc
         assert not panel.held and panel._drawn_key[0] is State.PAUSED  # a new state: drawn at once
 
 
+async def test_a_panel_asks_whether_its_app_holds_numbers_once_not_at_every_status(monkeypatch):
+    """Six statuses a second reach the panels in the demo; asking a runtime protocol walks the app's whole
+    class each time. The answer is kept per app, and the app's hold is still read as it is now."""
+    from dataclasses import replace
+    from typing import _ProtocolMeta  # type: ignore[attr-defined]
+
+    from widgets.service_panel import HoldsNumbers
+
+    async with holding_app() as app:
+        panel = app.screen.query_one("#panel-perception", ServicePanel)
+        asked: list[object] = []
+        original = _ProtocolMeta.__instancecheck__
+
+        def counting(cls, instance):
+            if cls is HoldsNumbers:
+                asked.append(instance)
+            return original(cls, instance)
+
+        monkeypatch.setattr(_ProtocolMeta, "__instancecheck__", counting)
+        first = panel.status
+        for step in range(1, 31):
+            panel.show(replace(first, phase_elapsed=first.phase_elapsed + step, at=first.at + step))
+        assert len(asked) <= 1, len(asked)
+        assert panel.hold_seconds == 3.0
+        app.hold_numbers = 0.5
+        assert panel.hold_seconds == 0.5  # the value is the app's, read every time
+
+
 async def test_held_panels_are_drawn_together_once_one_is_due():
     """Six panels each drawn on its own 3 s clock cost six screen updates; once one is due, every held panel
     is drawn with it (one update), and none is drawn before any is due."""

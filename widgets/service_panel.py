@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from time import monotonic
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 from textual.content import Content
 from textual.geometry import Region
@@ -101,6 +101,8 @@ class ServicePanel(Widget):
         self._strips: dict[tuple, Strip] = {}  # the drawn lines, by what they say (see _render_content)
         self._strips_context: tuple | None = None
         self._pending: list[Content] | None = None  # the lines a redraw found, until they are drawn
+        self._holds_for: object = None  # the app whose HoldsNumbers answer is remembered (hold_seconds)
+        self._holds = False
 
     def show_waiting(self, text: str) -> None:
         """What the panel says before its first status ("connecting…", why the connection failed)."""
@@ -148,7 +150,9 @@ class ServicePanel(Widget):
             app = self.app
         except Exception:  # not mounted in an app (a unit test of render)
             return 0.0
-        return app.hold_numbers if isinstance(app, HoldsNumbers) else 0.0  # a plain test app draws every status
+        if self._holds_for is not app:  # asked once per app: a protocol check walks the app's whole class
+            self._holds_for, self._holds = app, isinstance(app, HoldsNumbers)  # (six times a second, per panel)
+        return cast(HoldsNumbers, app).hold_numbers if self._holds else 0.0  # a plain test app draws every status
 
     def _meaning(self, status: RolloutStatus) -> tuple:
         verdict = status.verdict
