@@ -51,9 +51,10 @@ BACKFILL_SECONDS = 3600.0
 class EngineEvent(Message):
     """One non-STATUS engine event, delivered on the app's message queue."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, on_timeline: bool = True) -> None:
         super().__init__()
         self.event = event
+        self.on_timeline = on_timeline  # decided by CanaryApp._for_timeline as it came off the bus
 
 
 class Noticed(Message):
@@ -242,7 +243,10 @@ class CanaryApp(App[int]):
             if isinstance(status, RolloutStatus):
                 self.take_status(status)
             return
-        self.post_message(EngineEvent(event))
+        on_timeline = self._for_timeline(event)
+        if event.kind is EventKind.VERDICT and not on_timeline:
+            return  # the last outcome again (six a second in the demo): nothing on screen takes it
+        self.post_message(EngineEvent(event, on_timeline))
 
     def take_status(self, status: RolloutStatus) -> None:
         if status.service not in self.histories:
@@ -301,7 +305,7 @@ class CanaryApp(App[int]):
     @guarded("taking an engine event")
     def on_engine_event(self, message: EngineEvent) -> None:
         event = message.event
-        if self._for_timeline(event):
+        if message.on_timeline:
             self.timelines[event.service].append(event)
             screen = self._status_screen()
             if screen is not None and screen.ready:  # not ready: its mount reads the timeline

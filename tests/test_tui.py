@@ -365,6 +365,41 @@ async def test_timeline_keeps_transitions_but_a_verdict_only_when_it_changes():
         assert any(e.kind.value == "state" and "paused" in e.message for e in app.timelines["perception"]), [(e.kind.value, e.message[:60]) for e in list(app.timelines["perception"])[-5:]]
 
 
+async def test_a_verdict_with_the_last_outcome_posts_no_message_and_a_changed_one_reaches_the_timeline(
+        monkeypatch):
+    """Each check publishes a verdict (six a second in the demo); one whose outcome is the last one's goes
+    on no timeline and nothing else on screen reads it, so it is not put on the app's message queue at all."""
+    from console.app import EngineEvent
+    from console.engine.model import Event, EventKind
+
+    async with observed() as (app, pilot, session, clock, cluster):
+        await settle(app, pilot)
+        posted: list[Event] = []
+        original = app.post_message
+
+        def counting(message):
+            if isinstance(message, EngineEvent):
+                posted.append(message.event)
+            return original(message)
+
+        monkeypatch.setattr(app, "post_message", counting)
+        await run_for(session, clock, 120)  # twelve checks for each of six services, each with a verdict
+        await settle(app, pilot)
+        verdicts = [e for e in posted if e.kind is EventKind.VERDICT]
+        assert session.steps >= 12 and len(verdicts) <= 2 * len(app.services), len(verdicts)
+        before = len(app.timelines["perception"])
+        last = next(e for e in reversed(app.timelines["perception"]) if e.kind is EventKind.VERDICT)
+        flipped = "fail" if last.data["verdict"]["verdict"] != "fail" else "pass"
+        app._on_bus(Event(EventKind.VERDICT, last.service, last.at + 1, "a changed outcome",
+                          data={"verdict": {"verdict": flipped}}))
+        app._on_bus(Event(EventKind.VERDICT, last.service, last.at + 2, "the same again",
+                          data={"verdict": {"verdict": flipped}}))
+        await pilot.pause()
+        added = list(app.timelines["perception"])[before:]
+        assert [e.message for e in added] == ["a changed outcome"]
+        assert [e.message for e in posted[-1:]] == ["a changed outcome"]
+
+
 async def test_delete_canary_is_offered_only_after_a_rollback_and_asks_first():
     async with observed() as (app, pilot, session, clock, cluster):
         assert "Delete canary" not in screen_text(app).splitlines()[-1]
