@@ -4,7 +4,8 @@ resident memory (VmRSS) of each at the end. At --speed 10 with the 10 s check in
 services gets one status a second. With ``--beside TREE`` the demo of another checkout of the console (a
 source tree: ``git worktree add ../before main``) runs at the same time, over the same seconds, so a change is
 measured against the code before it under the same load (a shared machine's load moves the figures far more
-than most changes do). Usage:
+than most changes do); a fixed Python loop timed before and after (host_speed) tells a slow hour of the host
+from a regression. Usage:
     python -m benchmarks.idle_cpu [--seconds 60] [--size 120x40] [--speed 10] [--beside TREE]
 """
 
@@ -54,6 +55,17 @@ def measure_together(commands: list[tuple[str, tuple[str, ...]]], size: tuple[in
         return [(100.0 * (cpu_seconds(pid) - used) / elapsed, rss_mb(pid)) for pid, used in zip(pids, before)]
 
 
+def host_speed(steps: int = 5_000_000) -> float:
+    """CPU seconds a fixed pure-Python loop takes here and now: the same machine has run it in about half the
+    time on a fast day and in its full time on a slow one, and the demo's figure moves with it. Printed
+    beside the figure, it tells a slow hour of the host from a regression of the code."""
+    started = time.process_time()
+    total = 0
+    for i in range(steps):
+        total += i
+    return time.process_time() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -62,6 +74,7 @@ def main() -> None:
     parser.add_argument("--beside", metavar="TREE", help="another checkout whose demo runs at the same time")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
+    speed_before = host_speed()
     bare_file = Path(tempfile.mkdtemp()) / "bare_app.py"
     bare_file.write_text(BARE_APP)
     bare, bare_rss = measure(f"{sys.executable} {bare_file}", ("bare textual ready",), size, args.seconds)
@@ -78,6 +91,8 @@ def main() -> None:
         print(f"  the same seconds, {args.beside}: {other_cpu:.2f} %; this code: {demo_cpu:.2f} % "
               f"(ratio {demo_cpu / other_cpu:.2f}; load average {os.getloadavg()[0]:.1f})")
     print(f"RSS at the end: bare Textual {bare_rss:.0f} MB, canary-console --demo {demo_rss:.0f} MB")
+    print(f"host speed: a 5 M-step Python loop took {speed_before:.2f} s of CPU before and {host_speed():.2f} s "
+          f"after (docs/performance.md says what it read on the days measured)")
 
 
 if __name__ == "__main__":
