@@ -1,11 +1,10 @@
 """Tests of the simulated world's storage room (console/sim/store.py): a window's totals are exactly what
-summing its seconds one by one gives, whether it was summed afresh or slid from the last window of its
-length, across the ring buffer's wrap; and a window one second later reads only the seconds that changed."""
+summing its seconds one by one gives, across the ring buffer's wrap, read from two rows of running counts
+whatever its length; and the running totals hold every second written."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 
 import pytest
 
@@ -61,55 +60,60 @@ def test_sliding_windows_add_up_exactly_like_summing_them_afresh_across_the_wrap
         assert store.sum(start, end) == by_hand(store, rows, start, end)  # clipped to what is held
 
 
-def test_a_window_one_second_later_reads_only_the_second_that_came_and_the_one_that_left(monkeypatch):
-    store, rows = filled(retention=7200, seconds=900)
-    store.sum(store.end - 300, store.end)
-    store.put(*rows[-1][:5], rows[-1][5])
-    rows.append(rows[-1])
-    read: list[tuple[int, int]] = []
-    original = TrackStore._span_counts
+def test_a_window_reads_two_rows_of_running_counts_whatever_its_length(monkeypatch):
+    """A window is the running counts at its end minus those before its start, as Prometheus's increase()
+    reads a counter: two rows for a second or for five minutes (the demo reads twelve 5-minute windows every
+    second; summing their seconds was much of its idle CPU), and exactly what adding the seconds up gives."""
+    store, rows = filled(retention=400, seconds=900)  # wrapped: the oldest held second is 500
+    read: list[int] = []
+    original = TrackStore._row
 
-    def spying(self, start, end):
-        read.append((start, end))
-        return original(self, start, end)
+    def spying(self, second):
+        read.append(second)
+        return original(self, second)
 
-    monkeypatch.setattr(TrackStore, "_span_counts", spying)
-    got = store.sum(store.end - 300, store.end)
-    assert read == [(store.end - 1, store.end), (store.end - 301, store.end - 300)]
-    assert got == by_hand(store, rows, store.end - 300, store.end)
+    monkeypatch.setattr(TrackStore, "_row", spying)
+    for start, end in ((store.end - 300, store.end), (store.end - 1, store.end), (store.end - 400, store.end),
+                       (store.end - 250, store.end - 30)):
+        read.clear()
+        got = store.counts(start, end)
+        totals = by_hand(store, rows, start, end)
+        assert got == [totals.ok, totals.e500, totals.e503, totals.present, *totals.buckets]
+        assert len(read) <= 2, read  # the oldest held second's window reads the one row kept before it
 
 
-def test_folds_of_changing_lengths_leave_the_polls_window_sliding(monkeypatch):
-    """A fold sums the seconds since the last one; its length changes from fold to fold (a poll advances the
-    world by about ten seconds at --speed 10). Those lengths must not push the 5-minute window out of the
-    store's memory: the next poll still reads only the seconds that came and left, and the totals agree."""
-    store, rows = filled(retention=7200, seconds=900)
-    store.fold()
-    store.sum(store.end - 300, store.end)
+def test_the_running_totals_are_every_second_once_and_the_latency_as_far_as_folded():
+    """What the exporter serves: the counts of every second written (wrapped out of the buffer or not), and
+    the latency sum folded chunk by chunk (the world folds after every chunk it writes)."""
+    store, rows = filled(retention=400, seconds=0)
     rng = random.Random(11)
-    for length in (9, 10, 11, 12, 13):  # more lengths than the store remembers
+    for length in (9, 10, 11, 12, 13, 390, 380):  # more than the buffer holds, in all
         for _ in range(length):
             row = (rng.randrange(500), rng.randrange(9), rng.randrange(4), 1, rng.random() * 40,
                    [rng.randrange(900) for _ in range(NB)])
             store.put(*row)
             rows.append(row)
         store.fold()
-    read: list[tuple[int, int]] = []
-    original = TrackStore._span_counts
+    total = store.total
+    assert total.ok == sum(r[0] for r in rows) and total.e503 == sum(r[2] for r in rows)
+    assert total.buckets == [float(sum(r[5][j] for r in rows)) for j in range(NB)]
+    assert total.present == float(len(rows))
+    assert total.latency_sum == pytest.approx(sum(r[4] for r in rows), rel=1e-12)  # added fold by fold
 
-    def spying(self, start, end):
-        read.append((start, end))
-        return original(self, start, end)
 
-    monkeypatch.setattr(TrackStore, "_span_counts", spying)
-    got = store.sum(store.end - 300, store.end)
-    came = sum((9, 10, 11, 12, 13))
-    assert read == [(store.end - came, store.end), (store.end - 300 - came, store.end - 300)]
-    assert got == by_hand(store, rows, store.end - 300, store.end)
-    monkeypatch.undo()
-    whole = by_hand(store, rows, store.origin, store.end)  # every second folded in once (the latency sum
-    assert replace(store.total, latency_sum=0.0) == replace(whole, latency_sum=0.0)  # added fold by fold)
-    assert store.total.latency_sum == pytest.approx(whole.latency_sum, rel=1e-12)
+def test_running_counts_past_32_bits_still_give_exact_windows_and_totals():
+    """The running counts are held in 32 bits, modulo 2**32: past it (a busy service over months) a window is
+    still exact, and the totals keep counting (the world folds every chunk it writes, at most half the
+    retention: a fold, like a window, holds fewer than 2**32 of a count)."""
+    store = TrackStore(100, origin=0)
+    big = 1_000_000_000  # five such seconds pass 2**32; a 3-second window holds fewer
+    for second in range(150):
+        store.put(big if second % 2 else 7, 1, 0, 1, 0.5, [big] * NB)
+        if second % 3 == 0:
+            store.fold()
+    store.fold()
+    assert store.counts(140, 143) == [7 + big + 7, 3, 0, 3, *([3 * big] * NB)]
+    assert store.total.ok == float(75 * big + 75 * 7) and store.total.buckets[0] == float(150 * big)
 
 
 def test_counts_are_the_windows_totals_without_the_latency_sum():

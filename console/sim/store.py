@@ -1,8 +1,12 @@
 """Storage room of the simulated world: one track's per-second traffic in compact ring buffers.
 
-Each second holds the 2xx, 500 and 503 counts, whether the track had pods, the latency sum and the
-cumulative bucket counts, in ``array`` buffers that grow to the retention and then wrap. Totals since the
-start (what a Prometheus exporter serves) are folded in as seconds are written, chunk by chunk.
+Each second holds the running counts since the world began, as a Prometheus counter does: 2xx, 500 and 503
+requests, seconds with pods and the cumulative bucket counts, all whole numbers; and the second's own latency
+sum. A window's counts are the row at its end minus the row before its start: two rows, whatever its length
+(the demo reads twelve 5-minute windows every second, and summing them was much of its idle CPU). The
+buffers grow to the retention and then wrap, and hold the running counts modulo 2**32, so a difference is
+exact while it is under 2**32 (a window or a fold covers at most the retention's seconds). The totals since
+the start (what the exporter serves) are folded in as seconds are written, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass, field
 from console.sim.latency import BUCKETS
 
 NB = len(BUCKETS)
+WIDTH = 4 + NB  # the counts a second holds: ok, e500, e503, present, then the buckets
+MASK = (1 << 32) - 1
 
 
 @dataclass(slots=True)
@@ -44,109 +50,81 @@ class TrackStore:
         self.retention = retention
         self.origin = origin  # the first second ever written
         self.end = origin  # seconds [origin, end) have been written
-        self.ok = array("I")
-        self.e500 = array("I")
-        self.e503 = array("I")
-        self.present = array("B")
-        self.latency_sum = array("d")
-        self.buckets = array("I")  # NB entries per second
-        self.total = Totals()
+        self.latency_sum = array("d")  # each second's own
+        # WIDTH per second: [ok, e500, e503, present, *buckets] since the origin, modulo 2**32 (32 bits a count,
+        # as the per-second counts took before; a difference of two is exact while a window holds fewer than
+        # 2**32 of a count, and a window holds at most the retention's seconds)
+        self.running = array("I")
+        self._last = [0] * WIDTH  # the newest second's running counts (modulo 2**32)
+        self._before_oldest = [0] * WIDTH  # the running counts before the oldest second held
+        self.total = Totals()  # since the origin, as far as folded (what the exporter serves)
         self._folded = origin
-        # the last window summed of each length: (start, end, its counts); a window one poll later slides by
-        # a second or two, so its counts are the last ones plus the seconds that came minus those that left
-        self._windows: dict[int, tuple[int, int, list[int]]] = {}
 
     @property
     def rows(self) -> int:
-        return len(self.ok)
+        return len(self.latency_sum)
 
     def put(self, ok: int, e500: int, e503: int, present: int, latency_sum: float,
             buckets: list[int]) -> None:
         """Write the next second (seconds are written strictly in order)."""
-        if len(self.ok) < self.retention:
-            self.ok.append(ok)
-            self.e500.append(e500)
-            self.e503.append(e503)
-            self.present.append(present)
+        row = [(a + b) & MASK for a, b in zip(self._last, (ok, e500, e503, present, *buckets))]
+        if len(self.latency_sum) < self.retention:
             self.latency_sum.append(latency_sum)
-            self.buckets.extend(buckets)
+            self.running.extend(row)
         else:
             i = (self.end - self.origin) % self.retention
-            self.ok[i] = ok
-            self.e500[i] = e500
-            self.e503[i] = e503
-            self.present[i] = present
+            self._before_oldest = list(self.running[i * WIDTH:(i + 1) * WIDTH])  # the oldest second leaves
             self.latency_sum[i] = latency_sum
-            self.buckets[i * NB:(i + 1) * NB] = array("I", buckets)
+            self.running[i * WIDTH:(i + 1) * WIDTH] = array("I", row)
+        self._last = row
         self.end += 1
 
     def fold(self) -> None:
-        """Add the seconds written since the last fold to the running totals (before they can wrap). Summed
-        afresh, not through the sliding windows: a fold's length changes from one fold to the next, and
-        remembering it would push the 5-minute window the polls slide out of their memory."""
+        """Add the seconds written since the last fold to the running totals (before they can wrap)."""
         start, end = max(self._folded, self.origin, self.end - self.rows), self.end
         if end > start:
-            self.total.add(self._totals(start, end, self._span_counts(start, end)))
+            counts = self._counts(start, end)
+            self.total.add(Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]),
+                                  self._latency(start, end), [float(c) for c in counts[4:]]))
         self._folded = self.end
 
     def sum(self, start: int, end: int) -> Totals:
         """Totals over seconds [start, end), clipped to what is still held."""
-        start = max(start, self.origin, self.end - self.rows)
-        end = min(end, self.end)
+        start, end = self._held(start, end)
         totals = Totals()
         if end <= start:
             return totals
-        totals.add(self._totals(start, end, self._counts(start, end)))
+        counts = self._counts(start, end)
+        totals.add(Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]),
+                          self._latency(start, end), [float(c) for c in counts[4:]]))
         return totals
 
     def counts(self, start: int, end: int) -> list[int]:
         """[ok, e500, e503, present, *buckets] over seconds [start, end), clipped to what is held: a window
         as a poll reads it (no latency sum, which only the exporter's running totals serve)."""
-        start = max(start, self.origin, self.end - self.rows)
-        end = min(end, self.end)
+        start, end = self._held(start, end)
         if end <= start:
-            return [0] * (4 + NB)
-        return list(self._counts(start, end))
+            return [0] * WIDTH
+        return self._counts(start, end)
 
-    def _totals(self, start: int, end: int, counts: list[int]) -> Totals:
+    def _held(self, start: int, end: int) -> tuple[int, int]:
+        return max(start, self.origin, self.end - self.rows), min(end, self.end)
+
+    def _counts(self, start: int, end: int) -> list[int]:
+        """The running counts after second end - 1 minus those before second ``start`` (both held)."""
+        after = self._row(end - 1)
+        before = self._before_oldest if start == self.end - self.rows else self._row(start - 1)
+        return [(a - b) & MASK for a, b in zip(after, before)]
+
+    def _row(self, second: int) -> array:
+        i = (second - self.origin) % self.retention
+        return self.running[i * WIDTH:(i + 1) * WIDTH]
+
+    def _latency(self, start: int, end: int) -> float:
         latency = 0.0
         for a, b in self._spans(start, end):
             latency += sum(self.latency_sum[a:b])
-        return Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]), latency,
-                      [float(c) for c in counts[4:]])
-
-    def _counts(self, start: int, end: int) -> list[int]:
-        """[ok, e500, e503, present, *buckets] over seconds [start, end), all held. Whole numbers, so a window
-        slid from the last one of its length adds up to exactly what summing it afresh gives; the demo polls
-        six services' 5-minute windows every second, and summing each afresh was much of its idle CPU."""
-        length = end - start
-        last = self._windows.get(length)
-        if last is not None and last[0] <= start < last[1] and last[0] >= self.end - self.rows:
-            counts = list(last[2])  # the seconds that left are still held: take them away
-            for sign, a, b in ((1, last[1], end), (-1, last[0], start)):
-                for i, value in enumerate(self._span_counts(a, b)):
-                    counts[i] += sign * value
-        else:
-            counts = self._span_counts(start, end)
-        if length not in self._windows and len(self._windows) >= 4:
-            self._windows.clear()
-        self._windows[length] = (start, end, counts)
-        return counts
-
-    def _span_counts(self, start: int, end: int) -> list[int]:
-        counts = [0] * (4 + NB)
-        for a, b in self._spans(start, end):
-            if b - a <= 4:  # a few seconds: row by row
-                for i in range(a, b):
-                    row = (self.ok[i], self.e500[i], self.e503[i], self.present[i], *self.buckets[i * NB:(i + 1) * NB])
-                    for j, value in enumerate(row):
-                        counts[j] += value
-            else:
-                columns = (self.ok[a:b], self.e500[a:b], self.e503[a:b], self.present[a:b],
-                           *(self.buckets[a * NB + j:b * NB:NB] for j in range(NB)))
-                for j, column in enumerate(columns):
-                    counts[j] += sum(column)
-        return counts
+        return latency
 
     def _spans(self, start: int, end: int) -> list[tuple[int, int]]:
         if end <= start:
