@@ -65,6 +65,35 @@ def test_sparklines_of_a_pair_share_one_scale():
     assert spark_rows([None, 0.0], 0.0, 1.0, 3) == ["··" + " "]
 
 
+def _one_row_as_drawn_before(values, low, high, width):
+    """The sparkline row as spark_rows drew every height before it had a short way for one row."""
+    values = ([None] * width + list(values))[-width:] if width > 0 else []
+    chars = []
+    for value in values:
+        if value is None:
+            chars.append("·")
+            continue
+        fraction = (value - low) / (high - low) if high > low else 0.0
+        level = max(1, min(8, round(fraction * 8))) if value > low else 0
+        chars.append(" ▁▂▃▄▅▆▇█"[max(0, min(8, level))])
+    return "".join(chars)
+
+
+def test_a_one_row_sparkline_is_drawn_as_the_general_way_draws_it():
+    """The panels' one-row sparklines take a short way (six a redraw); it draws what the general way drew:
+    gaps, values at or below the floor, NaN, a flat scale, negative ranges, values above the top."""
+    import random
+
+    rng = random.Random(17)
+    pools = [None, float("nan"), 0.0, -1.0, 1e-9, 0.5, 1.0, 2.0]
+    for case in range(3000):
+        width = rng.randrange(0, 14)
+        values = [rng.choice(pools) if rng.random() < 0.3 else rng.uniform(-1, 2) for _ in range(rng.randrange(0, 20))]
+        low, high = rng.choice([(0.0, 1.0), (-1.0, 2.0), (0.5, 0.5), (1.0, 0.0), shared_range(values)])
+        assert spark_rows(values, low, high, width) == [_one_row_as_drawn_before(values, low, high, width)], \
+            (case, values, low, high, width)
+
+
 def test_countdown_and_attention():
     assert countdown(status(elapsed=150), WEIGHTS) == "next 50% in 12:30"
     assert countdown(status(weight=100), WEIGHTS) == "promote in 12:30"

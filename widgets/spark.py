@@ -32,6 +32,8 @@ def spark_rows(values: Sequence[float | None], low: float, high: float, width: i
                height: int = 1) -> list[str]:
     """``height`` rows of block characters, top row first, of ``values`` on the given shared scale."""
     width, height = max(0, width), max(1, height)
+    if height == 1:  # the dashboard's panels: six a redraw, so the one row is drawn the short way
+        return [_one_row(_resample(values, width), low, high)]
     levels = height * 8
     columns: list[int | None] = []
     for value in _resample(values, width):
@@ -51,3 +53,19 @@ def spark_rows(values: Sequence[float | None], low: float, high: float, width: i
                 chars.append(BLOCKS[max(0, min(8, level - base))])
         rows.append("".join(chars))
     return rows
+
+
+def _one_row(values: list[float | None], low: float, high: float) -> str:
+    """What the loop above gives for one row: a gap is "·", a value at or below ``low`` a blank, any other
+    value at least one eighth."""
+    span = high - low
+    chars = []
+    for value in values:
+        if value is None:
+            chars.append("·")
+        elif not value > low:  # NaN too, as above
+            chars.append(" ")
+        else:
+            level = round((value - low) / span * 8) if span > 0 else 0
+            chars.append(BLOCKS[8 if level > 8 else (level if level > 1 else 1)])
+    return "".join(chars)
