@@ -117,3 +117,29 @@ def clock_text(seconds: float) -> str:
     from widgets.text import clock
 
     return clock(seconds)
+
+
+async def test_a_panel_looks_for_no_links_and_draws_what_it_drew_when_it_did():
+    """Textual looks for a clickable link in every segment of a widget's render unless told the widget has
+    none; a panel has none (no markup, untrusted text is inert), so it says so: the strips are the same."""
+    async with watching() as (app, pilot, *_):
+        panel = app.screen.query_one("#panel-nexus", ServicePanel)
+        assert panel.auto_links is False
+        content = panel.render()
+        without = Visual.to_strips(panel, content, *panel.size, panel.visual_style)
+        panel.auto_links = True
+        with_links = Visual.to_strips(panel, content, *panel.size, panel.visual_style)
+        assert segments(without) == segments(with_links)
+        assert not any("@click" in (segment.style.meta if segment.style else {}) for strip in without
+                       for segment in strip)
+
+
+def test_putting_a_reason_into_words_is_remembered():
+    """A panel puts the same reason into the people's words at every redraw; the answer is kept."""
+    from console.engine.words import humane
+
+    text = "observing → awaiting_approval: manual review: p99 above (a reason seen once here)"
+    first = humane(text)
+    hits = humane.cache_info().hits
+    assert humane(text) == first == "observing → awaiting approval: needs review: p99 above (a reason seen once here)"
+    assert humane.cache_info().hits == hits + 1

@@ -6,6 +6,7 @@ never asks anything of the engine. Untrusted strings pass through `inert` and ar
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from time import monotonic
 from typing import Protocol, cast, runtime_checkable
 
@@ -81,11 +82,26 @@ def countdown(status: RolloutStatus, weights: Sequence[int]) -> str:
             State.DEPLOYING: "deploying", State.ROLLING_BACK: "rolling back"}.get(status.state, "")
 
 
+@lru_cache(maxsize=256)
+def _head(selected: bool, service: str, state: tuple[str, str]) -> Content:
+    """A compact panel's first words: the selection mark, the service and its state as (words, style), the
+    same at almost every redraw, so remembered (keyed by strings: a Content equals any other of its text)."""
+    return Content.assemble(("▶ " if selected else "  ", "$accent bold"), (f"{service:<11}", "bold"), " ", state, " ")
+
+
+@lru_cache(maxsize=256)
+def _muted_between(before: str, text: str, after: str) -> Content:
+    return Content.assemble(before, (text, "$muted"), after)
+
+
 class ServicePanel(Widget):
     """One service. ``show(status, history)`` redraws it; ``selected`` highlights it."""
 
 
     selected: reactive[bool] = reactive(False)
+    #: a panel has no links; with Textual's default every redraw looked for one in each segment's meta
+    #: (a fifth of turning the lines into strips), and the strips are the same without it
+    auto_links: reactive[bool] = reactive(False)
 
     def __init__(self, service: str, weights: Sequence[int], *, id: str | None = None, **kwargs) -> None:
         super().__init__(id=id or f"panel-{service}", **kwargs)
@@ -254,13 +270,17 @@ class ServicePanel(Widget):
         mode = "" if status.mode == "auto" else " · manual"
         return versions + mode + (" · read-only" if status.read_only else "")
 
+    @classmethod
+    def _state(cls, status: RolloutStatus) -> Content:
+        return Content.styled(*cls._state_words(status))
+
     @staticmethod
-    def _state(status: RolloutStatus) -> Content:
+    def _state_words(status: RolloutStatus) -> tuple[str, str]:
         if rolled_back_by_person(status):
             style = "$attention bold"
         else:
             style = "$danger bold" if status.state in DANGER_STATES else STATE_STYLE.get(status.state, "$attention bold")
-        return Content.styled(f"{status.state.label:<17}", style)
+        return f"{status.state.label:<17}", style
 
     def _title(self, status: RolloutStatus) -> Content:
         return Content.assemble(("▶ " if self.selected else "  ", "$accent bold"), (f"{self.service:<11}", "bold"),
@@ -345,8 +365,7 @@ class ServicePanel(Widget):
         with more rows: P99 and the mode / driver, then the state's reason."""
         status = self.status
         assert status is not None
-        head = Content.assemble(("▶ " if self.selected else "  ", "$accent bold"), (f"{self.service:<11}", "bold"),
-                                " ", self._state(status), " ")
+        head = _head(self.selected, self.service, self._state_words(status))
         right_width = 17 if width < 100 else RIGHT_WIDTH
         right = f"{clip(countdown(status, self.weights), right_width):<{right_width}}"
         bar_width = max(6, width - head.cell_length - right_width - 6)
@@ -356,7 +375,7 @@ class ServicePanel(Widget):
         spark = max(0, (width - len(pods) - 4 - 2 * 20) // 4 - 1)
         second = Content.assemble("  ", (pods, "$muted"), "  ", self._pair("err", "error_rate", percent, spark),
                                   self._pair("P95", "p95", millis, spark))
-        versions = Content.assemble("  ", (self._versions(status), "$muted"), " ")
+        versions = _muted_between("  ", self._versions(status), " ")
         third = Content.assemble(versions, self._verdict(status, width - versions.cell_length))
         lines = [first.truncate(width), second.truncate(width), third.truncate(width)]
         if height >= 4:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from textual.content import Content
 
@@ -22,7 +23,9 @@ def weight_bar(weight: int, marks: Sequence[int], width: int) -> str:
     return "▕" + "".join(cells) + "▏"
 
 
-def weight_bar_content(weight: int, marks: Sequence[int], width: int, style: str = "$canary") -> Content:
+@lru_cache(maxsize=256)
+def weight_bar_content(weight: int, marks: tuple[int, ...], width: int, style: str = "$canary") -> Content:
+    """The bar in its colours; remembered, as a panel redraws the same weight every few seconds."""
     bar = weight_bar(weight, marks, width)
     inner = bar[1:-1]
     filled = round(len(inner) * max(0, min(100, weight)) / 100)

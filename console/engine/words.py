@@ -7,6 +7,7 @@ used by the dashboard and by the CLI's text output alike (the JSON output keeps 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from console.engine.model import CheckResult, Outcome, State
 
@@ -42,9 +43,11 @@ def check_word(name: str) -> str:
     return CHECK_WORDS.get(name, name.replace("_", " "))
 
 
+@lru_cache(maxsize=1024)
 def humane(text: str) -> str:
     """An engine message in the people's words: `observing → awaiting_approval: manual review: p99…` becomes
-    `observing → awaiting approval: needs review: p99…`; `start canary 0% → 0%` becomes `start canary at 0%`."""
+    `observing → awaiting approval: needs review: p99…`; `start canary 0% → 0%` becomes `start canary at 0%`.
+    Remembered: a panel puts the same reason into words at every redraw (three regular expressions each)."""
     text = _RAW_WORD.sub(lambda m: _RAW[m.group(1)], text)
     text = _DOUBLED.sub("needs review: ", text)
     return _SAME_WEIGHT.sub(r" at \1%", text)
