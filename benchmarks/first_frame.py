@@ -21,6 +21,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout these benchmarks belong to
+
 SERVICES = ("perception", "capsule", "odyssey", "plato", "nexus", "synapse")
 BARE_APP = '''
 from textual.app import App
@@ -35,9 +37,12 @@ Bare().run()
 class Pane:
     """A command in a detached tmux session on a private server; closed on exit."""
 
-    def __init__(self, command: str, size: tuple[int, int]) -> None:
+    def __init__(self, command: str, size: tuple[int, int], cwd: Path | None = None) -> None:
         self.socket = f"cc-bench-{uuid.uuid4().hex[:8]}"
         self.command, self.size = command, size
+        # where the command starts: `python -c` puts its working directory first on sys.path, ahead of
+        # PYTHONPATH, so a console run from this checkout imports this checkout whatever PYTHONPATH says
+        self.cwd = Path(cwd) if cwd is not None else ROOT
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True,
@@ -47,7 +52,7 @@ class Pane:
         width, height = self.size
         self.started = time.perf_counter()
         self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", str(width), "-y", str(height),
-                  f"exec env -u COLUMNS -u LINES TERM=xterm-256color {self.command}")
+                  "-c", str(self.cwd), f"exec env -u COLUMNS -u LINES TERM=xterm-256color {self.command}")
         return self
 
     def __exit__(self, *exc) -> None:

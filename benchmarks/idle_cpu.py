@@ -41,12 +41,16 @@ def measure(command: str, words: tuple[str, ...], size: tuple[int, int], seconds
 
 
 def measure_together(commands: list[tuple[str, tuple[str, ...]]], size: tuple[int, int],
-                     seconds: float) -> list[tuple[float, float]]:
-    """Each command in its own pane, all over the same seconds: [(percent of one core, MB resident), …]."""
+                     seconds: float, cwds: list[Path | None] | None = None) -> list[tuple[float, float]]:
+    """Each command in its own pane (started in its ``cwds`` entry: a checkout's root, so that checkout is the
+    one imported), all over the same seconds: [(percent of one core, MB resident), …]."""
     with ExitStack() as stack:
-        panes = [stack.enter_context(Pane(command, size)) for command, _words in commands]
+        panes = [stack.enter_context(Pane(command, size, cwd)) for (command, _words), cwd
+                 in zip(commands, cwds or [None] * len(commands))]
         for pane, (_command, words) in zip(panes, commands):
             pane.seconds_until(words)
+            if pane.cwd != Path(os.readlink(f"/proc/{pane.pid}/cwd")):  # the checkout it imports
+                raise RuntimeError(f"{pane.command!r} runs in {os.readlink(f'/proc/{pane.pid}/cwd')}, not {pane.cwd}")
         time.sleep(2)  # past start-up
         pids = [pane.pid for pane in panes]
         before, wall = [cpu_seconds(pid) for pid in pids], time.perf_counter()
@@ -82,9 +86,10 @@ def main() -> None:
     if not args.beside:
         demo_cpu, demo_rss = measure(demo, SERVICES, size, args.seconds)
     else:
-        beside = f"env PYTHONPATH={shlex.quote(str(Path(args.beside).resolve()))} {demo}"
+        other = Path(args.beside).resolve()
+        beside = f"env PYTHONPATH={shlex.quote(str(other))} {demo}"
         (demo_cpu, demo_rss), (other_cpu, other_rss) = measure_together([(demo, SERVICES), (beside, SERVICES)],
-                                                                         size, args.seconds)
+                                                                         size, args.seconds, [None, other])
     print(f"idle CPU over {args.seconds:.0f} s at {args.size}: bare Textual {bare:.1f} %, "
           f"canary-console --demo --speed {args.speed:g} {demo_cpu:.1f} % of one core (target <= 2 %)")
     if args.beside:
