@@ -155,3 +155,18 @@ def test_requests_needed_gives_up_past_the_cap():
 def test_the_reference_table_is_what_scipy_computes():
     pytest.importorskip("scipy")
     assert compute() == REFERENCE
+
+
+def test_a_sample_size_search_asked_again_is_answered_from_the_tails_it_already_worked_out():
+    """The judge asks how many requests would settle an error rate at every check while the sample is thin;
+    its doubling search asks the same (k, n) at the same bound check after check. The tails are remembered,
+    and a remembered tail is the one worked out afresh."""
+    lower_tail.cache_clear()
+    decided = lambda k, n: surely_within(k, n, 0.01, 0.025)  # noqa: E731 - the judge's pass test
+    first = requests_needed(0.002, decided)
+    worked_out = lower_tail.cache_info().misses
+    assert requests_needed(0.002, decided) == first
+    assert lower_tail.cache_info().misses == worked_out  # nothing worked out twice
+    for k, n, p in ((0, 1, 0.01), (3, 900, 0.01), (40, 2000, 0.02), (199, 20000, 0.01)):
+        assert lower_tail(k, n, p) == lower_tail.__wrapped__(k, n, p)
+        assert upper_tail(k, n, p) == upper_tail.__wrapped__(k, n, p)

@@ -41,8 +41,10 @@ def _sum_from(k: int, n: int, p: float, step: int) -> float:
     return total
 
 
+@lru_cache(maxsize=4096)
 def upper_tail(k: int, n: int, p: float) -> float:
-    """P(X ≥ k) for X ~ Binomial(n, p), exact up to float rounding, tiny tails kept accurate."""
+    """P(X ≥ k) for X ~ Binomial(n, p), exact up to float rounding, tiny tails kept accurate. Remembered
+    (as lower_tail): a sample-size search asks the same (k, n) at the same bound check after check."""
     if k <= 0:
         return 1.0
     if k > n:
@@ -56,6 +58,7 @@ def upper_tail(k: int, n: int, p: float) -> float:
     return max(0.0, 1.0 - _sum_from(k - 1, n, p, -1))
 
 
+@lru_cache(maxsize=4096)
 def lower_tail(k: int, n: int, p: float) -> float:
     """P(X ≤ k) for X ~ Binomial(n, p)."""
     if k < 0:
