@@ -128,7 +128,10 @@ def test_the_report_command_writes_one_and_says_where(tmp_path, capsys):
     config.write_text(f"journal: {tmp_path / 'journal.jsonl'}\n")
     assert main(["report", "perception", "--demo", "--config", str(config)]) == 2
     assert "no journal at" in capsys.readouterr().err
-    code = main(["run", "perception", "--version", "1.2.4", "--headless", "--demo", "--scenario", "crashloop",
+    # error-regression rolls back whatever second the demo's clock starts at (24 of 24 starts 7 s apart);
+    # crashloop paused instead in 3 of 9 starts 20 s apart (its pod's readiness against the first checks),
+    # and a headless run ends at a pause: exit 3, which failed this test on CI's clock
+    code = main(["run", "perception", "--version", "1.2.4", "--headless", "--demo", "--scenario", "error-regression",
                  "--speed", "1000", "--config", str(config)])
     assert code == 1
     capsys.readouterr()
