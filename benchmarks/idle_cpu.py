@@ -49,8 +49,9 @@ def measure_together(commands: list[tuple[str, tuple[str, ...]]], size: tuple[in
                  in zip(commands, cwds or [None] * len(commands))]
         for pane, (_command, words) in zip(panes, commands):
             pane.seconds_until(words)
-            if pane.cwd != Path(os.readlink(f"/proc/{pane.pid}/cwd")):  # the checkout it imports
-                raise RuntimeError(f"{pane.command!r} runs in {os.readlink(f'/proc/{pane.pid}/cwd')}, not {pane.cwd}")
+            runs_in = Path(os.readlink(f"/proc/{pane.pid}/cwd"))  # the checkout it imports
+            if runs_in != pane.cwd:
+                raise RuntimeError(f"{pane.command!r} runs in {runs_in}, not {pane.cwd}")
         time.sleep(2)  # past start-up
         pids = [pane.pid for pane in panes]
         before, wall = [cpu_seconds(pid) for pid in pids], time.perf_counter()

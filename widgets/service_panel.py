@@ -84,8 +84,8 @@ def countdown(status: RolloutStatus, weights: Sequence[int]) -> str:
 
 @lru_cache(maxsize=256)
 def _head(selected: bool, service: str, state: tuple[str, str]) -> Content:
-    """A compact panel's first words: the selection mark, the service and its state as (words, style), the
-    same at almost every redraw, so remembered (keyed by strings: a Content equals any other of its text)."""
+    """A panel's first words: the selection mark, the service and its state as (words, style), the same at
+    almost every redraw, so remembered (keyed by strings: a Content equals any other of its text)."""
     return Content.assemble(("▶ " if selected else "  ", "$accent bold"), (f"{service:<11}", "bold"), " ", state, " ")
 
 
@@ -283,8 +283,8 @@ class ServicePanel(Widget):
         return f"{status.state.label:<17}", style
 
     def _title(self, status: RolloutStatus) -> Content:
-        return Content.assemble(("▶ " if self.selected else "  ", "$accent bold"), (f"{self.service:<11}", "bold"),
-                                " ", self._state(status), " ", (self._versions(status), "$muted"))
+        return Content.assemble(_head(self.selected, self.service, self._state_words(status)),
+                                (self._versions(status), "$muted"))
 
     def _bar(self, status: RolloutStatus, width: int) -> Content:
         right = clip(countdown(status, self.weights), RIGHT_WIDTH)

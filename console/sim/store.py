@@ -81,23 +81,15 @@ class TrackStore:
 
     def fold(self) -> None:
         """Add the seconds written since the last fold to the running totals (before they can wrap)."""
-        start, end = max(self._folded, self.origin, self.end - self.rows), self.end
+        start, end = self._held(self._folded, self.end)
         if end > start:
-            counts = self._counts(start, end)
-            self.total.add(Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]),
-                                  self._latency(start, end), [float(c) for c in counts[4:]]))
+            self.total.add(self._totals(start, end))
         self._folded = self.end
 
     def sum(self, start: int, end: int) -> Totals:
         """Totals over seconds [start, end), clipped to what is still held."""
         start, end = self._held(start, end)
-        totals = Totals()
-        if end <= start:
-            return totals
-        counts = self._counts(start, end)
-        totals.add(Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]),
-                          self._latency(start, end), [float(c) for c in counts[4:]]))
-        return totals
+        return self._totals(start, end) if end > start else Totals()
 
     def counts(self, start: int, end: int) -> list[int]:
         """[ok, e500, e503, present, *buckets] over seconds [start, end), clipped to what is held: a window
@@ -106,6 +98,12 @@ class TrackStore:
         if end <= start:
             return [0] * WIDTH
         return self._counts(start, end)
+
+    def _totals(self, start: int, end: int) -> Totals:
+        """Totals over seconds [start, end), all held."""
+        counts = self._counts(start, end)
+        return Totals(float(counts[0]), float(counts[1]), float(counts[2]), float(counts[3]),
+                      self._latency(start, end), [float(c) for c in counts[4:]])
 
     def _held(self, start: int, end: int) -> tuple[int, int]:
         return max(start, self.origin, self.end - self.rows), min(end, self.end)
