@@ -485,6 +485,32 @@ async def test_held_panels_are_drawn_together_once_one_is_due():
         assert not first.held and not second.held  # both drawn, in the same screen update
 
 
+async def test_a_panel_drawn_for_a_change_of_state_leaves_the_held_numbers_of_the_others_to_their_time():
+    """In the demo some panel's verdict or weight changes every few seconds; drawing the five held panels
+    with it redrew all six every ~2 s instead of every 3 s (issue 17, idle CPU). The changed panel is drawn
+    at once, alone; the others wait until one of them is due, and then go together."""
+    from dataclasses import replace
+    from time import monotonic
+
+    from console.engine.model import State
+
+    async with holding_app() as app:
+        screen = app.screen
+        changed, *others = (screen.query_one(f"#panel-{s}", ServicePanel) for s in ("perception", "capsule", "plato"))
+        for panel in others:
+            panel._drawn_at = monotonic()
+            panel.show(replace(panel.status, phase_elapsed=panel.status.phase_elapsed + 1))
+        assert all(panel.held for panel in others)
+        status = replace(changed.status, state=State.PAUSED)
+        app.latest[status.service] = status
+        screen.show_statuses([status])
+        assert changed._drawn_key[0] is State.PAUSED and not changed.held  # drawn at once
+        assert all(panel.held for panel in others)  # their numbers keep their 3 s
+        others[0]._drawn_at -= 4.0
+        screen.show_statuses([])
+        assert not any(panel.held for panel in others)  # one due: all held drawn together
+
+
 async def test_toasts_on_the_detail_never_cover_the_check_table_at_80x24():
     """Toasts on the detail go to the half of the screen the check table is not on, whatever the scroll,
     and speak the people's words (an alert quotes engine reasons: `p95_latency`)."""
