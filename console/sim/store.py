@@ -67,7 +67,26 @@ class TrackStore:
     def put(self, ok: int, e500: int, e503: int, present: int, latency_sum: float,
             buckets: list[int]) -> None:
         """Write the next second (seconds are written strictly in order)."""
-        row = [(a + b) & MASK for a, b in zip(self._last, (ok, e500, e503, present, *buckets))]
+        self._write([(a + b) & MASK for a, b in zip(self._last, (ok, e500, e503, present, *buckets))], latency_sum)
+
+    def put_served(self, ok: int, e500: int, present: int, latency_sum: float, n: int,
+                   shares: tuple[float, ...], offset: float) -> None:
+        """put() of a second whose ``n`` answered requests (no 503) fall into the buckets by their cumulative
+        ``shares``: bucket i counts int(n * shares[i] + offset). Worked out straight into the running row, in
+        one pass instead of two (the demo writes 120 such seconds every second of wall time)."""
+        last = self._last
+        row = [(last[0] + ok) & MASK, (last[1] + e500) & MASK, last[2], (last[3] + present) & MASK]
+        row += [(a + int(n * s + offset)) & MASK for a, s in zip(last[4:], shares)]
+        self._write(row, latency_sum)
+
+    def put_quiet(self, present: int) -> None:
+        """put() of a second without a request."""
+        row = self._last.copy()
+        row[3] = (row[3] + present) & MASK
+        self._write(row, 0.0)
+
+    def _write(self, row: list[int], latency_sum: float) -> None:
+        """The next second's running counts and its own latency sum, into the ring."""
         if len(self.latency_sum) < self.retention:
             self.latency_sum.append(latency_sum)
             self.running.extend(row)

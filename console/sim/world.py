@@ -25,7 +25,6 @@ STABLE_REPLICAS = 3
 DAILY_SWING = 0.10  # traffic rises and falls ±10 % over an hour, so charts move
 _SWING_RAD = 2 * math.pi / 3600.0
 _POD_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-_ALL_FAIL = [0] * NB
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +249,7 @@ class SimWorld:
         mean_rps = svc.base_rps * svc.share(track)
         if mean_rps <= 0:
             for _ in range(k0, k1):
-                store.put(0, 0, 0, present, 0.0, _ALL_FAIL)
+                store.put_quiet(present)
             return
         shares, mean = bucket_shape(svc.latency(track))
         regression_from = svc.regression_from if track is Track.CANARY else math.inf
@@ -260,12 +259,11 @@ class SimWorld:
             c = 4 * k
             n = poisson(mean_rps * (1.0 + DAILY_SWING * sin(_SWING_RAD * k)), unit(key, c))
             if n == 0:
-                store.put(0, 0, 0, present, 0.0, _ALL_FAIL)
+                store.put_quiet(present)
             elif any(p.serves_during(k) for p in pods):
                 rate = sc.REGRESSION_ERROR_RATE if k >= regression_from else base_error
                 errors = min(n, poisson(n * rate, unit(key, c + 1)))
-                offset = unit(key, c + 2)
-                store.put(n - errors, errors, 0, present, n * mean, [int(n * s + offset) for s in shares])
+                store.put_served(n - errors, errors, present, n * mean, n, shares, unit(key, c + 2))
             else:  # nginx has no ready upstream for this share: 503 at once
                 store.put(0, 0, n, present, n * FAST_FAIL_SECONDS, [n] * NB)
 
