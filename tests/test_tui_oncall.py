@@ -114,13 +114,13 @@ async def test_awaiting_approval_is_bold_and_reverse_not_only_coloured():
     from textual.content import Content
 
     from console.engine.model import State
-    from widgets.service_panel import ServicePanel
+    from widgets.service_panel import ServicePanel, _head
 
     async with observed() as (app, pilot, session, clock, cluster):
         status = session.controllers["perception"].status
         waiting = type(status)(**{**{f: getattr(status, f) for f in status.__dataclass_fields__},
                                   "state": State.AWAITING_APPROVAL})
-        drawn: Content = ServicePanel._state(waiting)
+        drawn: Content = _head(False, "perception", ServicePanel._state_words(waiting))  # every panel's first words
         styles = " ".join(str(span.style) for span in drawn.spans)
         assert "awaiting approval" in drawn.plain and "bold" in styles and "reverse" in styles
 

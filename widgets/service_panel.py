@@ -126,11 +126,10 @@ class ServicePanel(Widget):
         if self.status is None:
             self.refresh()
 
-    def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> bool:
+    def show(self, status: RolloutStatus, history: MetricHistory | None = None) -> None:
         """Draw ``status``: at once when what it says changed (state, verdict, weight, mode, a problem);
         a status that only moves the numbers and the countdown is drawn at most every ``hold_seconds`` (the
-        CLI: 3 s; k9s refreshes every 2 s): redrawing six panels on every status was most of the idle CPU.
-        True when it drew now."""
+        CLI: 3 s; k9s refreshes every 2 s): redrawing six panels on every status was most of the idle CPU."""
         self.status = status
         if history is not None:
             self.history = history
@@ -141,9 +140,8 @@ class ServicePanel(Widget):
         now = monotonic()
         if key != self._drawn_key or self.due(now):
             self._redraw(key, now)
-            return True
-        self.held = True  # drawn by redraw_held(), which the screen calls on every flush
-        return False
+        else:
+            self.held = True  # drawn by redraw_held(), which the screen calls on every flush
 
     def due(self, now: float) -> bool:
         """The hold is over: numbers-only changes may be drawn."""
@@ -269,10 +267,6 @@ class ServicePanel(Widget):
             versions += f" → {inert(status.canary_version, 40)}"
         mode = "" if status.mode == "auto" else " · manual"
         return versions + mode + (" · read-only" if status.read_only else "")
-
-    @classmethod
-    def _state(cls, status: RolloutStatus) -> Content:
-        return Content.styled(*cls._state_words(status))
 
     @staticmethod
     def _state_words(status: RolloutStatus) -> tuple[str, str]:
