@@ -16,13 +16,18 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Input
 
 from console.engine.model import RolloutStatus
 from screens.status_screen import StatusScreen
 from widgets.guard import guarded
+from widgets.hint_line import HintLine
 from widgets.outage_line import OutageLine
 from widgets.service_panel import ServicePanel, attention
+
+#: which of the status line's hints (order, Enter, ?) go first when the line is too narrow: the order, then
+#: Enter, then ? (the footer offers it too); the off-screen cue and the counts before them always stay
+STATUS_HINTS_DROPPED = (0, 1, 2)
 
 
 class DashboardScreen(StatusScreen):
@@ -68,7 +73,7 @@ class DashboardScreen(StatusScreen):
                 yield panel
         yield Input(id="dash-ask")
         yield self.outage_line
-        yield Static("", id="dash-status", markup=False)
+        yield HintLine(least_needed_first=STATUS_HINTS_DROPPED, id="dash-status")
         yield Footer(compact=True, show_command_palette=False)
 
     @property
@@ -137,11 +142,9 @@ class DashboardScreen(StatusScreen):
         order = "attention" if self.by_attention else "config"
         shown = f"{sum(1 for p in self.panels if p.display)}/{len(self.services)} shown (/{self.pattern})" \
             if self.pattern else f"{len(self.services)} services"
-        text = (f"{self.off_screen_cue()}{shown} · {danger} failing · {person} need a person · order: {order} (o)"
-                f" · Enter detail · ? help")
-        if text != getattr(self, "_status_text", None):  # the line is one row: a layout per status was idle CPU
-            self._status_text = text
-            self.query_one("#dash-status", Static).update(text, layout=False)
+        self.query_one("#dash-status", HintLine).show(
+            f"{self.off_screen_cue()}{shown} · {danger} failing · {person} need a person",
+            (f"order: {order} (o)", "Enter detail", "? help"))
 
     def off_screen(self) -> tuple[list[ServicePanel], list[ServicePanel]]:
         """The panels scrolled out of view: (above, below)."""

@@ -11,6 +11,7 @@ from console.app import CanaryApp
 from screens.confirm import ConfirmScreen
 from screens.dashboard import DashboardScreen
 from tests.test_tui_support import fake_session, run_for, screen_text, settle, start_all
+from widgets.hint_line import HintLine
 from widgets.service_panel import ServicePanel
 
 SIZE = (80, 24)
@@ -180,6 +181,16 @@ async def test_full_screen_logs_keep_the_status_line_show_the_filter_and_keep_fo
         assert logs.is_vertical_scroll_end and "following" in screen_text(app)
 
 
+async def test_the_full_screen_logs_line_says_how_to_leave_at_80_columns():
+    async with full_screen_logs() as (app, pilot, clock, logs):
+        bar = screen_text(app).splitlines()[0]
+        assert bar.rstrip().endswith("(f follow · / filter · l back)"), bar  # cut at "t" before
+        await pilot.press("l")  # back to the detail: the same line offers full screen
+        await pilot.pause()
+        bar = app.screen.query_one("#log-bar", HintLine)  # below the fold at 80x24: the line as it draws
+        assert bar.text.endswith("· l full screen)") and bar.region.width <= 80, bar.text
+
+
 async def test_logs_wrap_on_w_and_scroll_sideways_with_the_arrows():
     async with full_screen_logs() as (app, pilot, clock, logs):
         assert max(len(line) for line in logs.lines) > 80
@@ -313,6 +324,18 @@ async def test_at_60x15_a_cue_counts_the_services_below_that_need_a_person():
         await pilot.press("G")
         await settle(app, pilot)
         assert screen_text(app).splitlines()[-2].lstrip().startswith("↑ 2 above")
+
+
+async def test_the_status_line_keeps_its_help_key_at_80_columns_and_says_every_hint_when_wide():
+    async with observed() as (app, pilot, session, clock, cluster):
+        status_line = screen_text(app).splitlines()[-2]
+        assert status_line.rstrip().endswith("need a person · Enter detail · ? help"), status_line
+        assert "order:" not in status_line  # the least needed hint made room (it cut "? help" off before)
+        await pilot.resize_terminal(200, 50)
+        await pilot.pause()
+        await pilot.pause()
+        assert screen_text(app).splitlines()[-2].rstrip().endswith(
+            "need a person · order: config (o) · Enter detail · ? help")
 
 
 async def test_toasts_are_short_dismissible_and_never_cover_the_selected_service():
