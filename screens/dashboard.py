@@ -25,10 +25,6 @@ from widgets.hint_line import HintLine
 from widgets.outage_line import OutageLine
 from widgets.service_panel import ServicePanel, attention
 
-#: which of the status line's hints (order, Enter, ?) go first when the line is too narrow: the order, then
-#: Enter, then ? (the footer offers it too); the off-screen cue and the counts before them always stay
-STATUS_HINTS_DROPPED = (0, 1, 2)
-
 
 class DashboardScreen(StatusScreen):
     AUTO_FOCUS = ""  # nothing focused: keys go to the dashboard, never into the hidden `:` / `/` box
@@ -73,7 +69,7 @@ class DashboardScreen(StatusScreen):
                 yield panel
         yield Input(id="dash-ask")
         yield self.outage_line
-        yield HintLine(least_needed_first=STATUS_HINTS_DROPPED, id="dash-status")
+        yield HintLine(id="dash-status")
         yield Footer(compact=True, show_command_palette=False)
 
     @property
@@ -142,9 +138,11 @@ class DashboardScreen(StatusScreen):
         order = "attention" if self.by_attention else "config"
         shown = f"{sum(1 for p in self.panels if p.display)}/{len(self.services)} shown (/{self.pattern})" \
             if self.pattern else f"{len(self.services)} services"
+        # on a narrow line the order goes first, then Enter, then ? (the footer offers it too); the off-screen
+        # cue and the counts always stay
         self.query_one("#dash-status", HintLine).show(
             f"{self.off_screen_cue()}{shown} · {danger} failing · {person} need a person",
-            (f"order: {order} (o)", "Enter detail", "? help"))
+            ((f"order: {order} (o)", 0), ("Enter detail", 1), ("? help", 2)))
 
     def off_screen(self) -> tuple[list[ServicePanel], list[ServicePanel]]:
         """The panels scrolled out of view: (above, below)."""

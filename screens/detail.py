@@ -27,10 +27,9 @@ from widgets.service_panel import ServicePanel
 from widgets.timeline import EventTimeline
 from widgets.track_chart import TrackChart
 
-#: the log status line's keys, then `l` (back or full screen); when the line is too narrow the sideways
-#: arrows go first, then wrap, track, pause and follow; the filter key and `l` stay (80 columns lost `l back`)
-LOG_HINTS = ("f follow", "z pause", "/ filter", "t track", "w wrap", "←→")
-LOG_HINTS_DROPPED = (5, 4, 3, 1, 0, 2)
+#: the log status line's keys with how much each is needed (widgets/hint_line.py), then `l`, which always
+#: stays (80 columns lost `l back`): on a narrow line the sideways arrows go first, the filter key last
+LOG_HINTS = (("f follow", 4), ("z pause", 3), ("/ filter", 5), ("t track", 2), ("w wrap", 1), ("←→", 0))
 
 
 class ServiceDetailScreen(StatusScreen):
@@ -87,7 +86,7 @@ class ServiceDetailScreen(StatusScreen):
                     yield TrackChart("p95", lambda s: s * (1 + self.limit("p95_latency")), id="chart-p95")
                     yield TrackChart("p99", lambda s: s * (1 + self.limit("p99_latency")), id="chart-p99")
                 with LogBox(id="logs-box"):
-                    yield HintLine(least_needed_first=LOG_HINTS_DROPPED, bracket=True, id="log-bar")
+                    yield HintLine(bracket=True, id="log-bar")
                     yield Input(placeholder="filter logs: type, Enter applies (empty clears), Escape closes",
                                 id="log-filter")
                     yield LogView(id="logs")
@@ -242,7 +241,7 @@ class ServiceDetailScreen(StatusScreen):
     def _log_bar(self) -> None:
         logs = self.query_one(LogView)
         keys = "l back" if self.maximized is not None else "l full screen"
-        self.query_one("#log-bar", HintLine).show(logs.describe(), (*LOG_HINTS, keys))
+        self.query_one("#log-bar", HintLine).show(logs.describe(), (*LOG_HINTS, (keys, None)))
 
     def _update(self, selector: str, content, layout: bool = False) -> None:
         """Update a Static only when what it says changed, and without a layout when its size cannot change

@@ -3,8 +3,9 @@ least needed keys until it fits the terminal's width (issue 17: at 80 columns th
 `? help` and the full-screen logs' line lost how to leave full screen, both cut off at the right edge).
 
 The head (what the screen says: counts, the log's state) is always shown first, clipped only when it alone
-is wider than the line. The hints keep their order; they are dropped in the order the screen gives, least
-needed first. The line is worked out at drawing time, so a resize re-fits it without the screen's help.
+is wider than the line. Each hint comes with how much it is needed, beside its text at the screen that
+gives it: hints keep their order on the line, and when it is too narrow the least needed go first (a need
+of None: never left out).
 """
 
 from __future__ import annotations
@@ -18,19 +19,23 @@ from textual.widget import Widget
 from widgets.text import clip
 
 
-def fit_hints(head: str, hints: Sequence[str], width: int, least_needed_first: Sequence[int] = (),
-              *, bracket: bool = False) -> str:
-    """``head · hint · hint`` (``bracket``: ``head  (hint · hint)``), leaving out hints by index in
-    ``least_needed_first`` until the line is at most ``width`` cells; clipped with "…" if still wider."""
+#: a key hint and how much it is needed: the least needed are left out first, None never
+Hint = tuple[str, int | None]
+
+
+def fit_hints(head: str, hints: Sequence[Hint], width: int, *, bracket: bool = False) -> str:
+    """``head · hint · hint`` (``bracket``: ``head  (hint · hint)``), leaving out the least needed hints until
+    the line is at most ``width`` cells; clipped with "…" if still wider."""
     kept = list(range(len(hints)))
+    droppable = sorted((i for i, (_text, need) in enumerate(hints) if need is not None), key=lambda i: hints[i][1])
 
     def line() -> str:
         if not kept:
             return head
-        joined = " · ".join(hints[i] for i in kept)
+        joined = " · ".join(hints[i][0] for i in kept)
         return f"{head}  ({joined})" if bracket else f"{head} · {joined}"
 
-    for index in least_needed_first:
+    for index in droppable:
         if cell_len(line()) <= width:
             break
         kept.remove(index)
@@ -42,14 +47,12 @@ class HintLine(Widget):
 
     DEFAULT_CSS = "HintLine { height: 1; }"
 
-    def __init__(self, least_needed_first: Sequence[int] = (), *, bracket: bool = False,
-                 id: str | None = None) -> None:
+    def __init__(self, *, bracket: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.least_needed_first = tuple(least_needed_first)
         self.bracket = bracket
-        self.said: tuple[str, tuple[str, ...]] = ("", ())
+        self.said: tuple[str, tuple[Hint, ...]] = ("", ())
 
-    def show(self, head: str, hints: Sequence[str]) -> None:
+    def show(self, head: str, hints: Sequence[Hint]) -> None:
         said = (head, tuple(hints))
         if said != self.said:
             self.said = said
@@ -60,7 +63,7 @@ class HintLine(Widget):
         """The line as drawn at the widget's width now."""
         head, hints = self.said
         width = self.content_region.width or self.size.width
-        return fit_hints(head, hints, width, self.least_needed_first, bracket=self.bracket) if width else head
+        return fit_hints(head, hints, width, bracket=self.bracket) if width else head
 
     def render(self) -> Content:
         return Content(self.text)  # plain text: a log filter's pattern is never read as markup
