@@ -27,7 +27,7 @@ def fit_hints(head: str, hints: Sequence[Hint], width: int, *, bracket: bool = F
     """``head · hint · hint`` (``bracket``: ``head  (hint · hint)``), leaving out the least needed hints until
     the line is at most ``width`` cells; clipped with "…" if still wider."""
     kept = list(range(len(hints)))
-    droppable = sorted((i for i, (_text, need) in enumerate(hints) if need is not None), key=lambda i: hints[i][1])
+    droppable = [i for _need, i in sorted((need, i) for i, (_text, need) in enumerate(hints) if need is not None)]
 
     def line() -> str:
         if not kept:
